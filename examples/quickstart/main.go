@@ -1,0 +1,180 @@
+// Command quickstart runs a whole authorization-code flow with PKCE
+// against an authorization server embedded in the process, printing each
+// step. It needs no network and no configuration:
+//
+//	go run ./examples/quickstart
+//
+// Secrets are printed shortened, as a real application should never print
+// them at all.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/internal/authserver"
+)
+
+func main() {
+	if err := run(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out io.Writer) error {
+	step := func(n int, title string) { fmt.Fprintf(out, "\n%d. %s\n", n, title) }
+	show := func(name string, value any) { fmt.Fprintf(out, "   %-15s %v\n", name, value) }
+
+	// An authorization server on 127.0.0.1 that knows one confidential
+	// client, sends RFC 9207 iss on redirects and rotates refresh tokens.
+	srv := authserver.Start(authserver.Config{
+		Clients: []authserver.Client{{
+			ID:           "quickstart",
+			Secret:       "quickstart-secret",
+			Method:       authserver.MethodBasic,
+			RedirectURIs: []string{"http://127.0.0.1/callback"},
+		}},
+		SendIssuer: true,
+		Rotate:     true,
+	})
+	defer srv.Close()
+
+	step(1, "Configure the client")
+	client, err := pkce.New(&oauth2.Config{
+		ClientID:     "quickstart",
+		ClientSecret: "quickstart-secret",
+		Endpoint:     oauth2.Endpoint{AuthURL: srv.AuthURL(), TokenURL: srv.TokenURL()},
+		RedirectURL:  "http://127.0.0.1/callback",
+		Scopes:       []string{"openid", "profile"},
+	}, pkce.WithIssuer(srv.Issuer()))
+	if err != nil {
+		return err
+	}
+	show("client", client)
+
+	step(2, "Start a flow: verifier, S256 challenge, state, authorization URL")
+	flow, err := client.Start(pkce.Param("audience", "https://api.example"))
+	if err != nil {
+		return err
+	}
+	show("verifier", short(flow.Verifier.Reveal()))
+	show("challenge", flow.Verifier.Challenge())
+	show("state", short(flow.State))
+	show("expires", flow.Expires.Format(time.RFC3339))
+	show("URL", redactQuery(flow.URL, "state"))
+
+	step(3, "The user signs in; the server redirects the browser back")
+	callback, err := signIn(flow.URL)
+	if err != nil {
+		return err
+	}
+	show("redirect", redactQuery(callback.String(), "code", "state"))
+
+	step(4, "Verify the callback: iss, state, error, code")
+	code, err := client.VerifyCallback(flow, callback.Query())
+	if err != nil {
+		return err
+	}
+	show("iss", callback.Query().Get("iss"))
+	show("code", short(code))
+
+	step(5, "Exchange the code and the verifier for tokens")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tok, err := client.Exchange(ctx, flow, code)
+	if err != nil {
+		return err
+	}
+	show("token", tok)
+	show("access token", short(tok.AccessToken))
+	show("refresh token", short(tok.RefreshToken))
+	show("scope", tok.Scope())
+
+	step(6, "Call a protected resource with the access token")
+	user, err := userinfo(ctx, srv.ResourceURL(), tok.Token)
+	if err != nil {
+		return err
+	}
+	show("userinfo", user)
+
+	step(7, "A replayed callback is refused before any token request")
+	_, err = client.VerifyCallback(flow, callback.Query())
+	show("error", err)
+
+	fmt.Fprintln(out, "\ndone")
+	return nil
+}
+
+// signIn plays the browser: it follows the authorization URL and returns
+// the redirect the server answers with, without following it.
+func signIn(authURL string) (*url.URL, error) {
+	browser := &http.Client{
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	resp, err := browser.Get(authURL)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return nil, fmt.Errorf("authorization endpoint answered %s", resp.Status)
+	}
+	return url.Parse(resp.Header.Get("Location"))
+}
+
+func userinfo(ctx context.Context, resource string, tok *oauth2.Token) (string, error) {
+	hc := oauth2.NewClient(ctx, oauth2.StaticTokenSource(tok))
+	resp, err := hc.Get(resource)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("resource answered %s", resp.Status)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(body, &claims); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("sub=%v", claims["sub"]), nil
+}
+
+// short shows the start of a secret and its length, enough to follow it
+// from step to step.
+func short(secret string) string {
+	if len(secret) <= 6 {
+		return "(redacted)"
+	}
+	return fmt.Sprintf("%s… (%d chars)", secret[:6], len(secret))
+}
+
+// redactQuery shortens the named query parameters of a URL.
+func redactQuery(raw string, keys ...string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	q := u.Query()
+	for _, k := range keys {
+		if v := q.Get(k); v != "" {
+			q.Set(k, v[:min(6, len(v))]+"...")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}

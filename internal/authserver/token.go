@@ -1,0 +1,233 @@
+package authserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/pkcekit/pkce"
+)
+
+// maxTokenRequestBody bounds the body the token endpoint reads.
+const maxTokenRequestBody = 64 << 10
+
+// tokenError is an error response of the token endpoint (RFC 6749 §5.2).
+type tokenError struct {
+	status      int
+	code        string
+	description string
+	// basicChallenge adds WWW-Authenticate: Basic to a 401, which RFC 6749
+	// §5.2 requires when the client tried the Authorization header.
+	basicChallenge bool
+}
+
+func invalidRequest(format string, args ...any) *tokenError {
+	return &tokenError{status: http.StatusBadRequest, code: "invalid_request", description: fmt.Sprintf(format, args...)}
+}
+
+func invalidGrant(format string, args ...any) *tokenError {
+	return &tokenError{status: http.StatusBadRequest, code: "invalid_grant", description: fmt.Sprintf(format, args...)}
+}
+
+// token serves the token endpoint (RFC 6749 §3.2).
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	// RFC 6749 §3.2: the client MUST use POST.
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeTokenError(w, &tokenError{status: http.StatusMethodNotAllowed, code: "invalid_request",
+			description: "the token endpoint accepts POST only (RFC 6749 §3.2)"})
+		return
+	}
+	s.tokenRequests.Add(1)
+	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTokenRequestBody))
+	form, parseErr := url.ParseQuery(string(body))
+	if form.Get("grant_type") == "refresh_token" {
+		s.refreshRequests.Add(1)
+	}
+	s.mu.Lock()
+	s.lastToken = TokenRequest{
+		Form:          cloneValues(form),
+		Authorization: r.Header.Get("Authorization"),
+		ContentType:   r.Header.Get("Content-Type"),
+	}
+	s.mu.Unlock()
+
+	if s.injectTokenFault(w, r) {
+		return
+	}
+	if readErr != nil || parseErr != nil {
+		writeTokenError(w, invalidRequest("the request body is not a valid form (RFC 6749 Appendix B)"))
+		return
+	}
+	out, terr := s.grantTokens(r, form)
+	if terr != nil {
+		writeTokenError(w, terr)
+		return
+	}
+	s.writeTokenResponse(w, out)
+}
+
+// grantTokens checks a token request whose body parsed as form and runs its
+// grant.
+func (s *Server) grantTokens(r *http.Request, form url.Values) (issued, *tokenError) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" {
+		return issued{}, invalidRequest("the body must be application/x-www-form-urlencoded (RFC 6749 §4.1.3)")
+	}
+	// Parameters go in the body; client credentials in the URI are
+	// forbidden outright (RFC 6749 §2.3.1, §3.2).
+	if r.URL.RawQuery != "" {
+		return issued{}, invalidRequest("parameters must be sent in the request body, not the URI (RFC 6749 §3.2)")
+	}
+	for name, vs := range form {
+		if len(vs) > 1 {
+			return issued{}, invalidRequest("%s is repeated (RFC 6749 §3.2)", name)
+		}
+	}
+	client, terr := s.authenticateClient(r, form)
+	if terr != nil {
+		return issued{}, terr
+	}
+	switch gt := form.Get("grant_type"); gt {
+	case "authorization_code":
+		return s.exchangeCode(client, form)
+	case "refresh_token":
+		return s.refresh(client, form)
+	case "":
+		return issued{}, invalidRequest("grant_type is missing (RFC 6749 §4.1.3)")
+	default:
+		return issued{}, &tokenError{status: http.StatusBadRequest, code: "unsupported_grant_type",
+			description: fmt.Sprintf("grant_type %q is not supported", gt)}
+	}
+}
+
+// exchangeCode runs the authorization code grant (RFC 6749 §4.1.3,
+// RFC 7636 §4.5, §4.6).
+func (s *Server) exchangeCode(client Client, form url.Values) (issued, *tokenError) {
+	code := form.Get("code")
+	if code == "" {
+		return issued{}, invalidRequest("code is missing (RFC 6749 §4.1.3)")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.codes[code]
+	if !ok {
+		return issued{}, invalidGrant("the authorization code is unknown")
+	}
+	// Whoever presents a spent code, the tokens issued from it may have
+	// been stolen: RFC 6749 §4.1.2 and §10.5 ask to revoke them.
+	if c.grant != nil {
+		c.grant.revoked = true
+		return issued{}, invalidGrant("the authorization code was already used; the tokens issued from it are revoked (RFC 6749 §4.1.2)")
+	}
+	if c.clientID != client.ID {
+		return issued{}, invalidGrant("the authorization code was issued to another client (RFC 6749 §4.1.3)")
+	}
+	if !s.now().Before(c.expires) {
+		delete(s.codes, code)
+		return issued{}, invalidGrant("the authorization code has expired (RFC 6749 §4.1.2)")
+	}
+	// This server always binds codes to a redirect_uri, so the parameter is
+	// required and must be identical (RFC 6749 §4.1.3).
+	switch ru := form.Get("redirect_uri"); {
+	case ru == "":
+		return issued{}, invalidGrant("redirect_uri is missing; the authorization request had one (RFC 6749 §4.1.3)")
+	case ru != c.redirectURI:
+		return issued{}, invalidGrant("redirect_uri differs from the authorization request (RFC 6749 §4.1.3)")
+	}
+	switch v := form.Get("code_verifier"); {
+	case v == "":
+		return issued{}, invalidGrant("code_verifier is missing; the authorization request had a code_challenge (RFC 7636 §4.5)")
+	case !pkce.MatchChallenge(v, c.challenge):
+		return issued{}, invalidGrant("code_verifier does not match the code_challenge (RFC 7636 §4.6)")
+	}
+	c.grant = &grant{clientID: client.ID, scope: c.scope}
+	return s.issue(c.grant, c.scope, true), nil
+}
+
+// refresh runs the refresh token grant (RFC 6749 §6).
+func (s *Server) refresh(client Client, form url.Values) (issued, *tokenError) {
+	rt := form.Get("refresh_token")
+	if rt == "" {
+		return issued{}, invalidRequest("refresh_token is missing (RFC 6749 §6)")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.refreshTokens[rt]
+	switch {
+	case !ok:
+		return issued{}, invalidGrant("the refresh token is unknown")
+	case t.revoked || t.grant.revoked:
+		return issued{}, invalidGrant("the refresh token is revoked")
+	case t.grant.clientID != client.ID:
+		return issued{}, invalidGrant("the refresh token was issued to another client (RFC 6749 §6)")
+	}
+	scope := t.grant.scope
+	if req := form.Get("scope"); req != "" {
+		if !isSubScope(req, scope) {
+			return issued{}, &tokenError{status: http.StatusBadRequest, code: "invalid_scope",
+				description: "the requested scope exceeds the scope originally granted (RFC 6749 §6)"}
+		}
+		scope = req
+	}
+	out := s.issue(t.grant, scope, s.cfg.Rotate)
+	if s.cfg.Rotate {
+		t.revoked = true
+	}
+	return out, nil
+}
+
+// writeTokenResponse writes a successful token response (RFC 6749 §5.1),
+// reshaped by the current faults.
+func (s *Server) writeTokenResponse(w http.ResponseWriter, out issued) {
+	body := map[string]any{
+		"access_token": out.accessToken,
+		"token_type":   "Bearer",
+		"expires_in":   out.expiresIn,
+		// An extension member, as some providers send (RFC 6749 §5.1
+		// lets clients meet unknown members and requires them to ignore
+		// what they do not understand).
+		"claims": "publicid",
+	}
+	if out.refreshToken != "" {
+		body["refresh_token"] = out.refreshToken
+	}
+	if out.scope != "" {
+		body["scope"] = out.scope
+	}
+	if out.idToken != "" {
+		body["id_token"] = out.idToken
+	}
+	f := s.currentFaults()
+	f.reshape(body)
+	b, _ := json.Marshal(body) // plain strings and ints: cannot fail
+	if pad := f.OversizeBody - len(b); pad > 0 {
+		body["padding"] = strings.Repeat("x", pad)
+		b, _ = json.Marshal(body)
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+// writeTokenError writes an error response (RFC 6749 §5.2).
+func writeTokenError(w http.ResponseWriter, e *tokenError) {
+	if e.basicChallenge {
+		w.Header().Set("WWW-Authenticate", `Basic realm="authserver"`)
+	}
+	b, _ := json.Marshal(map[string]string{"error": e.code, "error_description": e.description})
+	writeJSON(w, e.status, b)
+}
+
+// writeJSON writes a token endpoint body with the headers RFC 6749 §5.1
+// requires: JSON, and never cached.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	w.Write(body)
+}

@@ -1,0 +1,398 @@
+package pkce_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
+
+	"github.com/pkcekit/pkce"
+)
+
+// A tokenEndpoint is an httptest server that answers token requests with a
+// fixed response and records what it was sent.
+type tokenEndpoint struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []recordedRequest
+}
+
+type recordedRequest struct {
+	header http.Header
+	form   url.Values
+}
+
+func newTokenEndpoint(t *testing.T, respond http.HandlerFunc) *tokenEndpoint {
+	t.Helper()
+	te := &tokenEndpoint{}
+	te.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		form, _ := url.ParseQuery(string(body))
+		te.mu.Lock()
+		te.requests = append(te.requests, recordedRequest{r.Header.Clone(), form})
+		te.mu.Unlock()
+		respond(w, r)
+	}))
+	t.Cleanup(te.Close)
+	return te
+}
+
+func (te *tokenEndpoint) last(t *testing.T) recordedRequest {
+	t.Helper()
+	te.mu.Lock()
+	defer te.mu.Unlock()
+	require.NotEmpty(t, te.requests, "the token endpoint saw no request")
+	return te.requests[len(te.requests)-1]
+}
+
+func (te *tokenEndpoint) count() int {
+	te.mu.Lock()
+	defer te.mu.Unlock()
+	return len(te.requests)
+}
+
+func jsonResponse(status int, body string) http.HandlerFunc {
+	return rawResponse(status, "application/json;charset=UTF-8", body)
+}
+
+func rawResponse(status int, contentType, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if contentType != "" {
+			w.Header().Set("Content-Type", contentType)
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}
+}
+
+const goodBody = `{"access_token":"AT-1","token_type":"Bearer","expires_in":3600,"refresh_token":"RT-1","scope":"openid","id_token":"a.b.c","claims":"publicid"}`
+
+const (
+	testSecret = "client/sec+ret:%é"
+	testCode   = "the-authorization-code"
+)
+
+// clientFor returns a confidential client of te, with extra options.
+func clientFor(t *testing.T, te *tokenEndpoint, secret string, opts ...pkce.Option) *pkce.Client {
+	t.Helper()
+	c, err := pkce.New(&oauth2.Config{
+		ClientID:     "app id",
+		ClientSecret: secret,
+		Endpoint:     oauth2.Endpoint{AuthURL: te.URL + "/authorize", TokenURL: te.URL + "/token"},
+		RedirectURL:  "http://127.0.0.1/callback",
+	}, opts...)
+	require.NoError(t, err)
+	return c
+}
+
+func exchange(t *testing.T, c *pkce.Client) (*pkce.Flow, *pkce.Token, error) {
+	t.Helper()
+	f, err := c.Start()
+	require.NoError(t, err)
+	tok, err := c.Exchange(context.Background(), f, testCode)
+	return f, tok, err
+}
+
+func TestExchangeClientAuthentication(t *testing.T) {
+	tests := []struct {
+		name   string
+		secret string
+		style  pkce.AuthStyle
+		check  func(t *testing.T, r recordedRequest)
+	}{
+		{"client_secret_basic form-encodes id and secret (RFC 6749 §2.3.1)", testSecret, pkce.AuthClientSecretBasic, func(t *testing.T, r recordedRequest) {
+			user, pass, ok := (&http.Request{Header: r.header}).BasicAuth()
+			require.True(t, ok, "Basic header expected")
+			assert.Equal(t, url.QueryEscape("app id"), user)
+			assert.Equal(t, url.QueryEscape(testSecret), pass)
+			id, _ := url.QueryUnescape(user)
+			secret, _ := url.QueryUnescape(pass)
+			assert.Equal(t, "app id", id)
+			assert.Equal(t, testSecret, secret)
+			assert.NotContains(t, r.form, "client_secret", "the secret is sent once")
+			assert.NotContains(t, r.form, "client_id")
+		}},
+		{"client_secret_post puts id and secret in the body", testSecret, pkce.AuthClientSecretPost, func(t *testing.T, r recordedRequest) {
+			assert.Empty(t, r.header.Get("Authorization"))
+			assert.Equal(t, []string{"app id"}, r.form["client_id"])
+			assert.Equal(t, []string{testSecret}, r.form["client_secret"])
+		}},
+		{"none sends client_id only", "", pkce.AuthNone, func(t *testing.T, r recordedRequest) {
+			assert.Empty(t, r.header.Get("Authorization"))
+			assert.Equal(t, []string{"app id"}, r.form["client_id"])
+			assert.NotContains(t, r.form, "client_secret")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			te := newTokenEndpoint(t, jsonResponse(200, goodBody))
+			c := clientFor(t, te, tt.secret, pkce.WithAuthStyle(tt.style))
+			f, tok, err := exchange(t, c)
+			require.NoError(t, err)
+			assert.Equal(t, "AT-1", tok.AccessToken)
+			assert.Equal(t, 1, te.count(), "one request, no probing")
+			r := te.last(t)
+			assert.Equal(t, []string{"authorization_code"}, r.form["grant_type"])
+			assert.Equal(t, []string{testCode}, r.form["code"])
+			assert.Equal(t, []string{f.Verifier.Reveal()}, r.form["code_verifier"])
+			assert.Equal(t, []string{f.RedirectURL}, r.form["redirect_uri"])
+			assert.Equal(t, "application/x-www-form-urlencoded", r.header.Get("Content-Type"))
+			tt.check(t, r)
+		})
+	}
+}
+
+func TestExchangeKeepsResponseMembers(t *testing.T) {
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	te := newTokenEndpoint(t, jsonResponse(200, goodBody))
+	c := clientFor(t, te, testSecret, pkce.WithClock(func() time.Time { return now }))
+	_, tok, err := exchange(t, c)
+	require.NoError(t, err)
+	assert.Equal(t, "AT-1", tok.AccessToken)
+	assert.Equal(t, "Bearer", tok.Type())
+	assert.Equal(t, "RT-1", tok.RefreshToken)
+	assert.Equal(t, "openid", tok.Scope())
+	assert.Equal(t, "a.b.c", tok.IDToken())
+	assert.Equal(t, "publicid", tok.Extra("claims"), "unknown members are kept")
+	assert.Equal(t, int64(3600), tok.ExpiresIn)
+	assert.Equal(t, now.Add(time.Hour), tok.Expiry)
+}
+
+func TestExchangeAcceptsWhatRFC6749Allows(t *testing.T) {
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		wantExpires int64
+	}{
+		{"token_type in lower case", "application/json", `{"access_token":"a","token_type":"bearer","expires_in":60}`, 60},
+		{"token_type in upper case", "application/json", `{"access_token":"a","token_type":"BEARER"}`, 0},
+		{"expires_in as a numeric string", "application/json", `{"access_token":"a","token_type":"Bearer","expires_in":"3600"}`, 3600},
+		{"expires_in absent", "application/json", `{"access_token":"a","token_type":"Bearer"}`, 0},
+		{"expires_in null", "application/json", `{"access_token":"a","token_type":"Bearer","expires_in":null}`, 0},
+		{"expires_in zero", "application/json", `{"access_token":"a","token_type":"Bearer","expires_in":0}`, 0},
+		{"content type with charset", "application/json; charset=utf-8", `{"access_token":"a","token_type":"Bearer"}`, 0},
+		{"content type in upper case", "Application/JSON", `{"access_token":"a","token_type":"Bearer"}`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			te := newTokenEndpoint(t, rawResponse(200, tt.contentType, tt.body))
+			_, tok, err := exchange(t, clientFor(t, te, testSecret))
+			require.NoError(t, err)
+			assert.Equal(t, "a", tok.AccessToken)
+			assert.Equal(t, tt.wantExpires, tok.ExpiresIn)
+			assert.Equal(t, tt.wantExpires == 0, tok.Expiry.IsZero())
+		})
+	}
+}
+
+func TestExchangeRejectsBadResponses(t *testing.T) {
+	html := "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+	tests := []struct {
+		name     string
+		respond  http.HandlerFunc
+		wantIs   error
+		wantMsg  string
+		retrieve bool // errors.As finds an *oauth2.RetrieveError
+	}{
+		{"truncated JSON", jsonResponse(200, `{"access_token":"a","token_type":"Bea`), pkce.ErrNotJSON, "not a valid JSON object", false},
+		{"JSON array instead of object", jsonResponse(200, `[{"access_token":"a"}]`), pkce.ErrNotJSON, "JSON array", false},
+		{"JSON null", jsonResponse(200, `null`), pkce.ErrNotJSON, "null", false},
+		{"empty body", jsonResponse(200, ``), pkce.ErrNotJSON, "empty body", false},
+		{"access_token as a number", jsonResponse(200, `{"access_token":42,"token_type":"Bearer"}`), pkce.ErrMalformedResponse, "access_token is not a string", false},
+		{"access_token empty", jsonResponse(200, `{"access_token":"","token_type":"Bearer"}`), pkce.ErrMissingAccessToken, "RFC 6749 §5.1", false},
+		{"access_token missing", jsonResponse(200, `{"token_type":"Bearer"}`), pkce.ErrMissingAccessToken, "", false},
+		{"token_type missing", jsonResponse(200, `{"access_token":"a"}`), pkce.ErrTokenType, "token_type is missing", false},
+		{"token_type mac", jsonResponse(200, `{"access_token":"a","token_type":"mac"}`), pkce.ErrTokenType, `"mac" is not supported`, false},
+		{"token_type DPoP", jsonResponse(200, `{"access_token":"a","token_type":"DPoP"}`), pkce.ErrTokenType, `"DPoP"`, false},
+		{"token_type as a number", jsonResponse(200, `{"access_token":"a","token_type":1}`), pkce.ErrTokenType, "", false},
+		{"expires_in -1", jsonResponse(200, `{"access_token":"a","token_type":"Bearer","expires_in":-1}`), pkce.ErrExpiresIn, "out of range", false},
+		{"expires_in 1e400", jsonResponse(200, `{"access_token":"a","token_type":"Bearer","expires_in":1e400}`), pkce.ErrExpiresIn, "", false},
+		{"expires_in abc", jsonResponse(200, `{"access_token":"a","token_type":"Bearer","expires_in":"abc"}`), pkce.ErrExpiresIn, `"abc"`, false},
+		{"expires_in 3600.5", jsonResponse(200, `{"access_token":"a","token_type":"Bearer","expires_in":3600.5}`), pkce.ErrExpiresIn, "whole number", false},
+		{"expires_in beyond int32", jsonResponse(200, `{"access_token":"a","token_type":"Bearer","expires_in":4294967296}`), pkce.ErrExpiresIn, "out of range", false},
+		{"expires_in boolean", jsonResponse(200, `{"access_token":"a","token_type":"Bearer","expires_in":true}`), pkce.ErrExpiresIn, "", false},
+		{"refresh_token as an object", jsonResponse(200, `{"access_token":"a","token_type":"Bearer","refresh_token":{}}`), pkce.ErrMalformedResponse, "refresh_token", false},
+		{"scope as an array", jsonResponse(200, `{"access_token":"a","token_type":"Bearer","scope":["a"]}`), pkce.ErrMalformedResponse, "scope", false},
+		{"200 with an error member", jsonResponse(200, `{"error":"invalid_grant","error_description":"code expired"}`), pkce.ErrInvalidGrant, "code expired", true},
+		{"400 with an HTML body", rawResponse(400, "text/html", html), pkce.ErrNotJSON, "HTML", true},
+		{"502 with an HTML body", rawResponse(502, "text/html", html), pkce.ErrNotJSON, "502 Bad Gateway", true},
+		{"500 with an empty body", rawResponse(500, "", ""), pkce.ErrNotJSON, "empty body", true},
+		{"400 JSON without an error member", jsonResponse(400, `{"message":"nope"}`), pkce.ErrUnexpectedStatus, "members message", true},
+		{"302 from the token endpoint", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://elsewhere.example/token", http.StatusFound)
+		}, pkce.ErrUnexpectedStatus, "not redirected", true},
+		{"JSON labelled text/html", rawResponse(200, "text/html", `{"access_token":"a","token_type":"Bearer"}`), pkce.ErrContentType, "application/json", false},
+		{"JSON labelled text/plain", rawResponse(200, "text/plain", `{"access_token":"a","token_type":"Bearer"}`), pkce.ErrContentType, "", false},
+		{"form body labelled form", rawResponse(200, "application/x-www-form-urlencoded", `access_token=a&token_type=Bearer`), pkce.ErrContentType, "", false},
+		{"HTML labelled application/json", jsonResponse(200, html), pkce.ErrNotJSON, "HTML", false},
+		{"body over the bound", jsonResponse(200, `{"access_token":"a","token_type":"Bearer","pad":"`+strings.Repeat("x", 5000)+`"}`), pkce.ErrResponseTooLarge, "longer than 2048 bytes", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			te := newTokenEndpoint(t, tt.respond)
+			_, tok, err := exchange(t, clientFor(t, te, testSecret, pkce.WithMaxResponseBytes(2048)))
+			require.Error(t, err)
+			assert.Nil(t, tok)
+			assert.ErrorIs(t, err, tt.wantIs)
+			if tt.wantMsg != "" {
+				assert.ErrorContains(t, err, tt.wantMsg)
+			}
+			var re *oauth2.RetrieveError
+			assert.Equal(t, tt.retrieve, errors.As(err, &re), "errors.As(err, **oauth2.RetrieveError)")
+			assert.Equal(t, 1, te.count(), "one request only")
+			assertNoSecret(t, err.Error())
+		})
+	}
+}
+
+func assertNoSecret(t *testing.T, s string) {
+	t.Helper()
+	for _, secret := range []string{testSecret, url.QueryEscape(testSecret), testCode} {
+		assert.NotContains(t, s, secret)
+	}
+}
+
+func TestTokenErrorKeepsRFC6749Members(t *testing.T) {
+	te := newTokenEndpoint(t, jsonResponse(400, `{"error":"invalid_grant","error_description":"code `+testCode+` was used","error_uri":"https://as.example/doc"}`))
+	_, _, err := exchange(t, clientFor(t, te, testSecret))
+	var tokErr *pkce.TokenError
+	require.ErrorAs(t, err, &tokErr)
+	assert.Equal(t, "invalid_grant", tokErr.Code)
+	assert.Equal(t, "code [redacted] was used", tokErr.Description, "a secret echoed by the server is removed")
+	assert.Equal(t, "https://as.example/doc", tokErr.URI)
+	assert.Equal(t, 400, tokErr.StatusCode)
+	assert.ErrorIs(t, err, pkce.ErrInvalidGrant)
+	assert.NotErrorIs(t, err, pkce.ErrInvalidClient)
+	assert.ErrorContains(t, err, "RFC 6749 §5.2")
+
+	var re *oauth2.RetrieveError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, "invalid_grant", re.ErrorCode)
+	require.NotNil(t, re.Response)
+	require.NotNil(t, re.Response.Request)
+	assert.Empty(t, re.Response.Request.Header.Get("Authorization"), "the Basic header is not handed out")
+	assert.NotContains(t, string(re.Body), testCode)
+	assertNoSecret(t, err.Error())
+	assertNoSecret(t, re.Error())
+}
+
+func TestInvalidClientExplainsCauses(t *testing.T) {
+	tests := []struct {
+		name   string
+		secret string
+		style  pkce.AuthStyle
+		hint   string
+	}{
+		{"public client refused by a confidential registration", "", pkce.AuthNone, "registered the client as confidential"},
+		{"Basic refused", testSecret, pkce.AuthClientSecretBasic, "AuthClientSecretPost"},
+		{"post refused", testSecret, pkce.AuthClientSecretPost, "AuthClientSecretBasic"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			te := newTokenEndpoint(t, jsonResponse(401, `{"error":"invalid_client"}`))
+			_, _, err := exchange(t, clientFor(t, te, tt.secret, pkce.WithAuthStyle(tt.style)))
+			assert.ErrorIs(t, err, pkce.ErrInvalidClient)
+			assert.ErrorContains(t, err, tt.hint)
+			assert.ErrorContains(t, err, tt.style.String())
+		})
+	}
+}
+
+func TestAllowTokenType(t *testing.T) {
+	te := newTokenEndpoint(t, jsonResponse(200, `{"access_token":"a","token_type":"DPoP"}`))
+	_, tok, err := exchange(t, clientFor(t, te, testSecret, pkce.AllowTokenType("dpop")))
+	require.NoError(t, err)
+	assert.Equal(t, "DPoP", tok.TokenType)
+}
+
+func TestExchangeHonoursContextAndHTTPClient(t *testing.T) {
+	te := newTokenEndpoint(t, jsonResponse(200, goodBody))
+	var viaOption, viaContext int
+	counting := func(n *int) *http.Client {
+		return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			*n++
+			return http.DefaultTransport.RoundTrip(r)
+		})}
+	}
+	c := clientFor(t, te, testSecret, pkce.WithHTTPClient(counting(&viaOption)))
+	f, err := c.Start()
+	require.NoError(t, err)
+	_, err = c.Exchange(context.Background(), f, testCode)
+	require.NoError(t, err)
+	assert.Equal(t, 1, viaOption, "WithHTTPClient is used")
+
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, counting(&viaContext))
+	_, err = c.Exchange(ctx, f, testCode)
+	require.NoError(t, err)
+	assert.Equal(t, 1, viaContext, "the context's client takes precedence")
+	assert.Equal(t, 1, viaOption)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestExchangeTransportFailures(t *testing.T) {
+	t.Run("response that never ends hits the context deadline", func(t *testing.T) {
+		release := make(chan struct{})
+		te := newTokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(200)
+			io.WriteString(w, `{"access_token":`)
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		})
+		defer close(release)
+		c := clientFor(t, te, testSecret)
+		f, err := c.Start()
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_, err = c.Exchange(ctx, f, testCode)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assertNoSecret(t, err.Error())
+	})
+	t.Run("connection reset", func(t *testing.T) {
+		te := newTokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			conn.(*net.TCPConn).SetLinger(0)
+			conn.Close()
+		})
+		_, _, err := exchange(t, clientFor(t, te, testSecret))
+		require.Error(t, err)
+		assert.ErrorContains(t, err, "token request failed")
+		assertNoSecret(t, err.Error())
+	})
+}
+
+func TestTokenRedacted(t *testing.T) {
+	te := newTokenEndpoint(t, jsonResponse(200, goodBody))
+	_, tok, err := exchange(t, clientFor(t, te, testSecret))
+	require.NoError(t, err)
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{tok, *tok} {
+			out := fmt.Sprintf(format, v)
+			assert.NotContains(t, out, "AT-1", format)
+			assert.NotContains(t, out, "RT-1", format)
+		}
+	}
+}
