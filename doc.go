@@ -46,6 +46,17 @@
 // The token is an *oauth2.Token (embedded in Token, which prints without
 // secrets), so everything built for golang.org/x/oauth2 accepts it.
 //
+// # Refresh
+//
+// Client.TokenSource returns an oauth2.TokenSource that refreshes the
+// token (RFC 6749 §6) when it nears expiry, with one request however many
+// goroutines ask, a hook that saves each new token before anyone uses it,
+// and errors that say whether to sign in again (ErrSignInRequired) or try
+// later (ErrTryLater):
+//
+//	src := client.TokenSource(tok.Token, pkce.OnRefresh(save))
+//	httpClient := src.Client(ctx)
+//
 // # Client authentication
 //
 // The style is explicit and never probed: AuthClientSecretBasic (HTTP

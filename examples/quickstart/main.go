@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -107,12 +108,38 @@ func run(out io.Writer) error {
 	}
 	show("userinfo", user)
 
-	step(7, "A replayed callback is refused before any token request")
+	step(7, "Refresh the token; the server rotates the refresh token")
+	var saved *pkce.Token
+	source := client.TokenSource(expiredCopy(tok.Token), pkce.OnRefresh(func(_ context.Context, next *pkce.Token) error {
+		saved = next // a real application writes it to storage here
+		return nil
+	}))
+	fresh, err := source.TokenContext(ctx)
+	if err != nil {
+		return err
+	}
+	show("old refresh", short(tok.RefreshToken))
+	show("new refresh", short(fresh.RefreshToken))
+	show("rotated", fresh.RefreshToken != tok.RefreshToken)
+	show("hook saw it", saved != nil && saved.RefreshToken == fresh.RefreshToken)
+	_, err = client.Refresh(ctx, tok.RefreshToken)
+	show("old one now", err)
+	show("sign in again", errors.Is(err, pkce.ErrSignInRequired))
+
+	step(8, "A replayed callback is refused before any token request")
 	_, err = client.VerifyCallback(flow, callback.Query())
 	show("error", err)
 
 	fmt.Fprintln(out, "\ndone")
 	return nil
+}
+
+// expiredCopy pretends tok has expired, so that the token source refreshes
+// it at once instead of in an hour.
+func expiredCopy(tok *oauth2.Token) *oauth2.Token {
+	cp := *tok
+	cp.Expiry = time.Now().Add(-time.Minute)
+	return &cp
 }
 
 // signIn plays the browser: it follows the authorization URL and returns

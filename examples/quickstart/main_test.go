@@ -15,6 +15,9 @@ func TestQuickstartRunsTheWholeFlow(t *testing.T) {
 	for _, want := range []string{
 		"code_challenge_method=S256",
 		"sub=test-user",
+		"rotated         true",
+		"hook saw it     true",
+		"sign in again   true",
 		"pkce: flow already finished",
 		"done",
 	} {
