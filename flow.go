@@ -136,23 +136,24 @@ func (c *Client) Start(opts ...StartOption) (*Flow, error) {
 		chalKey   = "&code_challenge="
 		methodKey = "&code_challenge_method=" + MethodS256
 	)
-	stateLen := b64.EncodedLen(stateBytes)
-	buf := make([]byte, 0, len(prefix)+len(stateKey)+stateLen+len(chalKey)+challengeLength+len(methodKey)+len(extra))
-	buf = append(buf, prefix...)
-	buf = append(buf, stateKey...)
-	stateAt := len(buf)
-	buf = buf[:stateAt+stateLen]
-	b64.Encode(buf[stateAt:], raw[:])
-	buf = append(buf, chalKey...)
-	buf = append(buf, verifier.Challenge()...)
-	buf = append(buf, methodKey...)
-	buf = append(buf, extra...)
-	authURL := string(buf)
+	var state [(stateBytes*8 + 5) / 6]byte // unpadded base64url of stateBytes
+	b64.Encode(state[:], raw[:])
+	var b strings.Builder
+	b.Grow(len(prefix) + len(stateKey) + len(state) + len(chalKey) + challengeLength + len(methodKey) + len(extra))
+	b.WriteString(prefix)
+	b.WriteString(stateKey)
+	stateAt := b.Len()
+	b.Write(state[:])
+	b.WriteString(chalKey)
+	b.WriteString(verifier.Challenge())
+	b.WriteString(methodKey)
+	b.WriteString(extra)
+	authURL := b.String()
 
 	now := c.now()
 	return &Flow{
 		URL:         authURL,
-		State:       authURL[stateAt : stateAt+stateLen], // base64url needs no escaping
+		State:       authURL[stateAt : stateAt+len(state)], // base64url needs no escaping
 		Verifier:    verifier,
 		RedirectURL: req.redirect,
 		Issuer:      c.issuer,
