@@ -288,8 +288,11 @@ func (c *Client) VerifyCallback(f *Flow, params url.Values) (code string, err er
 	if f == nil || f.State == "" || f.Verifier.IsZero() || f.RedirectURL == "" {
 		return "", &CallbackError{Err: ErrInvalidFlow}
 	}
+	// What the callback says is quoted in errors; the flow's state must not
+	// be, even where a server (or an attacker) echoes it.
+	red := redactor{f.State}
 	if key := repeatedParam(params); key != "" {
-		return "", &CallbackError{Err: ErrDuplicateParameter, Param: key, Rule: "RFC 6749 §3.1"}
+		return "", &CallbackError{Err: ErrDuplicateParameter, Param: red.clean(key), Rule: "RFC 6749 §3.1"}
 	}
 	issuer := f.Issuer
 	if c.issuer != "" {
@@ -301,7 +304,7 @@ func (c *Client) VerifyCallback(f *Flow, params url.Values) (code string, err er
 			return "", &IssuerMismatchError{Expected: issuer, Missing: true, Rule: "RFC 9207 §2.4"}
 		}
 		if iss[0] != issuer {
-			return "", &IssuerMismatchError{Expected: issuer, Got: iss[0], Rule: "RFC 9207 §2.4"}
+			return "", &IssuerMismatchError{Expected: issuer, Got: red.clean(iss[0]), Rule: "RFC 9207 §2.4"}
 		}
 	}
 	if subtle.ConstantTimeCompare([]byte(params.Get("state")), []byte(f.State)) != 1 {
@@ -316,9 +319,9 @@ func (c *Client) VerifyCallback(f *Flow, params url.Values) (code string, err er
 	}
 	if e, ok := params["error"]; ok {
 		return "", &AuthorizationError{
-			Code:        e[0],
-			Description: params.Get("error_description"),
-			URI:         params.Get("error_uri"),
+			Code:        red.clean(e[0]),
+			Description: red.clean(params.Get("error_description")),
+			URI:         red.clean(params.Get("error_uri")),
 		}
 	}
 	code = params.Get("code")

@@ -1,8 +1,10 @@
 package pkce
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -17,10 +19,27 @@ type redactor []string
 // mangle ordinary words and are not secrets anyone should use.
 const minSecret = 4
 
+// redactor returns the redactor for one token request of c: the request's
+// own secrets and the client secret in every form it travels in, including
+// the Basic credentials a server might echo.
+func (c *Client) redactor(secrets ...string) redactor {
+	if s := c.config.ClientSecret; s != "" {
+		id := c.config.ClientID
+		secrets = append(secrets, s,
+			base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(s))),
+			base64.StdEncoding.EncodeToString([]byte(id+":"+s)))
+	}
+	return redactor(secrets)
+}
+
 func (r redactor) clean(s string) string {
 	for _, secret := range r {
-		if len(secret) >= minSecret && strings.Contains(s, secret) {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
+		if len(secret) < minSecret {
+			continue
+		}
+		s = strings.ReplaceAll(s, secret, "[redacted]")
+		if escaped := url.QueryEscape(secret); escaped != secret {
+			s = strings.ReplaceAll(s, escaped, "[redacted]")
 		}
 	}
 	return s

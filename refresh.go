@@ -40,7 +40,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, scopes ...str
 			"refresh_token": {refreshToken},
 		},
 	}
-	secrets := redactor{c.config.ClientSecret, refreshToken}
+	secrets := c.redactor(refreshToken)
 	tok, err := c.retrieve(ctx, "refresh_token", secrets, cc.Token)
 	if err != nil {
 		return nil, classify(err)

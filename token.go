@@ -200,6 +200,24 @@ func (e *ResponseError) Unwrap() []error {
 	return []error{e.Err}
 }
 
+// A RequestError is a token request that got no complete answer: the
+// connection failed or was reset, or the context ended first. errors.Is
+// finds the cause, such as context.DeadlineExceeded.
+type RequestError struct {
+	Grant   string
+	Err     error
+	Partial bool // the status line arrived, the body did not
+}
+
+func (e *RequestError) Error() string {
+	if e.Partial {
+		return fmt.Sprintf("pkce: %s token request failed while reading the response: %v", e.Grant, e.Err)
+	}
+	return fmt.Sprintf("pkce: %s token request failed: %v", e.Grant, e.Err)
+}
+
+func (e *RequestError) Unwrap() error { return e.Err }
+
 // Exchange redeems an authorization code (RFC 6749 §4.1.3) with the flow's
 // verifier (RFC 7636 §4.5) and redirect URI. Most callers use Finish, which
 // verifies the callback first.
@@ -224,7 +242,7 @@ func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, er
 		cfg = &cp
 	}
 	verifier := f.Verifier.Reveal()
-	secrets := redactor{c.config.ClientSecret, code, verifier}
+	secrets := c.redactor(code, verifier)
 	return c.retrieve(ctx, "authorization_code", secrets, func(ctx context.Context) (*oauth2.Token, error) {
 		return cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	})
@@ -427,10 +445,10 @@ func (c *Client) memberError(grant string, rec *recorder, err error) error {
 // has given up; rec holds what the server actually sent.
 func (c *Client) diagnose(grant string, rec *recorder, err error, secrets redactor) error {
 	if rec.status == 0 {
-		return fmt.Errorf("pkce: %s token request failed: %w", grant, err)
+		return &RequestError{Grant: grant, Err: err}
 	}
 	if rec.readErr != nil {
-		return fmt.Errorf("pkce: %s token request failed reading the response: %w", grant, rec.readErr)
+		return &RequestError{Grant: grant, Err: rec.readErr, Partial: true}
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
