@@ -46,6 +46,16 @@
 // The token is an *oauth2.Token (embedded in Token, which prints without
 // secrets), so everything built for golang.org/x/oauth2 accepts it.
 //
+// # Native apps
+//
+// Desktop apps and command-line tools are public clients that receive the
+// redirect on the loopback interface (RFC 8252 §7.3). SignInLoopback does
+// the whole flow in one call: it listens on 127.0.0.1 on an ephemeral
+// port, hands the authorization URL to a function that opens the browser,
+// waits for the redirect with the right state and exchanges the code.
+//
+//	tok, err := client.SignInLoopback(ctx, openBrowser)
+//
 // # Refresh
 //
 // Client.TokenSource returns an oauth2.TokenSource that refreshes the

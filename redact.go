@@ -91,6 +91,7 @@ func maskTokenLike(s string) string {
 func (r redactor) retrieveError(re *oauth2.RetrieveError) *oauth2.RetrieveError {
 	cp := *re
 	cp.Body = []byte(r.clean(string(re.Body)))
+	cp.ErrorCode = r.clean(re.ErrorCode)
 	cp.ErrorDescription = r.clean(re.ErrorDescription)
 	cp.ErrorURI = r.clean(re.ErrorURI)
 	if re.Response != nil {

@@ -454,7 +454,7 @@ func (c *Client) diagnose(grant string, rec *recorder, err error, secrets redact
 	if errors.As(err, &re) {
 		re = secrets.retrieveError(re)
 		if re.ErrorCode != "" {
-			return &TokenError{Grant: grant, StatusCode: rec.status, Code: re.ErrorCode,
+			return &TokenError{Grant: grant, StatusCode: rec.status, Code: secrets.clean(re.ErrorCode),
 				Description: secrets.clean(re.ErrorDescription), URI: secrets.clean(re.ErrorURI),
 				AuthStyle: c.authStyle, retrieve: re}
 		}
@@ -474,7 +474,7 @@ func (c *Client) diagnose(grant string, rec *recorder, err error, secrets redact
 	if code, ok := members["error"].(string); ok && code != "" {
 		// A 2xx carrying an error: x/oauth2 rejects it too; keep the
 		// server's code for the caller.
-		return &TokenError{Grant: grant, StatusCode: rec.status, Code: code,
+		return &TokenError{Grant: grant, StatusCode: rec.status, Code: secrets.clean(code),
 			Description: secrets.clean(str(members["error_description"])), URI: secrets.clean(str(members["error_uri"])),
 			AuthStyle: c.authStyle, retrieve: re}
 	}

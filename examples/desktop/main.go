@@ -1,0 +1,394 @@
+// Command desktop signs a person in from a command-line or desktop
+// program, the way RFC 8252 says native apps should: in the system
+// browser, with the redirect received on the loopback interface. It keeps
+// the token in the user's configuration directory and, on later runs,
+// uses it again, refreshing it when it has expired and saving the
+// refresh token the server rotates.
+//
+// Try it against an authorization server embedded in the process:
+//
+//	go run ./examples/desktop -demo
+//
+// or against a real one, with a public client whose redirect URI is
+// registered as http://127.0.0.1/callback:
+//
+//	go run ./examples/desktop \
+//		-auth-url https://as.example/authorize -token-url https://as.example/oauth/token \
+//		-client-id my-cli -scopes "openid offline_access" \
+//		-param audience=https://api.example -resource-url https://api.example/me
+//
+// and sign out with -logout. Every flag except -demo, -logout and -timeout
+// can also come from the environment (PKCE_AUTH_URL, PKCE_TOKEN_URL,
+// PKCE_CLIENT_ID, PKCE_CLIENT_SECRET, PKCE_SCOPES, PKCE_ISSUER,
+// PKCE_REDIRECT_URL, PKCE_RESOURCE_URL); prefer the environment for a
+// secret, which a flag shows to everyone who can list processes. Nothing
+// secret is printed.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/internal/authserver"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	configDir, err := os.UserConfigDir()
+	if err == nil {
+		err = run(ctx, os.Args[1:], os.Stdout, openBrowser, configDir)
+	}
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "desktop:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command line.
+type options struct {
+	authURL, tokenURL, clientID, clientSecret string
+	scopes, issuer, redirectURL, resourceURL  string
+	params                                    params
+	demo, logout                              bool
+	timeout                                   time.Duration
+}
+
+// params collects repeated -param key=value flags.
+type params [][2]string
+
+func (p *params) String() string { return fmt.Sprint(*p) }
+
+func (p *params) Set(v string) error {
+	key, value, ok := strings.Cut(v, "=")
+	if !ok || key == "" {
+		return fmt.Errorf("want key=value, got %q", v)
+	}
+	*p = append(*p, [2]string{key, value})
+	return nil
+}
+
+func parseFlags(args []string, out io.Writer) (*options, error) {
+	o := &options{}
+	fl := flag.NewFlagSet("desktop", flag.ContinueOnError)
+	fl.SetOutput(out)
+	env := os.Getenv
+	fl.StringVar(&o.authURL, "auth-url", env("PKCE_AUTH_URL"), "authorization endpoint `URL`")
+	fl.StringVar(&o.tokenURL, "token-url", env("PKCE_TOKEN_URL"), "token endpoint `URL`")
+	fl.StringVar(&o.clientID, "client-id", env("PKCE_CLIENT_ID"), "client identifier")
+	fl.StringVar(&o.clientSecret, "client-secret", env("PKCE_CLIENT_SECRET"), "client secret, if the provider issued one (better: PKCE_CLIENT_SECRET)")
+	fl.StringVar(&o.scopes, "scopes", env("PKCE_SCOPES"), "scopes, separated by spaces or commas, e.g. \"openid offline_access\"")
+	fl.StringVar(&o.issuer, "issuer", env("PKCE_ISSUER"), "issuer identifier the redirect's iss must equal (RFC 9207), if the provider sends one")
+	fl.StringVar(&o.redirectURL, "redirect-url", envOr("PKCE_REDIRECT_URL", "http://127.0.0.1/callback"), "registered loopback redirect `URI`; the port is chosen at run time (RFC 8252 §7.3)")
+	fl.StringVar(&o.resourceURL, "resource-url", env("PKCE_RESOURCE_URL"), "protected resource `URL` to GET with the token")
+	fl.Var(&o.params, "param", "extra authorization parameter `key=value`, e.g. audience=https://api.example; repeatable")
+	fl.BoolVar(&o.demo, "demo", false, "sign in to an authorization server embedded in this process")
+	fl.BoolVar(&o.logout, "logout", false, "delete the stored token and exit")
+	fl.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for the browser")
+	if err := fl.Parse(args); err != nil {
+		return nil, err
+	}
+	if fl.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+	return o, nil
+}
+
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// run is the program: main gives it the real browser and configuration
+// directory, tests a scripted browser and a temporary directory.
+func run(ctx context.Context, args []string, stdout io.Writer, open func(authURL string) error, configDir string) error {
+	o, err := parseFlags(args, stdout)
+	if err != nil {
+		return err
+	}
+	file := "token.json"
+	if o.demo {
+		// The embedded server forgets its tokens when the program ends, so
+		// they are kept apart from a real sign-in.
+		file = "demo-token.json"
+		srv := startDemoServer(o)
+		defer srv.Close()
+	}
+	store := tokenStore{path: filepath.Join(configDir, "pkce-desktop", file), tokenURL: o.tokenURL, clientID: o.clientID}
+	if o.logout {
+		return store.remove(stdout)
+	}
+
+	client, err := pkce.New(&oauth2.Config{
+		ClientID:     o.clientID,
+		ClientSecret: o.clientSecret,
+		Endpoint:     oauth2.Endpoint{AuthURL: o.authURL, TokenURL: o.tokenURL},
+		RedirectURL:  o.redirectURL,
+		Scopes:       strings.FieldsFunc(o.scopes, func(r rune) bool { return r == ' ' || r == ',' }),
+	}, issuerOption(o.issuer)...)
+	if err != nil {
+		return err
+	}
+
+	source, err := storedSource(ctx, client, store, stdout)
+	if err != nil {
+		return err
+	}
+	if source == nil {
+		if source, err = signIn(ctx, client, store, o, stdout, open); err != nil {
+			return err
+		}
+	}
+	tok, err := source.TokenContext(ctx)
+	if err != nil {
+		return err
+	}
+	describe(stdout, tok)
+	if o.resourceURL != "" {
+		return callResource(ctx, source, o.resourceURL, stdout)
+	}
+	return nil
+}
+
+func issuerOption(issuer string) []pkce.Option {
+	if issuer == "" {
+		return nil
+	}
+	return []pkce.Option{pkce.WithIssuer(issuer)}
+}
+
+// startDemoServer starts the embedded authorization server, with a public
+// client registered for loopback redirects and rotating refresh tokens, and
+// points o at it.
+func startDemoServer(o *options) *authserver.Server {
+	srv := authserver.Start(authserver.Config{
+		Clients: []authserver.Client{{
+			ID:           "desktop-demo",
+			Method:       authserver.MethodNone,
+			RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback"},
+		}},
+		SendIssuer: true,
+		Rotate:     true,
+	})
+	o.authURL, o.tokenURL, o.issuer = srv.AuthURL(), srv.TokenURL(), srv.Issuer()
+	o.clientID, o.clientSecret = "desktop-demo", ""
+	o.redirectURL = "http://127.0.0.1/callback"
+	if o.scopes == "" {
+		o.scopes = "openid offline_access"
+	}
+	if o.resourceURL == "" {
+		o.resourceURL = srv.ResourceURL()
+	}
+	return srv
+}
+
+// storedSource returns a token source for the stored token, refreshed if
+// it has expired, or nil when the person has to sign in.
+func storedSource(ctx context.Context, client *pkce.Client, store tokenStore, stdout io.Writer) (*pkce.TokenSource, error) {
+	stored, err := store.load()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		fmt.Fprintf(stdout, "The stored sign-in cannot be used (%v); signing in again.\n", err)
+		return nil, nil
+	}
+	source := client.TokenSource(stored, pkce.OnRefresh(store.save))
+	tok, err := source.TokenContext(ctx)
+	switch {
+	case errors.Is(err, pkce.ErrSignInRequired):
+		fmt.Fprintln(stdout, "The stored sign-in is no longer accepted; signing in again.")
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case tok.AccessToken != stored.AccessToken:
+		fmt.Fprintln(stdout, "Refreshed the stored sign-in and saved the new token.")
+	default:
+		fmt.Fprintln(stdout, "Using the stored sign-in.")
+	}
+	return source, nil
+}
+
+// signIn runs the loopback flow and stores its token.
+func signIn(ctx context.Context, client *pkce.Client, store tokenStore, o *options, stdout io.Writer, open func(string) error) (*pkce.TokenSource, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	var opts []pkce.StartOption
+	for _, p := range o.params {
+		opts = append(opts, pkce.Param(p[0], p[1]))
+	}
+	tok, err := client.SignInLoopback(ctx, func(authURL string) error {
+		fmt.Fprintf(stdout, "Sign in in your browser. If it does not open, visit:\n\n  %s\n\n", authURL)
+		if err := open(authURL); err != nil {
+			fmt.Fprintf(stdout, "(Could not start a browser: %v.)\n", err)
+		}
+		return nil // the printed URL is the fallback: keep waiting
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.save(ctx, tok); err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(stdout, "Signed in; the token is saved in", store.path)
+	return client.TokenSource(tok.Token, pkce.OnRefresh(store.save)), nil
+}
+
+func describe(stdout io.Writer, tok *oauth2.Token) {
+	expiry := "does not expire"
+	if !tok.Expiry.IsZero() {
+		expiry = "expires " + tok.Expiry.Local().Format(time.RFC1123)
+	}
+	refresh := "no refresh token"
+	if tok.RefreshToken != "" {
+		refresh = "with a refresh token"
+	}
+	fmt.Fprintf(stdout, "Token: %s, %s, %s.\n", tok.Type(), expiry, refresh)
+}
+
+// callResource GETs url with the token and prints the answer.
+func callResource(ctx context.Context, source *pkce.TokenSource, url string, stdout io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := source.Client(ctx).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "GET %s: %s\n%s\n", url, resp.Status, strings.TrimSpace(string(body)))
+	return nil
+}
+
+// openBrowser asks the operating system to open url in the default
+// browser (RFC 8252 §6: the system browser, never an embedded one). It
+// does not wait for the browser.
+func openBrowser(url string) error {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
+	case "darwin":
+		cmd = exec.Command("open", url)
+	default:
+		cmd = exec.Command("xdg-open", url)
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go cmd.Wait() // reap it whenever it ends
+	return nil
+}
+
+// A tokenStore keeps one token in a file only the user can read, together
+// with the provider it came from.
+type tokenStore struct {
+	path     string
+	tokenURL string
+	clientID string
+}
+
+type storedToken struct {
+	TokenURL string        `json:"token_url"`
+	ClientID string        `json:"client_id"`
+	Token    *oauth2.Token `json:"token"`
+}
+
+var errOtherProvider = errors.New("it was issued by another provider or to another client")
+
+// load returns the stored token; an error matching fs.ErrNotExist when
+// there is none.
+func (s tokenStore) load() (*oauth2.Token, error) {
+	b, err := os.ReadFile(s.path)
+	if err != nil {
+		return nil, err
+	}
+	var st storedToken
+	if err := json.Unmarshal(b, &st); err != nil || st.Token == nil {
+		return nil, errors.New("the token file is not valid")
+	}
+	if st.TokenURL != s.tokenURL || st.ClientID != s.clientID {
+		return nil, errOtherProvider
+	}
+	return st.Token, nil
+}
+
+// save writes tok atomically: a temporary file in the same directory,
+// readable by the user only, renamed over the old one. A crash leaves the
+// old token or the new one, never half of one; losing a rotated refresh
+// token would mean signing in again.
+func (s tokenStore) save(_ context.Context, tok *pkce.Token) (err error) {
+	dir := filepath.Dir(s.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(storedToken{TokenURL: s.tokenURL, ClientID: s.clientID, Token: tok.Token}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the token: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".token-*.tmp") // mode 0600
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), s.path)
+}
+
+func (s tokenStore) remove(stdout io.Writer) error {
+	err := os.Remove(s.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		fmt.Fprintln(stdout, "Not signed in.")
+		return nil
+	case err != nil:
+		return err
+	}
+	fmt.Fprintln(stdout, "Signed out: removed", s.path)
+	return nil
+}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pkcekit/pkce/internal/authserver"
+)
+
+// browser plays the person's browser: it follows the authorization URL to
+// the server's redirect and visits it on the loopback receiver.
+type browser struct {
+	visits int
+	last   int   // status of the last page shown
+	err    error // what went wrong, if anything
+}
+
+func (b *browser) open(authURL string) error {
+	b.visits++
+	b.err = b.play(authURL)
+	return b.err
+}
+
+func (b *browser) play(authURL string) error {
+	hc := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       30 * time.Second,
+	}
+	resp, err := hc.Get(authURL)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return fmt.Errorf("authorization endpoint answered %s", resp.Status)
+	}
+	resp, err = hc.Get(resp.Header.Get("Location"))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	b.last = resp.StatusCode
+	return nil
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func readStored(t *testing.T, path string) storedToken {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var st storedToken
+	require.NoError(t, json.Unmarshal(b, &st))
+	require.NotNil(t, st.Token)
+	return st
+}
+
+func writeStored(t *testing.T, path string, st storedToken) {
+	t.Helper()
+	b, err := json.Marshal(st)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+}
+
+func assertPrivate(t *testing.T, path string) {
+	t.Helper()
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "token file mode")
+	dir, err := os.Stat(filepath.Dir(path))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), dir.Mode().Perm(), "token directory mode")
+	entries, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no temporary file is left behind")
+}
+
+// assertNoSecrets checks that the output shows no token of st.
+func assertNoSecrets(t *testing.T, out string, st storedToken) {
+	t.Helper()
+	assert.NotContains(t, out, st.Token.AccessToken)
+	assert.NotContains(t, out, st.Token.RefreshToken)
+}
+
+func TestDesktopSignInReuseRefreshLogout(t *testing.T) {
+	srv := authserver.Start(authserver.Config{
+		Clients: []authserver.Client{{
+			ID:           "cli",
+			Method:       authserver.MethodNone,
+			RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback"},
+		}},
+		SendIssuer: true,
+		Rotate:     true,
+	})
+	defer srv.Close()
+	args := []string{
+		"-auth-url", srv.AuthURL(), "-token-url", srv.TokenURL(), "-issuer", srv.Issuer(),
+		"-client-id", "cli", "-scopes", "openid offline_access",
+		"-param", "audience=https://api.example", "-resource-url", srv.ResourceURL(),
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pkce-desktop", "token.json")
+	b := &browser{}
+	ctx := testContext(t)
+
+	// First run: the browser signs in, the token is stored privately.
+	var out bytes.Buffer
+	require.NoError(t, run(ctx, args, &out, b.open, dir))
+	require.NoError(t, b.err)
+	assert.Equal(t, 1, b.visits)
+	assert.Equal(t, http.StatusOK, b.last)
+	assertPrivate(t, path)
+	first := readStored(t, path)
+	assert.NotEmpty(t, first.Token.RefreshToken)
+	assert.Contains(t, out.String(), srv.AuthURL()+"?", "the URL is printed in case no browser opens")
+	assert.Contains(t, out.String(), "audience=https%3A%2F%2Fapi.example")
+	assert.Contains(t, out.String(), `"sub":"test-user"`)
+	assertNoSecrets(t, out.String(), first)
+
+	// Second run: the stored token is still valid and used as is.
+	out.Reset()
+	require.NoError(t, run(ctx, args, &out, b.open, dir))
+	assert.Equal(t, 1, b.visits, "no browser")
+	assert.Equal(t, 1, srv.TokenRequests(), "no token request")
+	assert.Contains(t, out.String(), "Using the stored sign-in")
+	assert.Contains(t, out.String(), `"sub":"test-user"`)
+	assert.Equal(t, first, readStored(t, path))
+
+	// Third run: the stored token has expired; it is refreshed and the
+	// rotated refresh token is saved before use.
+	expired := first
+	tok := *first.Token
+	tok.Expiry = time.Now().Add(-time.Hour)
+	expired.Token = &tok
+	writeStored(t, path, expired)
+	out.Reset()
+	require.NoError(t, run(ctx, args, &out, b.open, dir))
+	assert.Equal(t, 1, b.visits, "no browser")
+	assert.Equal(t, 1, srv.RefreshRequests())
+	assert.Contains(t, out.String(), "Refreshed the stored sign-in")
+	assert.Contains(t, out.String(), `"sub":"test-user"`)
+	assertPrivate(t, path)
+	refreshed := readStored(t, path)
+	assert.NotEqual(t, first.Token.RefreshToken, refreshed.Token.RefreshToken, "the rotated refresh token is saved")
+	assert.NotEqual(t, first.Token.AccessToken, refreshed.Token.AccessToken)
+	assert.True(t, refreshed.Token.Expiry.After(time.Now()))
+	assertNoSecrets(t, out.String(), refreshed)
+
+	// -logout deletes the token.
+	out.Reset()
+	require.NoError(t, run(ctx, append([]string{"-logout"}, args...), &out, b.open, dir))
+	assert.NoFileExists(t, path)
+	assert.Contains(t, out.String(), "Signed out")
+}
+
+func TestDesktopSignsInAgain(t *testing.T) {
+	tests := []struct {
+		name  string
+		spoil func(st *storedToken)
+		want  string
+	}{
+		{
+			name: "refresh token refused",
+			spoil: func(st *storedToken) {
+				st.Token.Expiry = time.Now().Add(-time.Hour)
+				st.Token.RefreshToken = "revoked"
+			},
+			want: "no longer accepted",
+		},
+		{
+			name:  "token of another provider",
+			spoil: func(st *storedToken) { st.TokenURL = "https://other.example/token" },
+			want:  "another provider",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := authserver.Start(authserver.Config{Clients: []authserver.Client{{
+				ID: "cli", Method: authserver.MethodNone, RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback"},
+			}}})
+			defer srv.Close()
+			args := []string{"-auth-url", srv.AuthURL(), "-token-url", srv.TokenURL(), "-client-id", "cli", "-scopes", "offline_access"}
+			dir := t.TempDir()
+			path := filepath.Join(dir, "pkce-desktop", "token.json")
+			b := &browser{}
+			ctx := testContext(t)
+			require.NoError(t, run(ctx, args, io.Discard, b.open, dir))
+			st := readStored(t, path)
+			tt.spoil(&st)
+			writeStored(t, path, st)
+
+			var out bytes.Buffer
+			require.NoError(t, run(ctx, args, &out, b.open, dir))
+
+			require.NoError(t, b.err)
+			assert.Equal(t, 2, b.visits, "the person signs in again")
+			assert.Contains(t, out.String(), tt.want)
+			fresh := readStored(t, path)
+			assert.Equal(t, srv.TokenURL(), fresh.TokenURL)
+			assert.NotEqual(t, st.Token.AccessToken, fresh.Token.AccessToken)
+			assertPrivate(t, path)
+		})
+	}
+}
+
+func TestDesktopDemo(t *testing.T) {
+	dir := t.TempDir()
+	b := &browser{}
+	var out bytes.Buffer
+
+	require.NoError(t, run(testContext(t), []string{"-demo"}, &out, b.open, dir))
+
+	require.NoError(t, b.err)
+	assert.Equal(t, http.StatusOK, b.last)
+	path := filepath.Join(dir, "pkce-desktop", "demo-token.json")
+	assertPrivate(t, path)
+	st := readStored(t, path)
+	assertNoSecrets(t, out.String(), st)
+	assert.Contains(t, out.String(), `"sub":"test-user"`)
+	assert.Contains(t, out.String(), "Token: Bearer")
+	assert.NoFileExists(t, filepath.Join(dir, "pkce-desktop", "token.json"), "a demo does not replace a real sign-in")
+}
+
+func TestDesktopRefusesBadFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"param without a value", []string{"-demo", "-param", "audience"}},
+		{"stray argument", []string{"-demo", "now"}},
+		{"redirect on localhost", []string{"-auth-url", "https://as.example/a", "-token-url", "https://as.example/t", "-client-id", "x", "-redirect-url", "http://localhost/callback"}},
+		{"no provider", []string{"-client-id", "x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &browser{}
+			err := run(testContext(t), tt.args, io.Discard, b.open, t.TempDir())
+			assert.Error(t, err)
+			assert.Zero(t, b.visits)
+		})
+	}
+}

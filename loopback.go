@@ -1,0 +1,352 @@
+package pkce
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Limits of the loopback receiver's HTTP server. Only one browser talks to
+// it, so they can be tight.
+const (
+	loopbackReadHeaderTimeout = 10 * time.Second
+	loopbackIdleTimeout       = 30 * time.Second
+	loopbackWriteTimeout      = 10 * time.Second
+	loopbackMaxHeaderBytes    = 64 << 10
+)
+
+// SignInLoopback signs a person in from a native app or a command-line
+// tool: it receives the authorization response on the loopback interface
+// (RFC 8252 §7.3) and returns the token. It is the whole flow in one call.
+//
+// The client's RedirectURL is the template of the redirect URI and what
+// to register with the authorization server: the http scheme, the loopback
+// IP literal 127.0.0.1 or [::1], and a path, such as
+// "http://127.0.0.1/callback". "localhost" is refused, as RFC 8252 §8.3
+// advises, and so are a query and user information. SignInLoopback
+// listens on that IP literal only, on an ephemeral port unless the
+// template names one; when that IP version is unavailable it listens on
+// the other literal instead (RFC 8252 §7.3), so a server that may see
+// either should register both. It then starts a flow with opts (Param,
+// Scopes; RedirectURL is refused, the redirect is set here) whose
+// redirect_uri is the IP literal, the real port and the template's path.
+//
+// open receives the authorization URL and should show it in the system
+// browser (RFC 8252 §6), then return without waiting for the person. It is
+// called once, on the calling goroutine. Programs should also print the
+// URL, for when no browser starts; if open returns an error, sign-in stops
+// with it.
+//
+// The first GET of the redirect path whose state matches the flow's,
+// compared in constant time (RFC 6749 §10.12), finishes the flow with
+// Finish, exactly once, and its result is returned. Other requests change
+// nothing and are answered 404 or 400: a favicon, another path, a missing
+// or wrong state, and so a forged error redirect, which cannot know the
+// state (RFC 8252 §8.9). A Host header other than the redirect's own is
+// refused too, against DNS rebinding. The browser is shown a minimal page
+// that says the person can close the tab, or that sign-in failed, without
+// any secret; it loads nothing else and is neither cached nor referred
+// from.
+//
+// SignInLoopback returns when the flow is finished, when ctx is done (the
+// error then wraps ctx.Err()), or when the flow expires (ErrFlowExpired,
+// see WithFlowLifetime). It always closes the listener before it returns,
+// as RFC 8252 §8.3 asks. Calls may run one after another or at the same
+// time, each with its own port. The token request uses ctx, so an
+// oauth2.HTTPClient in it is honoured.
+func (c *Client) SignInLoopback(ctx context.Context, open func(authURL string) error, opts ...StartOption) (*Token, error) {
+	if open == nil {
+		return nil, errors.New("pkce: SignInLoopback needs a function that opens the authorization URL")
+	}
+	target, err := loopbackTemplate(c.config.RedirectURL)
+	if err != nil {
+		return nil, err
+	}
+	var probe startRequest
+	for _, opt := range opts {
+		opt(&probe)
+	}
+	if probe.redirect != "" {
+		return nil, errors.New("pkce: SignInLoopback sets the redirect URL itself; remove the RedirectURL option (RFC 8252 §7.3)")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("pkce: sign-in not started: %w", err)
+	}
+
+	ln, err := listenLoopback(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	defer ln.Close()
+	redirect := (&url.URL{Scheme: "http", Host: ln.Addr().String(), Path: target.Path, RawPath: target.RawPath}).String()
+	flow, err := c.Start(append(opts[:len(opts):len(opts)], RedirectURL(redirect))...)
+	if err != nil {
+		return nil, err
+	}
+
+	path := target.Path
+	if path == "" {
+		path = "/"
+	}
+	rcv := &loopbackReceiver{
+		client:  c,
+		ctx:     ctx,
+		flow:    flow,
+		host:    ln.Addr().String(),
+		path:    path,
+		outcome: make(chan loopbackOutcome, 1),
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", rcv)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: loopbackReadHeaderTimeout,
+		IdleTimeout:       loopbackIdleTimeout,
+		MaxHeaderBytes:    loopbackMaxHeaderBytes,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	var serveErr error
+	served := make(chan struct{})
+	go func() {
+		serveErr = srv.Serve(ln)
+		close(served)
+	}()
+	defer func() {
+		srv.Close()
+		<-served
+	}()
+
+	if err := open(flow.URL); err != nil && rcv.claim() {
+		return nil, fmt.Errorf("pkce: opening the authorization URL failed: %w", err)
+	}
+
+	expired := fmt.Errorf("pkce: no redirect reached the loopback receiver before the flow expired: %w", ErrFlowExpired)
+	wait, cancel := context.WithTimeoutCause(ctx, flow.Expires.Sub(c.now()), expired)
+	defer cancel()
+	select {
+	case out := <-rcv.outcome:
+		return out.token, out.err
+	case <-served:
+		if rcv.claim() {
+			return nil, fmt.Errorf("pkce: the loopback receiver stopped: %w", serveErr)
+		}
+	case <-wait.Done():
+		if rcv.claim() {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("pkce: gave up waiting for the redirect to the loopback receiver: %w", err)
+			}
+			return nil, context.Cause(wait)
+		}
+	}
+	// The redirect arrived just in time; its token request uses ctx, so
+	// it ends soon.
+	out := <-rcv.outcome
+	return out.token, out.err
+}
+
+// loopbackTemplate checks the client's redirect URL for use with
+// SignInLoopback and returns it parsed.
+func loopbackTemplate(raw string) (*url.URL, error) {
+	const want = "SignInLoopback needs a RedirectURL such as http://127.0.0.1/callback or http://[::1]/callback (RFC 8252 §7.3)"
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, configErrorf("%s; %q does not parse", want, raw)
+	}
+	host := u.Hostname()
+	switch {
+	case u.Scheme != "http" || u.Opaque != "":
+		return nil, configErrorf("%s; %q is not an http URL", want, raw)
+	case strings.EqualFold(host, "localhost"):
+		return nil, configErrorf("%s; %q names localhost, which RFC 8252 §8.3 advises against: use the IP literal", want, raw)
+	case host != "127.0.0.1" && host != "::1":
+		return nil, configErrorf("%s; %q is not on the loopback IP literal", want, raw)
+	case u.User != nil:
+		return nil, configErrorf("%s; %q has user information", want, raw)
+	case u.RawQuery != "" || u.ForceQuery:
+		return nil, configErrorf("%s; %q has a query", want, raw)
+	}
+	return u, nil
+}
+
+// listenLoopback listens on the template's IP literal and port, or on the
+// other loopback literal when the first is unavailable: RFC 8252 §7.3 asks
+// native apps not to assume either IP version.
+func listenLoopback(ctx context.Context, target *url.URL) (net.Listener, error) {
+	port := target.Port()
+	if port == "" {
+		port = "0"
+	}
+	hosts := []string{"127.0.0.1", "::1"}
+	networks := []string{"tcp4", "tcp6"}
+	if target.Hostname() == "::1" {
+		hosts[0], hosts[1] = hosts[1], hosts[0]
+		networks[0], networks[1] = networks[1], networks[0]
+	}
+	var lc net.ListenConfig
+	var errs []error
+	for i, host := range hosts {
+		ln, err := lc.Listen(ctx, networks[i], net.JoinHostPort(host, port))
+		if err == nil {
+			return ln, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("pkce: cannot listen on the loopback interface for the redirect (RFC 8252 §7.3): %w", errors.Join(errs...))
+}
+
+// A loopbackReceiver answers the browser for one SignInLoopback call.
+type loopbackReceiver struct {
+	client *Client
+	ctx    context.Context // the caller's, for the token request
+	flow   *Flow
+	host   string // host:port of the redirect URI
+	path   string
+
+	// claimed is set by whoever ends the flow first: the matching
+	// redirect, or SignInLoopback giving up.
+	claimed atomic.Bool
+	outcome chan loopbackOutcome // buffered; receives at most one value
+}
+
+type loopbackOutcome struct {
+	token *Token
+	err   error
+}
+
+func (rcv *loopbackReceiver) claim() bool { return rcv.claimed.CompareAndSwap(false, true) }
+
+func (rcv *loopbackReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case !rcv.sameHost(r.Host):
+		writeLoopbackPage(w, http.StatusBadRequest, strayPage)
+	case r.URL.Path != rcv.path:
+		writeLoopbackPage(w, http.StatusNotFound, strayPage)
+	case r.Method != http.MethodGet:
+		w.Header().Set("Allow", http.MethodGet)
+		writeLoopbackPage(w, http.StatusMethodNotAllowed, strayPage)
+	case !rcv.stateMatches(r) || !rcv.claim():
+		writeLoopbackPage(w, http.StatusBadRequest, strayPage)
+	default:
+		rcv.finish(w, r)
+	}
+}
+
+// sameHost reports whether the Host header names the redirect URI's host
+// and port. A web page that rebinds its own DNS name to 127.0.0.1 can
+// reach the receiver, but with its own name in Host.
+func (rcv *loopbackReceiver) sameHost(hostport string) bool {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil { // no port: http's default
+		host, port = strings.Trim(hostport, "[]"), "80"
+	}
+	return net.JoinHostPort(host, port) == rcv.host
+}
+
+func (rcv *loopbackReceiver) stateMatches(r *http.Request) bool {
+	// A malformed query still yields the parameters before the fault;
+	// FinishRequest reports the fault if the state matches.
+	q, _ := url.ParseQuery(r.URL.RawQuery)
+	return subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(rcv.flow.State)) == 1
+}
+
+// finish runs the callback checks and the code exchange for the redirect
+// that claimed the flow, shows the result to the browser, then hands it to
+// SignInLoopback, which closes the server.
+func (rcv *loopbackReceiver) finish(w http.ResponseWriter, r *http.Request) {
+	// The exchange runs on the caller's context: the browser leaving must
+	// not cancel it.
+	tok, err := rcv.client.FinishRequest(r.WithContext(rcv.ctx), rcv.flow)
+	page, status := successPage, http.StatusOK
+	if err != nil {
+		page, status = failurePage(err), http.StatusBadRequest
+	}
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(loopbackWriteTimeout))
+	w.Header().Set("Connection", "close")
+	writeLoopbackPage(w, status, page)
+	rc.Flush()
+	rcv.outcome <- loopbackOutcome{tok, err}
+}
+
+// loopbackPage is what the browser shows. Nothing in it comes from the
+// request; html/template escapes the rest.
+type loopbackPage struct {
+	Title   string
+	Message string
+	Detail  string
+}
+
+var (
+	successPage = loopbackPage{
+		Title:   "Signed in",
+		Message: "You are signed in. You can close this tab and return to the application.",
+	}
+	strayPage = loopbackPage{
+		Title:   "Nothing here",
+		Message: "This address receives a sign-in for an application on this computer, and this request is not part of it. You can close this tab.",
+	}
+)
+
+// failurePage says that sign-in failed and, when the authorization server
+// said why, its error code; never a secret.
+func failurePage(err error) loopbackPage {
+	p := loopbackPage{
+		Title:   "Sign-in failed",
+		Message: "Sign-in did not complete. Return to the application for details; you can close this tab.",
+	}
+	var authErr *AuthorizationError
+	switch {
+	case errors.As(err, &authErr):
+		p.Detail = fmt.Sprintf("The authorization server answered %q.", clip(authErr.Code, 100))
+	case errors.Is(err, ErrFlowExpired):
+		p.Detail = "The sign-in took too long."
+	}
+	return p
+}
+
+var loopbackTemplateHTML = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+</head>
+<body>
+<h1>{{.Title}}</h1>
+<p>{{.Message}}</p>
+{{with .Detail}}<p>{{.}}</p>
+{{end}}</body>
+</html>
+`))
+
+// writeLoopbackPage writes p with headers that keep the page (and the
+// code in its URL) out of caches and Referer headers and stop it from
+// loading anything.
+func writeLoopbackPage(w http.ResponseWriter, status int, p loopbackPage) {
+	var body bytes.Buffer
+	if err := loopbackTemplateHTML.Execute(&body, p); err != nil {
+		status = http.StatusInternalServerError
+		body.Reset()
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("Content-Length", strconv.Itoa(body.Len()))
+	w.WriteHeader(status)
+	w.Write(body.Bytes())
+}
