@@ -80,6 +80,14 @@ type Client struct {
 	tokenTypes       []string
 	now              func() time.Time
 
+	// metadata is the server's metadata (WithMetadata), or nil. With it,
+	// issOptional lets callbacks omit iss when the server does not
+	// advertise it (RFC 9207 §2.4); pushAuthorization makes StartContext
+	// use PAR (RFC 9126) and Start refuse.
+	metadata          *Metadata
+	issOptional       bool
+	pushAuthorization bool
+
 	// authPrefix is the authorize URL up to the state parameter for the
 	// configured redirect URL and scopes, escaped once.
 	authPrefix string
@@ -93,7 +101,9 @@ type Option func(*Client)
 // WithIssuer sets the authorization server's issuer identifier. Callbacks
 // must then carry an iss parameter equal to it, byte for byte
 // (RFC 9207 §2.4). Set it whenever the server supports RFC 9207, and always
-// when the client talks to more than one authorization server.
+// when the client talks to more than one authorization server. The issuer
+// from WithMetadata is compared the same way but required only when the
+// metadata says the server sends it.
 func WithIssuer(issuer string) Option { return func(c *Client) { c.issuer = issuer } }
 
 // WithAuthStyle chooses the client authentication explicitly.
@@ -127,7 +137,9 @@ func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = n
 // an error matching ErrInvalidConfig when ClientID, RedirectURL or an
 // endpoint is missing, an endpoint is not https (plain http is accepted
 // only for loopback hosts), or the client authentication contradicts the
-// secret. cfg is copied; later changes to it have no effect.
+// secret. cfg is copied; later changes to it have no effect. Metadata
+// given with WithMetadata can also make it fail with an
+// *IssuerMismatchError or a *MetadataError.
 func New(cfg *oauth2.Config, opts ...Option) (*Client, error) {
 	if cfg == nil {
 		return nil, configErrorf("oauth2.Config is nil")
@@ -150,6 +162,9 @@ func New(cfg *oauth2.Config, opts ...Option) (*Client, error) {
 }
 
 func (c *Client) check() error {
+	if err := c.applyMetadata(); err != nil {
+		return err
+	}
 	cfg := &c.config
 	if cfg.ClientID == "" {
 		return configErrorf("ClientID is empty")

@@ -21,11 +21,17 @@
 //		Scopes:      []string{"openid", "profile"},
 //	}, pkce.WithIssuer("https://as.example"))
 //
+// Or give the issuer and let the server's metadata (RFC 8414) supply the
+// endpoints, the client authentication, the iss rule and whether requests
+// must be pushed (RFC 9126):
+//
+//	client, err := pkce.NewFromIssuer(ctx, "https://as.example", cfg)
+//
 // At the login endpoint, start a flow and send the browser to its URL. The
 // flow holds a fresh verifier (RFC 7636 §4.1) and state (RFC 6749 §10.12);
 // keep it on the server, in the user's session, until the callback:
 //
-//	flow, err := client.Start(pkce.Param("audience", "https://api.example"))
+//	flow, err := client.StartContext(ctx, pkce.Param("audience", "https://api.example"))
 //	session.Save(flow) // JSON-serialisable
 //	http.Redirect(w, r, flow.URL, http.StatusFound)
 //
@@ -66,6 +72,9 @@
 //
 //	src := client.TokenSource(tok.Token, pkce.OnRefresh(save))
 //	httpClient := src.Client(ctx)
+//
+// Client.Revoke revokes a token (RFC 7009); TokenSource.SignOut revokes
+// the source's refresh token and forgets it.
 //
 // # Client authentication
 //

@@ -106,8 +106,13 @@ const stateBytes = 32
 
 // Start begins an authorization: it makes a fresh verifier and state and
 // the authorization request URL (RFC 6749 §4.1.1 with RFC 7636 §4.3). Send
-// the browser to flow.URL and keep flow until the callback.
+// the browser to flow.URL and keep flow until the callback. When the
+// authorization request must be pushed (RFC 9126), Start fails with
+// ErrPARRequired; use StartContext.
 func (c *Client) Start(opts ...StartOption) (*Flow, error) {
+	if c.pushAuthorization {
+		return nil, ErrPARRequired
+	}
 	req := startRequest{redirect: c.config.RedirectURL}
 	for _, opt := range opts {
 		opt(&req)
@@ -162,16 +167,20 @@ func (c *Client) Start(opts ...StartOption) (*Flow, error) {
 	}, nil
 }
 
+// authURLQuery returns the AuthURL ready for parameters: followed by "&"
+// when it has a query of its own, by "?" otherwise.
+func (c *Client) authURLQuery() string {
+	if strings.Contains(c.config.Endpoint.AuthURL, "?") {
+		return c.config.Endpoint.AuthURL + "&"
+	}
+	return c.config.Endpoint.AuthURL + "?"
+}
+
 // authorizePrefix escapes the parts of the authorization URL that do not
 // change from one flow to the next.
 func (c *Client) authorizePrefix(redirect string, scopes []string) string {
 	var b strings.Builder
-	b.WriteString(c.config.Endpoint.AuthURL)
-	if strings.Contains(c.config.Endpoint.AuthURL, "?") {
-		b.WriteByte('&')
-	} else {
-		b.WriteByte('?')
-	}
+	b.WriteString(c.authURLQuery())
 	b.WriteString("response_type=code&client_id=")
 	b.WriteString(url.QueryEscape(c.config.ClientID))
 	b.WriteString("&redirect_uri=")
@@ -276,6 +285,8 @@ func (e *IssuerMismatchError) Unwrap() error { return ErrIssuerMismatch }
 //
 //  1. no parameter occurs twice (RFC 6749 §3.1);
 //  2. iss equals the expected issuer, when there is one (RFC 9207 §2.4);
+//     it may be absent only when the issuer came from metadata that does
+//     not advertise it (see WithMetadata);
 //  3. state equals the flow's state, compared in constant time
 //     (RFC 6749 §10.12); the flow has not expired and was not finished
 //     before — from here on it counts as finished;
@@ -300,10 +311,10 @@ func (c *Client) VerifyCallback(f *Flow, params url.Values) (code string, err er
 	}
 	if issuer != "" {
 		iss, ok := params["iss"]
-		if !ok {
+		if !ok && !c.issOptional {
 			return "", &IssuerMismatchError{Expected: issuer, Missing: true, Rule: "RFC 9207 §2.4"}
 		}
-		if iss[0] != issuer {
+		if ok && iss[0] != issuer {
 			return "", &IssuerMismatchError{Expected: issuer, Got: red.clean(iss[0]), Rule: "RFC 9207 §2.4"}
 		}
 	}

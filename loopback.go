@@ -91,7 +91,7 @@ func (c *Client) SignInLoopback(ctx context.Context, open func(authURL string) e
 	}
 	defer ln.Close()
 	redirect := (&url.URL{Scheme: "http", Host: ln.Addr().String(), Path: target.Path, RawPath: target.RawPath}).String()
-	flow, err := c.Start(append(opts[:len(opts):len(opts)], RedirectURL(redirect))...)
+	flow, err := c.StartContext(ctx, append(opts[:len(opts):len(opts)], RedirectURL(redirect))...)
 	if err != nil {
 		return nil, err
 	}

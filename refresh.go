@@ -148,12 +148,13 @@ func WrapRefresh(wrap func(RefreshFunc) RefreshFunc) SourceOption {
 //     which runs with its own timeout; each caller can stop waiting through
 //     its own context without cancelling the refresh for the others;
 //   - a new token reaches the OnRefresh hook before any caller;
-//   - after a terminal failure (ErrSignInRequired) the source keeps
-//     returning that error without contacting the server; after a
-//     transient one (ErrTryLater) it waits a short, growing back-off before
-//     trying again.
+//   - after a terminal failure (ErrSignInRequired), and after SignOut,
+//     the source keeps returning that error without contacting the
+//     server; after a transient one (ErrTryLater) it waits a short,
+//     growing back-off before trying again.
 type TokenSource struct {
 	refresh   RefreshFunc
+	revoke    func(ctx context.Context, token string, hint TokenTypeHint) error
 	onRefresh func(context.Context, *Token) error
 	margin    time.Duration
 	timeout   time.Duration
@@ -166,6 +167,10 @@ type TokenSource struct {
 	failure  error
 	retryAt  time.Time // zero with a terminal failure
 	backoff  time.Duration
+	// signedOut is set by SignOut; orphan is what a refresh in flight at
+	// that moment obtained, for SignOut to revoke.
+	signedOut bool
+	orphan    *oauth2.Token
 }
 
 // sourceState is an immutable snapshot of the current token.
@@ -187,6 +192,7 @@ type refreshCall struct {
 func (c *Client) TokenSource(tok *oauth2.Token, opts ...SourceOption) *TokenSource {
 	s := &TokenSource{
 		refresh: func(ctx context.Context, rt string) (*Token, error) { return c.Refresh(ctx, rt) },
+		revoke:  c.Revoke,
 		margin:  DefaultExpiryMargin,
 		timeout: DefaultRefreshTimeout,
 		now:     c.now,
@@ -283,6 +289,14 @@ func (s *TokenSource) run(ctx context.Context, call *refreshCall, st *sourceStat
 
 	s.mu.Lock()
 	switch {
+	case s.signedOut:
+		// Nobody gets what the refresh obtained; SignOut revokes it.
+		if next != nil {
+			s.orphan = next.Token
+		}
+		if err == nil {
+			err = s.failure
+		}
 	case next != nil:
 		// The refresh itself succeeded; if only the hook failed, the next
 		// call runs the hook again right away.

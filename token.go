@@ -101,7 +101,7 @@ const (
 // with the Authorization header removed from its request and secrets
 // removed from its body.
 type TokenError struct {
-	Grant       string // "authorization_code" or "refresh_token"
+	Grant       string // "authorization_code", "refresh_token", "revocation" or "pushed_authorization_request"
 	StatusCode  int
 	Code        string // the error member
 	Description string // error_description, secrets removed
@@ -113,7 +113,7 @@ type TokenError struct {
 
 func (e *TokenError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "pkce: token endpoint (%s grant) answered %d with error %q", e.Grant, e.StatusCode, clip(e.Code, 100))
+	fmt.Fprintf(&b, "pkce: %s answered %d with error %q", endpointOf(e.Grant), e.StatusCode, clip(e.Code, 100))
 	if e.Description != "" {
 		fmt.Fprintf(&b, ": %q", clip(e.Description, 300))
 	}
@@ -180,7 +180,7 @@ type ResponseError struct {
 }
 
 func (e *ResponseError) Error() string {
-	msg := fmt.Sprintf("pkce: token endpoint (%s grant) answered %d", e.Grant, e.StatusCode)
+	msg := fmt.Sprintf("pkce: %s answered %d", endpointOf(e.Grant), e.StatusCode)
 	if e.ContentType != "" {
 		msg += fmt.Sprintf(" (%s)", clip(e.ContentType, 80))
 	}
@@ -200,7 +200,19 @@ func (e *ResponseError) Unwrap() []error {
 	return []error{e.Err}
 }
 
-// A RequestError is a token request that got no complete answer: the
+// endpointOf names the endpoint a request of the given grant went to, for
+// messages.
+func endpointOf(grant string) string {
+	switch grant {
+	case revocationGrant:
+		return "revocation endpoint"
+	case parGrant:
+		return "pushed authorization request endpoint"
+	}
+	return "token endpoint (" + grant + " grant)"
+}
+
+// A RequestError is a request that got no complete answer: the
 // connection failed or was reset, or the context ended first. errors.Is
 // finds the cause, such as context.DeadlineExceeded.
 type RequestError struct {
@@ -211,9 +223,9 @@ type RequestError struct {
 
 func (e *RequestError) Error() string {
 	if e.Partial {
-		return fmt.Sprintf("pkce: %s token request failed while reading the response: %v", e.Grant, e.Err)
+		return fmt.Sprintf("pkce: request to the %s failed while reading the response: %v", endpointOf(e.Grant), e.Err)
 	}
-	return fmt.Sprintf("pkce: %s token request failed: %v", e.Grant, e.Err)
+	return fmt.Sprintf("pkce: request to the %s failed: %v", endpointOf(e.Grant), e.Err)
 }
 
 func (e *RequestError) Unwrap() error { return e.Err }

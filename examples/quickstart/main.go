@@ -36,8 +36,9 @@ func run(out io.Writer) error {
 	step := func(n int, title string) { fmt.Fprintf(out, "\n%d. %s\n", n, title) }
 	show := func(name string, value any) { fmt.Fprintf(out, "   %-15s %v\n", name, value) }
 
-	// An authorization server on 127.0.0.1 that knows one confidential
-	// client, sends RFC 9207 iss on redirects and rotates refresh tokens.
+	// An authorization server on 127.0.0.1 for the tenant "acme", which
+	// knows one confidential client, publishes its metadata (RFC 8414),
+	// sends RFC 9207 iss on redirects and rotates refresh tokens.
 	srv := authserver.Start(authserver.Config{
 		Clients: []authserver.Client{{
 			ID:           "quickstart",
@@ -45,26 +46,35 @@ func run(out io.Writer) error {
 			Method:       authserver.MethodBasic,
 			RedirectURIs: []string{"http://127.0.0.1/callback"},
 		}},
+		PathPrefix: "/acme/oauth2/v1",
 		SendIssuer: true,
 		Rotate:     true,
 	})
 	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 
-	step(1, "Configure the client")
-	client, err := pkce.New(&oauth2.Config{
+	step(1, "Configure the client from the issuer: fetch the server's metadata")
+	client, err := pkce.NewFromIssuer(ctx, srv.Issuer(), &oauth2.Config{
 		ClientID:     "quickstart",
 		ClientSecret: "quickstart-secret",
-		Endpoint:     oauth2.Endpoint{AuthURL: srv.AuthURL(), TokenURL: srv.TokenURL()},
 		RedirectURL:  "http://127.0.0.1/callback",
 		Scopes:       []string{"openid", "profile"},
-	}, pkce.WithIssuer(srv.Issuer()))
+	})
 	if err != nil {
 		return err
 	}
+	md := client.Metadata()
+	show("issuer", md.Issuer)
+	show("metadata", srv.MetadataURL())
+	show("authorize", md.AuthorizationEndpoint)
+	show("token", md.TokenEndpoint)
+	show("revocation", md.RevocationEndpoint)
+	show("iss on redirect", md.AuthorizationResponseIssParameterSupported)
 	show("client", client)
 
 	step(2, "Start a flow: verifier, S256 challenge, state, authorization URL")
-	flow, err := client.Start(pkce.Param("audience", "https://api.example"))
+	flow, err := client.StartContext(ctx, pkce.Param("audience", "https://api.example"))
 	if err != nil {
 		return err
 	}
@@ -90,8 +100,6 @@ func run(out io.Writer) error {
 	show("code", short(code))
 
 	step(5, "Exchange the code and the verifier for tokens")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	tok, err := client.Exchange(ctx, flow, code)
 	if err != nil {
 		return err
@@ -129,6 +137,13 @@ func run(out io.Writer) error {
 	step(8, "A replayed callback is refused before any token request")
 	_, err = client.VerifyCallback(flow, callback.Query())
 	show("error", err)
+
+	step(9, "Sign out: revoke the refresh token and forget the token")
+	show("sign-out", source.SignOut(ctx))
+	_, err = source.TokenContext(ctx)
+	show("token now", err)
+	_, err = userinfo(ctx, srv.ResourceURL(), fresh)
+	show("resource now", err)
 
 	fmt.Fprintln(out, "\ndone")
 	return nil

@@ -36,6 +36,17 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		badAuthorizeRequest(w, "the query string is malformed")
 		return
 	}
+	// A pushed request is referenced by client_id and request_uri; only
+	// the parameters pushed count (RFC 9126 §4).
+	pushed := q.Has("request_uri")
+	if pushed {
+		params, msg := s.pushedParams(q)
+		if msg != "" {
+			badAuthorizeRequest(w, msg)
+			return
+		}
+		q = params
+	}
 
 	// Until client_id and redirect_uri are known to be good, errors are
 	// shown to the user instead of being redirected (RFC 6749 §4.1.2.1).
@@ -72,6 +83,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if iss, ok := s.issuerParam(faults); ok {
 		resp.Set("iss", iss)
+	}
+	if s.cfg.RequirePAR && !pushed {
+		resp.Set("error", "invalid_request")
+		resp.Set("error_description", "this server requires pushed authorization requests (RFC 9126 §5)")
+		redirect(w, redirectURI, resp)
+		return
 	}
 	if code, desc := checkAuthorizeParams(q); code != "" {
 		resp.Set("error", code)

@@ -4,9 +4,12 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 )
 
 // authenticateClient identifies and authenticates the client of a token
@@ -107,4 +110,55 @@ func invalidClient(usedHeader bool, description string) *tokenError {
 // differ (RFC 6749 §10.10 asks to resist guessing).
 func secretsEqual(got, want string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// authenticatedForm reads a POST to an endpoint that authenticates clients
+// as the token endpoint does, such as revocation (RFC 7009 §2.1) and
+// pushed authorization requests (RFC 9126 §2.1): it counts the request,
+// records it in *last, answers with raw when that fault is set, checks the
+// form and authenticates the client. When it returns false it has written
+// the answer.
+func (s *Server) authenticatedForm(w http.ResponseWriter, r *http.Request, endpoint string, count *atomic.Int64, last *TokenRequest, raw *RawResponse) (Client, url.Values, bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeTokenError(w, &tokenError{status: http.StatusMethodNotAllowed, code: "invalid_request",
+			description: "the " + endpoint + " endpoint accepts POST only"})
+		return Client{}, nil, false
+	}
+	count.Add(1)
+	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTokenRequestBody))
+	form, parseErr := url.ParseQuery(string(body))
+	s.mu.Lock()
+	*last = TokenRequest{
+		Form:          cloneValues(form),
+		Authorization: r.Header.Get("Authorization"),
+		ContentType:   r.Header.Get("Content-Type"),
+	}
+	s.mu.Unlock()
+
+	fail := func(e *tokenError) (Client, url.Values, bool) {
+		writeTokenError(w, e)
+		return Client{}, nil, false
+	}
+	switch mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); {
+	case raw != nil:
+		writeRaw(w, raw)
+		return Client{}, nil, false
+	case readErr != nil || parseErr != nil:
+		return fail(invalidRequest("the request body is not a valid form"))
+	case mt != "application/x-www-form-urlencoded":
+		return fail(invalidRequest("the body must be application/x-www-form-urlencoded"))
+	case r.URL.RawQuery != "":
+		return fail(invalidRequest("parameters must be sent in the request body, not the URI"))
+	}
+	for name, vs := range form {
+		if len(vs) > 1 {
+			return fail(invalidRequest("%s is repeated", name))
+		}
+	}
+	client, terr := s.authenticateClient(r, form)
+	if terr != nil {
+		return fail(terr)
+	}
+	return client, form, true
 }

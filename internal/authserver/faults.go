@@ -9,11 +9,13 @@ import (
 )
 
 // Faults are switches that make the server misbehave, so that tests can
-// check how a client copes. The zero value injects nothing. Apart from
-// IssuerOverride, OmitIssuer and AuthorizeError, they act on the token
-// endpoint only. Every token request counts in TokenRequests and
-// RefreshRequests; one that a fault answers instead of the server (Raw,
-// TokenStatus, HTMLBody, Hang) leaves codes and tokens untouched.
+// check how a client copes. The zero value injects nothing. The first group
+// acts on the authorization endpoint, the Metadata ones and the Hide ones
+// on the two metadata documents, RevocationRaw and PARRaw on their
+// endpoints, and the rest on the token endpoint only. Every token request
+// counts in TokenRequests and RefreshRequests; one that a fault answers
+// instead of the server (Raw, TokenStatus, HTMLBody, Hang) leaves codes and
+// tokens untouched.
 type Faults struct {
 	// IssuerOverride is sent as iss on authorization responses instead of
 	// the real issuer; it implies sending iss (RFC 9207 §2).
@@ -62,6 +64,33 @@ type Faults struct {
 
 	// Raw answers every token request with exactly this response.
 	Raw *RawResponse
+
+	// MetadataIssuer is sent as the metadata's issuer member instead of
+	// the real issuer, which RFC 8414 §3.3 forbids.
+	MetadataIssuer string
+	// MetadataWithoutS256 advertises code_challenge_methods_supported
+	// ["plain"], without S256. The authorization endpoint still accepts
+	// S256 only.
+	MetadataWithoutS256 bool
+	// MetadataHTML answers metadata requests 200 with a text/html page, as
+	// a single-page application that serves index.html for every path does.
+	MetadataHTML bool
+	// MetadataRaw answers metadata requests at both well-known paths with
+	// exactly this response.
+	MetadataRaw *RawResponse
+	// HideOAuthMetadata answers 404 at the RFC 8414 well-known path, as a
+	// server that only implements OpenID Connect Discovery does.
+	HideOAuthMetadata bool
+	// HideOpenIDConfiguration answers 404 at the OpenID Connect Discovery
+	// path.
+	HideOpenIDConfiguration bool
+
+	// RevocationRaw answers every revocation request with exactly this
+	// response, after counting and recording it.
+	RevocationRaw *RawResponse
+	// PARRaw answers every pushed authorization request with exactly this
+	// response, after counting and recording it.
+	PARRaw *RawResponse
 }
 
 // RawResponse is a token endpoint response given verbatim.
@@ -85,11 +114,10 @@ func (s *Server) SetFaults(f Faults) {
 		n := *f.ExpiresIn
 		f.ExpiresIn = &n
 	}
-	if f.Raw != nil {
-		raw := *f.Raw
-		raw.Header = raw.Header.Clone()
-		f.Raw = &raw
-	}
+	f.Raw = f.Raw.clone()
+	f.MetadataRaw = f.MetadataRaw.clone()
+	f.RevocationRaw = f.RevocationRaw.clone()
+	f.PARRaw = f.PARRaw.clone()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = f
@@ -171,6 +199,15 @@ func (s *Server) takeStatusFault() (int, bool) {
 		s.faultsLeft--
 	}
 	return f.TokenStatus, true
+}
+
+func (raw *RawResponse) clone() *RawResponse {
+	if raw == nil {
+		return nil
+	}
+	cp := *raw
+	cp.Header = cp.Header.Clone()
+	return &cp
 }
 
 // writeRaw writes raw exactly as given.

@@ -2,9 +2,12 @@
 // for the tests and examples of package pkce. It implements the
 // authorization code grant (RFC 6749 §4.1) with PKCE (RFC 7636, S256 only),
 // the refresh grant (RFC 6749 §6), the authorization server issuer
-// identifier (RFC 9207) and a bearer-protected resource (RFC 6750), and it
-// is strict: a request that breaks a rule is answered with the error the RFC
-// prescribes. Faults lets a test make it misbehave on purpose.
+// identifier (RFC 9207), authorization server metadata (RFC 8414, and the
+// same document at the OpenID Connect Discovery path), token revocation
+// (RFC 7009), pushed authorization requests (RFC 9126) and a
+// bearer-protected resource (RFC 6750), and it is strict: a request that
+// breaks a rule is answered with the error the RFC prescribes. Faults lets
+// a test make it misbehave on purpose.
 //
 // It approves every authorization request for one fixed user, "test-user",
 // without any user interface. It is not meant for production and users of
@@ -32,6 +35,7 @@ const TestUser = "test-user"
 const (
 	DefaultAccessTokenLifetime = time.Hour
 	DefaultCodeLifetime        = time.Minute
+	DefaultRequestURILifetime  = time.Minute
 )
 
 // AuthMethod is a client authentication method at the token endpoint, named
@@ -75,7 +79,10 @@ type Config struct {
 	// The issuer identifier is the base URL followed by PathPrefix.
 	PathPrefix string
 	// SendIssuer adds the RFC 9207 iss parameter to every authorization
-	// response, success and error alike (RFC 9207 §2).
+	// response, success and error alike (RFC 9207 §2), and advertises
+	// authorization_response_iss_parameter_supported in the metadata
+	// (RFC 9207 §3). With Faults.OmitIssuer the server advertises iss but
+	// does not send it.
 	SendIssuer bool
 	// Rotate makes the refresh grant return a new refresh token and
 	// invalidate the one presented (RFC 6749 §6, RFC 9700 §4.14.2).
@@ -86,9 +93,26 @@ type Config struct {
 	// CodeLifetime is how long authorization codes are valid; zero means
 	// DefaultCodeLifetime.
 	CodeLifetime time.Duration
+
+	// AuthMethodsSupported is advertised in the metadata as
+	// token_endpoint_auth_methods_supported and
+	// revocation_endpoint_auth_methods_supported. Nil leaves both members
+	// out, which RFC 8414 §2 defines as client_secret_basic only. It does
+	// not change what the endpoints accept: each client must still use the
+	// method it registered.
+	AuthMethodsSupported []AuthMethod
+	// RequirePAR makes the authorization endpoint refuse requests that were
+	// not pushed (RFC 9126 §5) and advertises
+	// require_pushed_authorization_requests.
+	RequirePAR bool
+	// RequestURILifetime is how long a pushed request_uri can be used; zero
+	// means DefaultRequestURILifetime (RFC 9126 §2.2).
+	RequestURILifetime time.Duration
 }
 
-// TokenRequest is what the server saw of a request to its token endpoint.
+// TokenRequest is what the server saw of a request to its token endpoint,
+// or to the revocation or pushed authorization request endpoint, which
+// authenticate clients the same way.
 type TokenRequest struct {
 	// Form holds the parameters of the request body.
 	Form url.Values
@@ -110,8 +134,10 @@ type Server struct {
 	closed     chan struct{}
 	closeOnce  sync.Once
 
-	tokenRequests   atomic.Int64
-	refreshRequests atomic.Int64
+	tokenRequests      atomic.Int64
+	refreshRequests    atomic.Int64
+	revocationRequests atomic.Int64
+	pushedRequests     atomic.Int64
 
 	// mu guards everything below.
 	mu            sync.Mutex
@@ -120,9 +146,13 @@ type Server struct {
 	faults        Faults
 	faultsLeft    int // TokenStatus answers left when faults.TokenStatusTimes > 0
 	lastToken     TokenRequest
+	lastRevoke    TokenRequest
+	lastPushed    TokenRequest
+	metadataPaths []string
 	codes         map[string]*authCode
 	accessTokens  map[string]*accessToken
 	refreshTokens map[string]*refreshToken
+	requestURIs   map[string]*pushedRequest
 }
 
 // New returns a server that does not listen. Call SetBaseURL with the URL
@@ -135,6 +165,10 @@ func New(cfg Config) *Server {
 	if cfg.CodeLifetime <= 0 {
 		cfg.CodeLifetime = DefaultCodeLifetime
 	}
+	if cfg.RequestURILifetime <= 0 {
+		cfg.RequestURILifetime = DefaultRequestURILifetime
+	}
+	cfg.AuthMethodsSupported = append([]AuthMethod(nil), cfg.AuthMethodsSupported...)
 	s := &Server{
 		cfg:           cfg,
 		clients:       make(map[string]Client, len(cfg.Clients)),
@@ -144,6 +178,7 @@ func New(cfg Config) *Server {
 		codes:         make(map[string]*authCode),
 		accessTokens:  make(map[string]*accessToken),
 		refreshTokens: make(map[string]*refreshToken),
+		requestURIs:   make(map[string]*pushedRequest),
 	}
 	for _, c := range cfg.Clients {
 		if err := checkClient(c); err != nil {
@@ -222,6 +257,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.token(w, r)
 	case s.prefix + resourcePath:
 		s.resource(w, r)
+	case s.prefix + revocationPath:
+		s.revoke(w, r)
+	case s.prefix + parPath:
+		s.pushAuthorization(w, r)
+	case oauthMetadataPath + s.prefix, s.prefix + openIDConfigurationPath:
+		s.metadata(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -232,6 +273,17 @@ const (
 	authorizePath = "/authorize"
 	tokenPath     = "/token"
 	resourcePath  = "/userinfo"
+	// revocationPath is the RFC 7009 endpoint, parPath the RFC 9126 one.
+	revocationPath = "/revoke"
+	parPath        = "/par"
+)
+
+// Well-known metadata paths. RFC 8414 §3.1 inserts its suffix between the
+// host and the issuer's path; OpenID Connect Discovery 1.0 §4 appends its
+// own to the issuer.
+const (
+	oauthMetadataPath       = "/.well-known/oauth-authorization-server"
+	openIDConfigurationPath = "/.well-known/openid-configuration"
 )
 
 // URL returns the base URL, e.g. "http://127.0.0.1:1234".
@@ -255,6 +307,22 @@ func (s *Server) TokenURL() string { return s.Issuer() + tokenPath }
 // carrying a valid access token (RFC 6750 §2.1) with
 // {"sub":"test-user","scope":"..."}.
 func (s *Server) ResourceURL() string { return s.Issuer() + resourcePath }
+
+// RevocationURL returns the token revocation endpoint URL (RFC 7009 §2).
+func (s *Server) RevocationURL() string { return s.Issuer() + revocationPath }
+
+// PARURL returns the pushed authorization request endpoint URL
+// (RFC 9126 §2).
+func (s *Server) PARURL() string { return s.Issuer() + parPath }
+
+// MetadataURL returns where the RFC 8414 metadata document is served: the
+// well-known suffix inserted before the issuer's path (RFC 8414 §3.1).
+func (s *Server) MetadataURL() string { return s.URL() + oauthMetadataPath + s.prefix }
+
+// OpenIDConfigurationURL returns where the same document is served for
+// OpenID Connect Discovery: the issuer followed by
+// /.well-known/openid-configuration (OpenID Connect Discovery 1.0 §4).
+func (s *Server) OpenIDConfigurationURL() string { return s.Issuer() + openIDConfigurationPath }
 
 // SetNow replaces the clock used for code and token expiry; nil restores
 // time.Now.
@@ -281,6 +349,47 @@ func (s *Server) LastTokenRequest() TokenRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tr := s.lastToken
+	if tr.Form != nil {
+		tr.Form = cloneValues(tr.Form)
+	}
+	return tr
+}
+
+// RevocationRequests returns the number of POST requests the revocation
+// endpoint has received, rejected and faulted ones included.
+func (s *Server) RevocationRequests() int { return int(s.revocationRequests.Load()) }
+
+// LastRevocationRequest returns a copy of the last POST the revocation
+// endpoint received, or the zero TokenRequest if none.
+func (s *Server) LastRevocationRequest() TokenRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastRevoke.clone()
+}
+
+// PushedRequests returns the number of POST requests the pushed
+// authorization request endpoint has received, rejected and faulted ones
+// included.
+func (s *Server) PushedRequests() int { return int(s.pushedRequests.Load()) }
+
+// LastPushedRequest returns a copy of the last POST the pushed
+// authorization request endpoint received, or the zero TokenRequest if
+// none.
+func (s *Server) LastPushedRequest() TokenRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastPushed.clone()
+}
+
+// MetadataRequests returns the paths of the metadata requests the server
+// received, in order, at either well-known location.
+func (s *Server) MetadataRequests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.metadataPaths...)
+}
+
+func (tr TokenRequest) clone() TokenRequest {
 	if tr.Form != nil {
 		tr.Form = cloneValues(tr.Form)
 	}

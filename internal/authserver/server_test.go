@@ -126,7 +126,13 @@ func (r tokenResult) str(name string) string {
 // post sends form to the token endpoint, letting edit change the request.
 func (h *harness) post(form url.Values, edit func(*http.Request)) tokenResult {
 	h.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, h.srv.TokenURL(), strings.NewReader(form.Encode()))
+	return h.postTo(h.srv.TokenURL(), form, edit)
+}
+
+// postTo sends form to endpoint, letting edit change the request.
+func (h *harness) postTo(endpoint string, form url.Values, edit func(*http.Request)) tokenResult {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	require.NoError(h.t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if edit != nil {
@@ -147,9 +153,16 @@ func (h *harness) do(req *http.Request) tokenResult {
 	return res
 }
 
-// authenticated sends form with c's credentials the way c is registered
-// to send them.
+// authenticated sends form to the token endpoint with c's credentials the
+// way c is registered to send them.
 func (h *harness) authenticated(c Client, form url.Values) tokenResult {
+	h.t.Helper()
+	return h.authenticatedTo(h.srv.TokenURL(), c, form)
+}
+
+// authenticatedTo sends form to endpoint with c's credentials the way c is
+// registered to send them.
+func (h *harness) authenticatedTo(endpoint string, c Client, form url.Values) tokenResult {
 	h.t.Helper()
 	form = cloneValues(form)
 	var edit func(*http.Request)
@@ -162,7 +175,7 @@ func (h *harness) authenticated(c Client, form url.Values) tokenResult {
 	case MethodNone:
 		form.Set("client_id", c.ID)
 	}
-	return h.post(form, edit)
+	return h.postTo(endpoint, form, edit)
 }
 
 // basicAuth sets RFC 6749 §2.3.1 Basic credentials.

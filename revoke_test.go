@@ -1,0 +1,279 @@
+package pkce_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
+
+	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/internal/authserver"
+)
+
+// advertising returns cfg with the server advertising method, so that a
+// discovered client picks it.
+func advertising(method authserver.AuthMethod, cfg authserver.Config) authserver.Config {
+	cfg.AuthMethodsSupported = []authserver.AuthMethod{method}
+	return cfg
+}
+
+func TestRevoke(t *testing.T) {
+	for _, method := range []authserver.AuthMethod{authserver.MethodBasic, authserver.MethodPost, authserver.MethodNone} {
+		t.Run(string(method), func(t *testing.T) {
+			s := newDiscoveredStack(t, method, advertising(method, authserver.Config{}))
+			tok := s.signedIn(t)
+
+			err := s.client.Revoke(context.Background(), tok.RefreshToken, pkce.HintRefreshToken)
+
+			require.NoError(t, err)
+			req := s.srv.LastRevocationRequest()
+			assert.Equal(t, tok.RefreshToken, req.Form.Get("token"))
+			assert.Equal(t, "refresh_token", req.Form.Get("token_type_hint"))
+			assert.Equal(t, "application/x-www-form-urlencoded", req.ContentType)
+			switch method {
+			case authserver.MethodBasic:
+				// RFC 6749 §2.3.1: id and secret form-encoded before Basic.
+				want := "Basic " + base64.StdEncoding.EncodeToString([]byte("app:"+url.QueryEscape(appSecret)))
+				assert.Equal(t, want, req.Authorization)
+				assert.NotContains(t, req.Form, "client_secret", "the secret is sent once")
+				assert.NotContains(t, req.Form, "client_id")
+			case authserver.MethodPost:
+				assert.Empty(t, req.Authorization)
+				assert.Equal(t, "app", req.Form.Get("client_id"))
+				assert.Equal(t, appSecret, req.Form.Get("client_secret"))
+			case authserver.MethodNone:
+				assert.Empty(t, req.Authorization)
+				assert.Equal(t, "app", req.Form.Get("client_id"))
+				assert.NotContains(t, req.Form, "client_secret")
+			}
+			_, err = s.client.Refresh(context.Background(), tok.RefreshToken)
+			assert.ErrorIs(t, err, pkce.ErrSignInRequired, "the refresh token is revoked")
+			assert.Equal(t, http.StatusUnauthorized, getResource(t, s.srv.ResourceURL(), tok.Token).StatusCode,
+				"RFC 7009 §2.1: so are the access tokens of its grant")
+		})
+	}
+}
+
+func TestRevokeAnswers(t *testing.T) {
+	raw := func(status int, contentType, body string) func(*pkce.Token) authserver.Faults {
+		return func(*pkce.Token) authserver.Faults {
+			return authserver.Faults{RevocationRaw: &authserver.RawResponse{Status: status, ContentType: contentType, Body: body}}
+		}
+	}
+	tests := []struct {
+		name   string
+		token  func(tok *pkce.Token) (string, pkce.TokenTypeHint)
+		faults func(tok *pkce.Token) authserver.Faults
+		check  func(t *testing.T, err error)
+	}{
+		{name: "RFC 7009 §2.2: an unknown token is success",
+			token: func(*pkce.Token) (string, pkce.TokenTypeHint) { return "no-such-token", pkce.HintRefreshToken },
+			check: func(t *testing.T, err error) { assert.NoError(t, err) }},
+		{name: "RFC 7009 §2.1: an access token, no hint",
+			token: func(tok *pkce.Token) (string, pkce.TokenTypeHint) { return tok.AccessToken, "" },
+			check: func(t *testing.T, err error) { assert.NoError(t, err) }},
+		{name: "RFC 7009 §2.2.1: unsupported_token_type",
+			faults: raw(400, "application/json", `{"error":"unsupported_token_type","error_description":"access tokens are self-contained"}`),
+			check: func(t *testing.T, err error) {
+				assert.ErrorIs(t, err, pkce.ErrorCode("unsupported_token_type"))
+				var te *pkce.TokenError
+				require.ErrorAs(t, err, &te)
+				assert.Equal(t, "revocation", te.Grant)
+				assert.Equal(t, 400, te.StatusCode)
+				assert.Equal(t, "access tokens are self-contained", te.Description)
+				var re *oauth2.RetrieveError
+				require.ErrorAs(t, err, &re, "errors.As finds the *oauth2.RetrieveError")
+				assert.Equal(t, "unsupported_token_type", re.ErrorCode)
+				require.NotNil(t, re.Response)
+				require.NotNil(t, re.Response.Request)
+				assert.Empty(t, re.Response.Request.Header.Get("Authorization"), "no credentials in the error")
+			}},
+		{name: "RFC 7009 §2.2.1: 503 means the token may still be valid",
+			faults: raw(503, "application/json", `{"error":"temporarily_unavailable"}`),
+			check:  func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrTemporarilyUnavailable) }},
+		{name: "RFC 6749 §5.2: invalid_client names the authentication used",
+			faults: raw(401, "application/json", `{"error":"invalid_client"}`),
+			check: func(t *testing.T, err error) {
+				assert.ErrorIs(t, err, pkce.ErrInvalidClient)
+				assert.ErrorContains(t, err, "client_secret_basic")
+			}},
+		{name: "an HTML page from a proxy",
+			faults: raw(502, "text/html", "<html><body>Bad Gateway</body></html>"),
+			check: func(t *testing.T, err error) {
+				assert.ErrorIs(t, err, pkce.ErrNotJSON)
+				var re *pkce.ResponseError
+				require.ErrorAs(t, err, &re)
+				assert.Equal(t, "revocation", re.Grant)
+			}},
+		{name: "an error status without an error member",
+			faults: raw(400, "application/json", `{"message":"nope"}`),
+			check:  func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrUnexpectedStatus) }},
+		{name: "RFC 7009 §2.2: success is 200, not 204",
+			faults: raw(204, "", ""),
+			check:  func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrUnexpectedStatus) }},
+		{name: "a redirect is not followed",
+			faults: func(*pkce.Token) authserver.Faults {
+				return authserver.Faults{RevocationRaw: &authserver.RawResponse{Status: 307,
+					Header: http.Header{"Location": {"https://elsewhere.example/revoke"}}}}
+			},
+			check: func(t *testing.T, err error) {
+				assert.ErrorIs(t, err, pkce.ErrUnexpectedStatus)
+				assert.ErrorContains(t, err, "not followed")
+			}},
+		{name: "a body over the bound is an error, not cut",
+			faults: raw(400, "application/json", `{"error":"invalid_request","pad":"`+strings.Repeat("x", pkce.DefaultMaxResponseBytes)+`"}`),
+			check:  func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrResponseTooLarge) }},
+		{name: "a server that echoes the token and the secret",
+			faults: func(tok *pkce.Token) authserver.Faults {
+				return authserver.Faults{RevocationRaw: &authserver.RawResponse{Status: 400, ContentType: "application/json",
+					Body: `{"error":"invalid_request","error_description":"token ` + tok.RefreshToken + ` secret ` + appSecret + `"}`}}
+			},
+			check: func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrInvalidRequest) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newDiscoveredStack(t, authserver.MethodBasic, authserver.Config{})
+			tok := s.signedIn(t)
+			token, hint := tok.RefreshToken, pkce.HintRefreshToken
+			if tt.token != nil {
+				token, hint = tt.token(tok)
+			}
+			if tt.faults != nil {
+				s.srv.SetFaults(tt.faults(tok))
+			}
+
+			err := s.client.Revoke(context.Background(), token, hint)
+
+			tt.check(t, err)
+			assert.Equal(t, 1, s.srv.RevocationRequests(), "one request, never a retry or a redirect")
+			if err != nil {
+				for _, secret := range []string{tok.RefreshToken, tok.AccessToken, appSecret, url.QueryEscape(appSecret)} {
+					assert.NotContains(t, err.Error(), secret)
+				}
+			}
+		})
+	}
+}
+
+func TestRevokeNeedsAnEndpoint(t *testing.T) {
+	s := newStack(t, authserver.MethodBasic, authserver.Config{}) // configured without metadata
+	tok := s.signedIn(t)
+	err := s.client.Revoke(context.Background(), tok.RefreshToken, pkce.HintRefreshToken)
+	assert.ErrorIs(t, err, pkce.ErrInvalidConfig)
+	assert.ErrorContains(t, err, "revocation_endpoint")
+	assert.Equal(t, 0, s.srv.RevocationRequests())
+}
+
+func TestTokenSourceSignOut(t *testing.T) {
+	t.Run("revokes the refresh token and forgets the token", func(t *testing.T) {
+		s := newDiscoveredStack(t, authserver.MethodBasic, authserver.Config{Rotate: true})
+		tok := s.signedIn(t)
+		src := s.client.TokenSource(tok.Token)
+		_, err := src.Token()
+		require.NoError(t, err)
+
+		require.NoError(t, src.SignOut(context.Background()))
+
+		req := s.srv.LastRevocationRequest()
+		assert.Equal(t, tok.RefreshToken, req.Form.Get("token"))
+		assert.Equal(t, "refresh_token", req.Form.Get("token_type_hint"))
+		for range 3 {
+			got, err := src.Token()
+			assert.Nil(t, got)
+			assert.ErrorIs(t, err, pkce.ErrSignInRequired)
+		}
+		assert.Equal(t, 1, s.srv.TokenRequests(), "only the code exchange; no refresh after sign-out")
+		assert.Equal(t, 1, s.srv.RevocationRequests())
+		assert.Equal(t, http.StatusUnauthorized, getResource(t, s.srv.ResourceURL(), tok.Token).StatusCode)
+		assert.NoError(t, src.SignOut(context.Background()), "a second sign-out has nothing to revoke")
+		assert.Equal(t, 1, s.srv.RevocationRequests())
+	})
+
+	t.Run("without a refresh token the access token is revoked", func(t *testing.T) {
+		s := newDiscoveredStack(t, authserver.MethodPost, advertising(authserver.MethodPost, authserver.Config{}))
+		tok := s.signedIn(t)
+		access := *tok.Token
+		access.RefreshToken = ""
+		src := s.client.TokenSource(&access)
+
+		require.NoError(t, src.SignOut(context.Background()))
+
+		req := s.srv.LastRevocationRequest()
+		assert.Equal(t, tok.AccessToken, req.Form.Get("token"))
+		assert.Equal(t, "access_token", req.Form.Get("token_type_hint"))
+		assert.Equal(t, http.StatusUnauthorized, getResource(t, s.srv.ResourceURL(), tok.Token).StatusCode)
+	})
+
+	t.Run("a refresh in flight is waited for and its token revoked", func(t *testing.T) {
+		clock := newFakeClock()
+		s := newDiscoveredStack(t, authserver.MethodBasic, authserver.Config{Rotate: true}, pkce.WithClock(clock.Now))
+		tok := s.signedIn(t)
+		inHook := make(chan *pkce.Token, 1)
+		release := make(chan struct{})
+		src := s.client.TokenSource(expired(tok, clock), pkce.OnRefresh(func(_ context.Context, next *pkce.Token) error {
+			inHook <- next
+			<-release
+			return nil
+		}))
+		waiter := make(chan error, 1)
+		go func() {
+			_, err := src.Token()
+			waiter <- err
+		}()
+		rotated := <-inHook // the refresh has redeemed the old refresh token
+
+		signedOut := make(chan error, 1)
+		go func() { signedOut <- src.SignOut(context.Background()) }()
+		// SignOut marks the source at once, then waits for the refresh;
+		// until then Token fails fast without joining the refresh.
+		require.Eventually(t, func() bool {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_, err := src.TokenContext(ctx)
+			return errors.Is(err, pkce.ErrSignInRequired)
+		}, 5*time.Second, time.Millisecond)
+		close(release)
+
+		require.NoError(t, <-signedOut)
+		assert.ErrorIs(t, <-waiter, pkce.ErrSignInRequired, "the refreshed token is not handed out")
+		assert.Equal(t, rotated.RefreshToken, s.srv.LastRevocationRequest().Form.Get("token"), "the newest refresh token is revoked")
+		_, err := s.client.Refresh(context.Background(), rotated.RefreshToken)
+		assert.ErrorIs(t, err, pkce.ErrInvalidGrant)
+		assert.Equal(t, 1, s.srv.RevocationRequests())
+	})
+
+	t.Run("a failed revocation still forgets the token", func(t *testing.T) {
+		s := newDiscoveredStack(t, authserver.MethodBasic, authserver.Config{})
+		tok := s.signedIn(t)
+		src := s.client.TokenSource(tok.Token)
+		s.srv.SetFaults(authserver.Faults{RevocationRaw: &authserver.RawResponse{Status: 503, ContentType: "application/json",
+			Body: `{"error":"temporarily_unavailable"}`}})
+
+		err := src.SignOut(context.Background())
+
+		assert.ErrorIs(t, err, pkce.ErrTemporarilyUnavailable)
+		_, err = src.Token()
+		assert.ErrorIs(t, err, pkce.ErrSignInRequired)
+	})
+
+	t.Run("no revocation endpoint still forgets the token", func(t *testing.T) {
+		s := newStack(t, authserver.MethodBasic, authserver.Config{})
+		tok := s.signedIn(t)
+		src := s.client.TokenSource(tok.Token)
+
+		err := src.SignOut(context.Background())
+
+		assert.ErrorIs(t, err, pkce.ErrInvalidConfig)
+		_, err = src.Token()
+		assert.ErrorIs(t, err, pkce.ErrSignInRequired)
+		assert.Equal(t, 1, s.srv.TokenRequests())
+	})
+}
