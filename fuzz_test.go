@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -264,6 +265,62 @@ func FuzzFlowJSON(f *testing.F) {
 		code, err := client.VerifyCallback(&got, url.Values{"state": {got.State}, "code": {"c"}})
 		if err == nil && (code != "c" || got.State == "" || got.Verifier.IsZero()) {
 			t.Fatal("an incomplete flow was finished")
+		}
+	})
+}
+
+// In FuzzMetadata bodies, {issuer} stands for the issuer asked for.
+func FuzzMetadata(f *testing.F) {
+	for _, seed := range []struct {
+		status int
+		ct     string
+		body   string
+	}{
+		{200, "application/json", `{"issuer":"{issuer}","authorization_endpoint":"https://as.example/a","token_endpoint":"https://as.example/t","code_challenge_methods_supported":["S256"]}`},
+		{200, "application/json", `{"issuer":"{issuer}","authorization_endpoint":"https://as.example/a","token_endpoint":"https://as.example/t","code_challenge_methods_supported":["plain"]}`},
+		{200, "application/json", `{"issuer":"{issuer}/","authorization_endpoint":"https://as.example/a","token_endpoint":"https://as.example/t"}`},
+		{200, "application/json", `{"issuer":"{issuer}","authorization_endpoint":"http://as.example/a","token_endpoint":"https://as.example/t"}`},
+		{200, "application/json", `{"issuer":"{issuer}","authorization_endpoint":"https://as.example/a","token_endpoint":"https://as.example/t","require_pushed_authorization_requests":true}`},
+		{200, "application/json", `{"issuer":"{issuer}","authorization_endpoint":"https://as.example/a","token_endpoint":"https://as.example/t","token_endpoint_auth_methods_supported":"client_secret_basic"}`},
+		{200, "text/html", `<html>login</html>`},
+		{404, "text/plain", `not found`},
+		{302, "", ``},
+		{200, "application/json", `[]`},
+	} {
+		f.Add(seed.status, seed.ct, []byte(seed.body))
+	}
+	const issuer = "https://as.example/tenant/oauth2/v1"
+	f.Fuzz(func(t *testing.T, status int, contentType string, body []byte) {
+		status = 200 + int(math.Abs(float64(status%800)))
+		doc := bytes.ReplaceAll(body, []byte("{issuer}"), []byte(issuer))
+		transport := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			h := http.Header{}
+			if contentType != "" {
+				h.Set("Content-Type", contentType)
+			}
+			return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(bytes.NewReader(doc)), Request: r}, nil
+		})
+		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: transport})
+		md, err := pkce.Discover(ctx, issuer)
+		if err != nil {
+			var mdErr *pkce.MetadataError
+			var issErr *pkce.IssuerMismatchError
+			if !errors.As(err, &mdErr) && !errors.As(err, &issErr) {
+				t.Fatalf("untyped error %T: %v", err, err)
+			}
+			return
+		}
+		if status != http.StatusOK || md.Issuer != issuer {
+			t.Fatalf("accepted status %d or issuer %q", status, md.Issuer)
+		}
+		for _, endpoint := range []string{md.AuthorizationEndpoint, md.TokenEndpoint} {
+			u, err := url.Parse(endpoint)
+			if err != nil || u.Scheme != "https" || u.Host == "" {
+				t.Fatalf("accepted endpoint %q", endpoint)
+			}
+		}
+		if md.CodeChallengeMethodsSupported != nil && !slices.Contains(md.CodeChallengeMethodsSupported, "S256") {
+			t.Fatal("accepted a server without S256")
 		}
 	})
 }
