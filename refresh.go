@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sync"
@@ -367,3 +368,18 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tok.SetAuthHeader(r)
 	return t.base.RoundTrip(r)
 }
+
+// String describes the source without its tokens.
+func (s *TokenSource) String() string {
+	st := s.current.Load()
+	if st == nil {
+		return "pkce.TokenSource{token: none}"
+	}
+	return fmt.Sprintf("pkce.TokenSource{token: %v, refresh_at: %s}", st.full, expiryString(st.refreshAt))
+}
+
+// Format prints the String form for every verb, %#v included.
+func (s *TokenSource) Format(f fmt.State, _ rune) { fmt.Fprint(f, s.String()) }
+
+// LogValue implements slog.LogValuer without the tokens.
+func (s *TokenSource) LogValue() slog.Value { return slog.StringValue(s.String()) }
