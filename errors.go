@@ -50,7 +50,7 @@ func (e *TokenError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pkce: %s answered %d with error %q", endpointOf(e.Grant), e.StatusCode, clip(e.Code, 100))
 	if e.Description != "" {
-		fmt.Fprintf(&b, ": %q", clip(e.Description, 300))
+		fmt.Fprintf(&b, ": %q", clip(e.Description, maxDescription))
 	}
 	if e.URI != "" {
 		fmt.Fprintf(&b, " (see %q)", clip(e.URI, 200))
@@ -75,6 +75,10 @@ func (e *TokenError) Is(target error) bool {
 // invalidClientHint names the usual causes of invalid_client for the
 // authentication the client used.
 func invalidClientHint(s AuthStyle) string {
+	return authStyleHint(s) + "; also check that TokenURL is the token endpoint, not the authorization endpoint"
+}
+
+func authStyleHint(s AuthStyle) string {
 	switch s {
 	case AuthClientSecretBasic:
 		return "the client sent its id and secret with HTTP Basic (client_secret_basic): check the secret, and that the server registered the client as confidential with this method; some servers want the secret in the body (AuthClientSecretPost)"

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // A Flow is a pending authorization: everything the application keeps
@@ -389,7 +390,7 @@ type AuthorizationError struct {
 func (e *AuthorizationError) Error() string {
 	msg := fmt.Sprintf("pkce: authorization server returned error %q", clip(e.Code, 100))
 	if e.Description != "" {
-		msg += fmt.Sprintf(": %q", clip(e.Description, 300))
+		msg += fmt.Sprintf(": %q", clip(e.Description, maxDescription))
 	}
 	if e.URI != "" {
 		msg += fmt.Sprintf(" (see %q)", clip(e.URI, 200))
@@ -404,9 +405,18 @@ func (e *AuthorizationError) Is(target error) bool {
 }
 
 // clip shortens s, which may come from an untrusted server, for messages.
+// It cuts at a character boundary.
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
 	return s[:n] + "…"
 }
+
+// maxDescription bounds an error_description in messages. Servers such as
+// fosite put a long generic sentence first and the actual reason last, so
+// the bound is generous.
+const maxDescription = 1024

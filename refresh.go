@@ -17,7 +17,8 @@ import (
 
 // Refresh runs the refresh grant (RFC 6749 §6) with the client's
 // authentication. scopes, when given, ask for a narrower scope than the
-// original grant.
+// original grant (RFC 6749 §6); servers may ignore the request and grant
+// the original scope again, so check the returned token's Scope.
 //
 // If the response carries a new refresh token, the returned token has it
 // and the old one must not be used again; if it omits refresh_token, the

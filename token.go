@@ -29,8 +29,10 @@ type Token struct {
 // does not verify it; use an OpenID Connect library for that.
 func (t Token) IDToken() string { return t.member("id_token") }
 
-// Scope returns the scope member: the granted scope when it differs from
-// the requested one (RFC 6749 §5.1), or "" when the server left it out.
+// Scope returns the scope member: the granted scope, which servers must
+// send when it differs from the requested one (RFC 6749 §5.1). "" means
+// either that the server left the member out (the requested scope was
+// granted) or that it granted no scope; Extra("scope") tells them apart.
 func (t Token) Scope() string { return t.member("scope") }
 
 func (t Token) member(key string) string {
