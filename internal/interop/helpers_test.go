@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -126,28 +125,22 @@ func assertTokenError(t *testing.T, err error, code pkce.ErrorCode, status int, 
 	}
 }
 
-// revoke revokes token at the RFC 7009 endpoint the way a client of reg
-// would; the package has no revocation call yet.
+// revokingClient is newClient with the server's revocation endpoint,
+// which the package takes from metadata (RFC 8414 §2).
+func revokingClient(t *testing.T, srv *interop.Server, reg interop.Client) *pkce.Client {
+	t.Helper()
+	return newClient(t, srv, reg, pkce.WithMetadata(&pkce.Metadata{
+		Issuer:                srv.Issuer(),
+		AuthorizationEndpoint: srv.AuthorizeURL(),
+		TokenEndpoint:         srv.TokenURL(),
+		RevocationEndpoint:    srv.RevocationURL(),
+	}))
+}
+
+// revoke revokes a refresh token with the package, as a client of reg.
 func revoke(t *testing.T, srv *interop.Server, reg interop.Client, token string) {
 	t.Helper()
-	form := url.Values{"token": {token}, "token_type_hint": {"refresh_token"}}
-	switch reg.Method {
-	case interop.ClientSecretPost:
-		form.Set("client_id", reg.ID)
-		form.Set("client_secret", reg.Secret)
-	case interop.None:
-		form.Set("client_id", reg.ID)
-	}
-	req, err := http.NewRequest(http.MethodPost, srv.RevocationURL(), strings.NewReader(form.Encode()))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if reg.Method == interop.ClientSecretBasic {
-		req.SetBasicAuth(url.QueryEscape(reg.ID), url.QueryEscape(reg.Secret))
-	}
-	resp, err := srv.Client().Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode, "RFC 7009 §2.2: revocation answers 200")
+	require.NoError(t, revokingClient(t, srv, reg).Revoke(context.Background(), token, pkce.HintRefreshToken))
 }
 
 // errOf keeps only the error of a call that is expected to fail.

@@ -254,6 +254,17 @@ func TestProviderProfiles(t *testing.T) {
 			assertTokenError(t, err, pkce.ErrInvalidGrant, http.StatusBadRequest, "refresh_token")
 			status, _ = callResource(t, bearer(srv, got.AccessToken), srv)
 			assert.Equal(t, http.StatusUnauthorized, status)
+
+			// Signing out revokes the refresh token at the server (RFC 7009)
+			// and forgets it.
+			rc := revokingClient(t, srv, reg)
+			fresh := signedIn(t, srv, rc)
+			src := rc.TokenSource(fresh.Token)
+			require.NoError(t, src.SignOut(ctx))
+			_, err = src.TokenContext(ctx)
+			assert.ErrorIs(t, err, pkce.ErrSignInRequired)
+			_, err = rc.Refresh(ctx, fresh.RefreshToken)
+			assertTokenError(t, err, pkce.ErrInvalidGrant, http.StatusBadRequest, "refresh_token")
 		})
 	}
 }
