@@ -92,6 +92,10 @@ type Client struct {
 	// configured redirect URL and scopes, escaped once.
 	authPrefix string
 
+	// secretForms are the client secret in every form it travels in,
+	// for redactors; computed once.
+	secretForms []string
+
 	finished finishedFlows
 }
 
@@ -158,6 +162,7 @@ func New(cfg *oauth2.Config, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c.authPrefix = c.authorizePrefix(c.config.RedirectURL, c.config.Scopes)
+	c.secretForms = secretForms(c.config.ClientID, c.config.ClientSecret)
 	return c, nil
 }
 

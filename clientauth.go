@@ -102,16 +102,22 @@ func (c *Client) errorResponse(grant string, r *serverResponse, secrets redactor
 		Description: re.ErrorDescription, URI: re.ErrorURI, AuthStyle: c.authStyle, retrieve: re}
 }
 
-// endpointClient returns the HTTP client for a request to one of the
-// server's endpoints: ctx's oauth2.HTTPClient, else fallback, else
-// http.DefaultClient, made not to follow redirects.
-func endpointClient(ctx context.Context, fallback *http.Client) *http.Client {
-	hc := fallback
+// userHTTPClient returns the HTTP client the caller chose: ctx's
+// oauth2.HTTPClient, else fallback (WithHTTPClient), else
+// http.DefaultClient, as golang.org/x/oauth2 does.
+func userHTTPClient(ctx context.Context, fallback *http.Client) *http.Client {
 	if v, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && v != nil {
-		hc = v
+		return v
 	}
-	if hc == nil {
-		hc = http.DefaultClient
+	if fallback != nil {
+		return fallback
 	}
+	return http.DefaultClient
+}
+
+// endpointClient returns the caller's HTTP client for a request to one of
+// the server's endpoints, made not to follow redirects.
+func endpointClient(ctx context.Context, fallback *http.Client) *http.Client {
+	hc := userHTTPClient(ctx, fallback)
 	return &http.Client{Transport: hc.Transport, CheckRedirect: stopRedirect, Jar: hc.Jar, Timeout: hc.Timeout}
 }

@@ -91,6 +91,31 @@ func RedirectURL(u string) StartOption {
 	return func(r *startRequest) { r.redirect = u }
 }
 
+// authRequest applies opts and checks the result: a replaced redirect URL
+// as New checks the configured one, and the extra parameters, which it
+// returns escaped.
+func (c *Client) authRequest(opts []StartOption) (startRequest, string, error) {
+	req := startRequest{redirect: c.config.RedirectURL}
+	for _, opt := range opts {
+		opt(&req)
+	}
+	if req.redirect != c.config.RedirectURL {
+		if err := checkRedirectURL(req.redirect); err != nil {
+			return req, "", err
+		}
+	}
+	extra, err := encodeParams(req.params)
+	return req, extra, err
+}
+
+// scopesOr returns the scopes the request set, or def when it set none.
+func (r startRequest) scopesOr(def []string) []string {
+	if r.scopeSet {
+		return r.scopes
+	}
+	return def
+}
+
 // reservedParam reports whether the package sets key itself.
 func reservedParam(key string) bool {
 	switch key {
@@ -114,24 +139,13 @@ func (c *Client) Start(opts ...StartOption) (*Flow, error) {
 	if c.pushAuthorization {
 		return nil, ErrPARRequired
 	}
-	req := startRequest{redirect: c.config.RedirectURL}
-	for _, opt := range opts {
-		opt(&req)
+	req, extra, err := c.authRequest(opts)
+	if err != nil {
+		return nil, err
 	}
 	prefix := c.authPrefix
 	if req.scopeSet || req.redirect != c.config.RedirectURL {
-		if err := checkRedirectURL(req.redirect); err != nil {
-			return nil, err
-		}
-		scopes := c.config.Scopes
-		if req.scopeSet {
-			scopes = req.scopes
-		}
-		prefix = c.authorizePrefix(req.redirect, scopes)
-	}
-	extra, err := encodeParams(req.params)
-	if err != nil {
-		return nil, err
+		prefix = c.authorizePrefix(req.redirect, req.scopesOr(c.config.Scopes))
 	}
 
 	verifier := NewVerifier()

@@ -48,25 +48,14 @@ func (c *Client) StartContext(ctx context.Context, opts ...StartOption) (*Flow, 
 	if !c.pushAuthorization {
 		return c.Start(opts...)
 	}
-	req := startRequest{redirect: c.config.RedirectURL}
-	for _, opt := range opts {
-		opt(&req)
-	}
-	if req.redirect != c.config.RedirectURL {
-		if err := checkRedirectURL(req.redirect); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := encodeParams(req.params); err != nil {
+	req, _, err := c.authRequest(opts)
+	if err != nil {
 		return nil, err
 	}
 	if indexOfKey(req.params, "request_uri") {
 		return nil, fmt.Errorf("pkce: authorization request parameter \"request_uri\" cannot be pushed (RFC 9126 §2.1)")
 	}
-	scopes := c.config.Scopes
-	if req.scopeSet {
-		scopes = req.scopes
-	}
+	scopes := req.scopesOr(c.config.Scopes)
 
 	verifier := NewVerifier()
 	var raw [stateBytes]byte

@@ -23,13 +23,18 @@ const minSecret = 4
 // own secrets and the client secret in every form it travels in, including
 // the Basic credentials a server might echo.
 func (c *Client) redactor(secrets ...string) redactor {
-	if s := c.config.ClientSecret; s != "" {
-		id := c.config.ClientID
-		secrets = append(secrets, s,
-			base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(s))),
-			base64.StdEncoding.EncodeToString([]byte(id+":"+s)))
+	return redactor(append(secrets, c.secretForms...))
+}
+
+// secretForms returns the client secret as sent in a body and in the two
+// Basic headers a server might echo: form-encoded (RFC 6749 §2.3.1) and raw.
+func secretForms(id, secret string) []string {
+	if secret == "" {
+		return nil
 	}
-	return redactor(secrets)
+	return []string{secret,
+		base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret))),
+		base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))}
 }
 
 func (r redactor) clean(s string) string {

@@ -345,9 +345,9 @@ func (s *TokenSource) obtain(ctx context.Context, st *sourceState) (*Token, erro
 // request's context for the wait. Its transport is ctx's oauth2.HTTPClient's,
 // or http.DefaultTransport.
 func (s *TokenSource) Client(ctx context.Context) *http.Client {
-	base := http.DefaultTransport
-	if hc, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && hc != nil && hc.Transport != nil {
-		base = hc.Transport
+	base := userHTTPClient(ctx, nil).Transport
+	if base == nil {
+		base = http.DefaultTransport
 	}
 	return &http.Client{Transport: &bearerTransport{source: s, base: base}}
 }

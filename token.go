@@ -137,13 +137,7 @@ func (c *Client) retrieve(ctx context.Context, grant string, secrets redactor, c
 // rec, bounds its body, and does not follow redirects: a token request
 // carries credentials and must not be replayed elsewhere.
 func (c *Client) recording(ctx context.Context, rec *recorder) context.Context {
-	hc := c.httpClient
-	if v, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && v != nil {
-		hc = v
-	}
-	if hc == nil {
-		hc = http.DefaultClient
-	}
+	hc := userHTTPClient(ctx, c.httpClient)
 	rec.base = hc.Transport
 	if rec.base == nil {
 		rec.base = http.DefaultTransport
