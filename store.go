@@ -1,0 +1,56 @@
+package pkce
+
+import (
+	"context"
+	"time"
+)
+
+// A Store is what the processes and replicas of one application share so
+// that the package's guarantees hold across all of them: a pending flow is
+// finished once, by whichever replica receives the callback first, and a
+// subject's token is refreshed once per expiry, by whichever replica holds
+// the subject's lease.
+//
+// The package ships an in-memory Store (NewMemoryStore), a file store for
+// command-line tools and desktop apps (package filestore) and a Redis store
+// in its own module (github.com/pkcekit/pkce/redisstore). Implementations
+// must be safe for concurrent use, and every method must honour ctx. An
+// error from a Store is reported to callers as a try-later failure, never
+// as sign-in-required: an unreachable store says nothing about the token.
+//
+// Keys and subjects are opaque strings chosen by the package (claim keys)
+// and by the application (subjects); an implementation may encode them as
+// it needs but must not confuse two different ones. Tokens are opaque
+// bytes that hold secrets: keep them where the application keeps other
+// credentials.
+type Store interface {
+	// Claim reports whether key was unclaimed, and claims it for ttl. Among
+	// all users of the store, exactly one call per key gets true until the
+	// claim expires. The package claims a fixed-size digest of a flow's
+	// state when the flow's callback arrives (RFC 6749 §10.12).
+	Claim(ctx context.Context, key string, ttl time.Duration) (bool, error)
+
+	// LoadToken returns the token saved for subject, or nil and no error
+	// when there is none.
+	LoadToken(ctx context.Context, subject string) ([]byte, error)
+
+	// SaveToken stores token for subject. When old is nil the save is
+	// unconditional; otherwise it happens only if the stored token is
+	// still old, byte for byte, and SaveToken reports whether it did
+	// (compare-and-set). The check and the write are one atomic step.
+	SaveToken(ctx context.Context, subject string, old, token []byte) (bool, error)
+
+	// DeleteToken removes the token saved for subject, if any.
+	DeleteToken(ctx context.Context, subject string) error
+
+	// Lease asks for the refresh lease of subject on behalf of owner, for
+	// ttl. It reports true when owner holds the lease afterwards (newly
+	// taken, or extended because owner already held it) and false when
+	// another owner holds it. A lease whose holder disappears ends when
+	// its ttl runs out.
+	Lease(ctx context.Context, subject, owner string, ttl time.Duration) (bool, error)
+
+	// Release ends owner's lease of subject. It does nothing when owner
+	// does not hold the lease (it expired, or another owner took it).
+	Release(ctx context.Context, subject, owner string) error
+}
