@@ -1,0 +1,138 @@
+package pkcetest
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// grant is one authorization the resource owner gave a client, made when a
+// code is exchanged. Every token issued from it, by the code exchange or by
+// later refreshes, points to it, so that revoking the grant revokes them
+// all (RFC 6749 §4.1.2, §10.5; RFC 9700 §4.14.2).
+type grant struct {
+	clientID string
+	// scope is what the resource owner approved; a refresh may narrow it
+	// but never widen it (RFC 6749 §6).
+	scope string
+	// resources are the RFC 8707 resource indicators of the authorization
+	// request; token requests may pick among them.
+	resources []string
+	revoked   bool
+}
+
+// accessToken is an issued access token (RFC 6749 §1.4).
+type accessToken struct {
+	grant    *grant
+	scope    string
+	audience []string // the resources it was issued for (RFC 8707 §2.2)
+	expires  time.Time
+}
+
+// refreshToken is an issued refresh token (RFC 6749 §1.5). Its scope is
+// always the grant's (RFC 6749 §6).
+type refreshToken struct {
+	grant *grant
+	// revoked is set by RevokeRefreshToken and the revocation endpoint.
+	revoked bool
+	// rotated is set when the token was exchanged for a new one; showing it
+	// again means it leaked (RFC 9700 §4.14.2).
+	rotated bool
+}
+
+// issued is what a successful token request produced, before the response
+// is written (RFC 6749 §5.1).
+type issued struct {
+	accessToken  string
+	refreshToken string // empty when none is issued
+	expiresIn    int
+	scope        string
+	idToken      string // empty unless scope has "openid"
+}
+
+// issue creates an access token for g with scope and audience, and a
+// refresh token when withRefresh is set. s.mu must be held.
+func (s *Server) issue(g *grant, scope string, audience []string, withRefresh bool) issued {
+	out := issued{
+		accessToken: randomToken(),
+		expiresIn:   int(s.cfg.AccessTokenLifetime / time.Second),
+		scope:       scope,
+	}
+	s.accessTokens[out.accessToken] = &accessToken{
+		grant:    g,
+		scope:    scope,
+		audience: audience,
+		expires:  s.now().Add(s.cfg.AccessTokenLifetime),
+	}
+	if withRefresh {
+		out.refreshToken = randomToken()
+		s.refreshTokens[out.refreshToken] = &refreshToken{grant: g}
+	}
+	if hasScope(scope, "openid") {
+		// Tests only need an ID token to be carried through, not to verify
+		// it, so it is three opaque base64url parts shaped like a JWS
+		// (RFC 7515 §7.1) rather than a signed OpenID Connect token.
+		out.idToken = randomToken() + "." + randomToken() + "." + randomToken()
+	}
+	return out
+}
+
+// RevokeRefreshToken makes the refresh token rt invalid, as if the resource
+// owner had withdrawn it; later refresh requests with it get invalid_grant.
+// Unknown tokens are ignored.
+func (s *Server) RevokeRefreshToken(rt string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.refreshTokens[rt]; ok {
+		t.revoked = true
+	}
+}
+
+// hasScope reports whether the space-delimited scope list contains token
+// (RFC 6749 §3.3).
+func hasScope(scope, token string) bool {
+	return slices.Contains(strings.Fields(scope), token)
+}
+
+// isSubScope reports whether every scope token in requested is in granted
+// (RFC 6749 §6).
+func isSubScope(requested, granted string) bool {
+	for _, s := range strings.Fields(requested) {
+		if !hasScope(granted, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkResources returns a description of the first resource indicator
+// that is not an absolute URI without a fragment, as RFC 8707 §2 requires,
+// or "".
+func checkResources(resources []string) string {
+	for _, r := range resources {
+		u, err := url.Parse(r)
+		if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(r, "#") {
+			return "resource " + r + " is not an absolute URI without a fragment (RFC 8707 §2)"
+		}
+	}
+	return ""
+}
+
+// audienceFor returns the resources a token request may have its access
+// token issued for: those it asks for, which must be among the grant's
+// when the authorization request named any (RFC 8707 §2.2), or else the
+// grant's. ok is false when a requested resource was not granted.
+func audienceFor(requested []string, g *grant) (audience []string, ok bool) {
+	if len(requested) == 0 {
+		return g.resources, true
+	}
+	if len(g.resources) > 0 {
+		for _, r := range requested {
+			if !slices.Contains(g.resources, r) {
+				return nil, false
+			}
+		}
+	}
+	return requested, true
+}

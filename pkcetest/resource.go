@@ -1,0 +1,61 @@
+package pkcetest
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// resource serves a protected resource that accepts bearer tokens in the
+// Authorization header (RFC 6750 §2.1) and describes the token's owner.
+func (s *Server) resource(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		// RFC 6750 §3.1: a request without authentication gets a
+		// challenge but no error code.
+		bearerChallenge(w, "")
+		return
+	}
+
+	s.mu.Lock()
+	t, ok := s.accessTokens[token]
+	valid := ok && !t.grant.revoked && s.now().Before(t.expires)
+	var scope string
+	var audience []string
+	if valid {
+		scope, audience = t.scope, t.audience
+	}
+	s.mu.Unlock()
+	if !valid {
+		bearerChallenge(w, "the access token is unknown, expired or revoked")
+		return
+	}
+
+	answer := map[string]any{"sub": TestUser, "scope": scope}
+	if len(audience) > 0 {
+		// The resources the token is meant for (RFC 8707 §2.2), named as
+		// in token introspection (RFC 7662 §2.2).
+		answer["aud"] = audience
+	}
+	b, _ := json.Marshal(answer) // strings and a string slice: cannot fail
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.Write(b)
+}
+
+// bearerChallenge answers 401 with a Bearer challenge (RFC 6750 §3); a
+// non-empty description adds error="invalid_token" (RFC 6750 §3.1).
+func bearerChallenge(w http.ResponseWriter, description string) {
+	challenge := `Bearer realm="pkcetest"`
+	if description != "" {
+		challenge += `, error="invalid_token", error_description="` + description + `"`
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	http.Error(w, "unauthorized", http.StatusUnauthorized)
+}
