@@ -40,8 +40,17 @@ func benchClient(b *testing.B) *pkce.Client {
 	return c
 }
 
+// benchSource returns a source holding a valid token.
+func benchSource(b *testing.B) *pkce.TokenSource {
+	src, err := benchClient(b).TokenSource(validToken())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return src
+}
+
 func BenchmarkValidToken(b *testing.B) {
-	src := benchClient(b).TokenSource(validToken())
+	src := benchSource(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := src.Token(); err != nil {
@@ -61,7 +70,7 @@ func BenchmarkValidTokenOAuth2Reuse(b *testing.B) {
 }
 
 func BenchmarkValidTokenParallel(b *testing.B) {
-	src := benchClient(b).TokenSource(validToken())
+	src := benchSource(b)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -105,9 +114,10 @@ var sink string
 
 func BenchmarkStart(b *testing.B) {
 	c := benchClient(b)
+	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		f, err := c.Start()
+		f, err := c.Start(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -158,20 +168,21 @@ func BenchmarkFinish(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	// Flows are single-use: make them before the clock starts.
+	// Flows are single-use: make them, and the callback requests, before
+	// the clock starts.
 	flows := make([]*pkce.Flow, b.N)
-	params := make([]url.Values, b.N)
+	requests := make([]*http.Request, b.N)
 	for i := range flows {
-		flows[i], err = c.Start()
+		flows[i], err = c.Start(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
-		params[i] = url.Values{"code": {"the-code"}, "state": {flows[i].State}}
+		requests[i] = callbackRequest(ctx, url.Values{"code": {"the-code"}, "state": {flows[i].State}})
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := c.Finish(ctx, flows[i], params[i]); err != nil {
+		if _, err := c.Finish(requests[i], flows[i]); err != nil {
 			b.Fatal(err)
 		}
 	}

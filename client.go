@@ -1,89 +1,60 @@
 package pkce
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
 )
 
-// ErrInvalidConfig is matched by errors.Is for every error New returns
-// because of the configuration it was given.
-var ErrInvalidConfig = errors.New("pkce: invalid client configuration")
-
-// DefaultFlowLifetime is how long a pending Flow can be finished.
-const DefaultFlowLifetime = 10 * time.Minute
-
-// DefaultMaxResponseBytes bounds token response bodies unless
-// WithMaxResponseBytes says otherwise.
-const DefaultMaxResponseBytes = 512 << 10
-
-// maxResponseLimit is the largest bound we can enforce: x/oauth2 stops
-// reading at 1 MiB without an error, so our bound must trip first.
-const maxResponseLimit = 1<<20 - 1
-
-// AuthStyle is how the client authenticates at the token endpoint
-// (RFC 6749 §2.3). The names follow the OAuth registry of
-// token_endpoint_auth_method values (RFC 7591 §2).
-type AuthStyle int
-
+// Defaults of a Client.
 const (
-	// AuthStyleFromConfig, the zero value, picks the style from the
-	// oauth2.Config: its Endpoint.AuthStyle when set, otherwise
-	// AuthClientSecretBasic when ClientSecret is set and AuthNone when not.
-	// Nothing is ever probed by trial and error.
-	AuthStyleFromConfig AuthStyle = iota
-	// AuthClientSecretBasic sends the id and secret in an HTTP Basic
-	// header, each form-urlencoded first (RFC 6749 §2.3.1).
-	AuthClientSecretBasic
-	// AuthClientSecretPost sends client_id and client_secret in the
-	// request body (RFC 6749 §2.3.1).
-	AuthClientSecretPost
-	// AuthNone is for public clients: client_id in the body, no secret and
-	// no Authorization header (RFC 6749 §2.1, RFC 7636).
-	AuthNone
+	defaultFlowLifetime     = 10 * time.Minute
+	defaultMaxResponseBytes = 512 << 10
+	maxResponseLimit        = 16 << 20
 )
 
-// String returns the registry name: client_secret_basic,
-// client_secret_post or none.
-func (s AuthStyle) String() string {
-	switch s {
-	case AuthClientSecretBasic:
-		return "client_secret_basic"
-	case AuthClientSecretPost:
-		return "client_secret_post"
-	case AuthNone:
-		return "none"
-	case AuthStyleFromConfig:
-		return "from config"
-	}
-	return fmt.Sprintf("AuthStyle(%d)", int(s))
-}
+// AuthMethod is how the client authenticates at the token endpoint and at
+// the other endpoints that authenticate it (RFC 6749 §2.3). The values
+// are the names of the OAuth registry of token_endpoint_auth_method
+// values (RFC 7591 §2).
+type AuthMethod string
+
+const (
+	// AuthSecretBasic sends the id and secret in an HTTP Basic header,
+	// each form-urlencoded first (RFC 6749 §2.3.1).
+	AuthSecretBasic AuthMethod = "client_secret_basic"
+	// AuthSecretPost sends client_id and client_secret in the request
+	// body (RFC 6749 §2.3.1).
+	AuthSecretPost AuthMethod = "client_secret_post"
+	// AuthNone is for public clients: client_id in the body, no secret and
+	// no Authorization header (RFC 6749 §2.1, RFC 7636).
+	AuthNone AuthMethod = "none"
+)
 
 // Client runs authorization-code flows with PKCE for one OAuth client
 // registration. It is safe for concurrent use; create it once with New and
 // share it.
 type Client struct {
 	config           oauth2.Config // a copy; Endpoint.AuthStyle always explicit
-	authStyle        AuthStyle
+	authMethod       AuthMethod
 	issuer           string
 	httpClient       *http.Client
 	flowLifetime     time.Duration
 	maxResponseBytes int64
 	tokenTypes       []string
+	revocationURL    string
+	formPost         bool
+	store            Store
 	now              func() time.Time
 
 	// metadata is the server's metadata (WithMetadata), or nil. With it,
 	// issOptional lets callbacks omit iss when the server does not
-	// advertise it (RFC 9207 §2.4); pushAuthorization makes StartContext
-	// use PAR (RFC 9126) and Start refuse.
+	// advertise it (RFC 9207 §2.4); pushAuthorization makes Start use PAR
+	// (RFC 9126).
 	metadata          *Metadata
 	issOptional       bool
 	pushAuthorization bool
@@ -92,15 +63,14 @@ type Client struct {
 	// configured redirect URL and scopes, escaped once.
 	authPrefix string
 
-	// secretForms are the client secret in every form it travels in,
-	// for redactors; computed once.
+	// secretForms are the client secret in every form a server may echo
+	// it in, for redactors; computed once.
 	secretForms []string
-
-	finished finishedFlows
 }
 
-// An Option configures a Client in New.
-type Option func(*Client)
+// An Option configures a Client in New or NewFromIssuer. New checks every
+// option and fails with ErrInvalidConfig on a bad one, a nil one included.
+type Option func(*Client) error
 
 // WithIssuer sets the authorization server's issuer identifier. Callbacks
 // must then carry an iss parameter equal to it, byte for byte
@@ -108,62 +78,180 @@ type Option func(*Client)
 // when the client talks to more than one authorization server. The issuer
 // from WithMetadata is compared the same way but required only when the
 // metadata says the server sends it.
-func WithIssuer(issuer string) Option { return func(c *Client) { c.issuer = issuer } }
-
-// WithAuthStyle chooses the client authentication explicitly.
-func WithAuthStyle(s AuthStyle) Option { return func(c *Client) { c.authStyle = s } }
-
-// WithHTTPClient sets the HTTP client for token requests. An *http.Client
-// stored in the request context under oauth2.HTTPClient takes precedence,
-// as it does in golang.org/x/oauth2.
-func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.httpClient = hc } }
-
-// WithFlowLifetime sets how long a pending Flow can be finished
-// (DefaultFlowLifetime if not set).
-func WithFlowLifetime(d time.Duration) Option { return func(c *Client) { c.flowLifetime = d } }
-
-// WithMaxResponseBytes bounds token response bodies. A longer body fails
-// with ErrResponseTooLarge instead of being cut. n must be between 1 KiB
-// and 1 MiB - 1, the most golang.org/x/oauth2 reads.
-func WithMaxResponseBytes(n int64) Option { return func(c *Client) { c.maxResponseBytes = n } }
-
-// AllowTokenType accepts token types other than Bearer in token responses
-// (compared case-insensitively). Without it any other type is rejected,
-// because the package only knows how to use bearer tokens (RFC 6750).
-func AllowTokenType(types ...string) Option {
-	return func(c *Client) { c.tokenTypes = append(c.tokenTypes, types...) }
+func WithIssuer(issuer string) Option {
+	return func(c *Client) error {
+		if err := checkIssuer(issuer); err != nil {
+			return err
+		}
+		c.issuer = issuer
+		return nil
+	}
 }
 
-// WithClock sets the clock for flow and token expiry; tests use it.
-func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
+// WithAuthMethod chooses the client authentication explicitly. Without
+// it, the oauth2.Config's Endpoint.AuthStyle decides, then the metadata's
+// token_endpoint_auth_methods_supported, then the secret: AuthSecretBasic
+// with one, AuthNone without.
+func WithAuthMethod(m AuthMethod) Option {
+	return func(c *Client) error {
+		switch m {
+		case AuthSecretBasic, AuthSecretPost, AuthNone:
+			c.authMethod = m
+			return nil
+		}
+		return configErrorf("unknown auth method %q", m)
+	}
+}
+
+// WithHTTPClient sets the HTTP client for requests to the authorization
+// server. An *http.Client stored in the request context under
+// oauth2.HTTPClient takes precedence, as it does in golang.org/x/oauth2.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) error {
+		if hc == nil {
+			return configErrorf("WithHTTPClient was given a nil *http.Client")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithFlowLifetime sets how long a pending Flow can be finished; the
+// default is 10 minutes.
+func WithFlowLifetime(d time.Duration) Option {
+	return func(c *Client) error {
+		if d <= 0 {
+			return configErrorf("flow lifetime %v is not positive", d)
+		}
+		c.flowLifetime = d
+		return nil
+	}
+}
+
+// WithMaxResponseBytes bounds the bodies the client reads from the
+// authorization server; the default is 512 KiB. A longer body fails with
+// ErrResponseTooLarge instead of being cut. n must be between 1 KiB and
+// 16 MiB.
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *Client) error {
+		if n < 1<<10 || n > maxResponseLimit {
+			return configErrorf("max response bytes %d is outside 1 KiB..16 MiB", n)
+		}
+		c.maxResponseBytes = n
+		return nil
+	}
+}
+
+// WithTokenTypes accepts token types other than Bearer in token responses
+// (compared case-insensitively). Without it any other type is refused,
+// because the package only knows how to use bearer tokens (RFC 6750).
+func WithTokenTypes(types ...string) Option {
+	return func(c *Client) error {
+		for _, t := range types {
+			if t == "" {
+				return configErrorf("WithTokenTypes was given an empty token type")
+			}
+		}
+		c.tokenTypes = append(c.tokenTypes, types...)
+		return nil
+	}
+}
+
+// WithRevocationURL sets the revocation endpoint (RFC 7009) that Revoke and
+// TokenSource.SignOut use, for servers configured by hand or whose
+// metadata does not list the endpoint they have. When the metadata lists
+// one, the two must be equal.
+func WithRevocationURL(u string) Option {
+	return func(c *Client) error {
+		if err := checkEndpoint("revocation URL", u); err != nil {
+			return err
+		}
+		c.revocationURL = u
+		return nil
+	}
+}
+
+// WithFormPost asks the authorization server to deliver its response as a
+// POST form (response_mode=form_post, OAuth 2.0 Form Post Response Mode),
+// which keeps the code out of the browser's history and logs; some servers
+// require it for some requests. Finish then accepts only a POST form as
+// the callback. The redirect endpoint must accept POST from the
+// authorization server's origin, so a session cookie it relies on needs
+// SameSite=None.
+func WithFormPost() Option {
+	return func(c *Client) error {
+		c.formPost = true
+		return nil
+	}
+}
+
+// WithStore sets where the client records that a flow was finished, so
+// that a flow is finished once across every Client that shares the store:
+// all the replicas of an application, with a shared Store such as Redis.
+// Without it, each Client keeps its own record in memory and single use
+// holds per Client value only.
+func WithStore(s Store) Option {
+	return func(c *Client) error {
+		if s == nil {
+			return configErrorf("WithStore was given a nil Store")
+		}
+		c.store = s
+		return nil
+	}
+}
 
 // New returns a Client for cfg. It checks the configuration and fails with
 // an error matching ErrInvalidConfig when ClientID, RedirectURL or an
 // endpoint is missing, an endpoint is not https (plain http is accepted
-// only for loopback hosts), or the client authentication contradicts the
-// secret. cfg is copied; later changes to it have no effect. Metadata
-// given with WithMetadata can also make it fail with an
-// *IssuerMismatchError or a *MetadataError.
+// only for loopback hosts), the client authentication contradicts the
+// secret, or an option is bad. cfg is copied; later changes to it have no
+// effect. Metadata given with WithMetadata can also make it fail with a
+// *ResponseError.
 func New(cfg *oauth2.Config, opts ...Option) (*Client, error) {
+	c, err := newClient(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.init(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// newClient applies the options to a Client for cfg.
+func newClient(cfg *oauth2.Config, opts []Option) (*Client, error) {
 	if cfg == nil {
 		return nil, configErrorf("oauth2.Config is nil")
 	}
 	c := &Client{
 		config:           *cfg,
-		flowLifetime:     DefaultFlowLifetime,
-		maxResponseBytes: DefaultMaxResponseBytes,
+		flowLifetime:     defaultFlowLifetime,
+		maxResponseBytes: defaultMaxResponseBytes,
 		now:              time.Now,
 	}
 	c.config.Scopes = append([]string(nil), cfg.Scopes...)
-	for _, opt := range opts {
-		opt(c)
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, configErrorf("option %d is nil", i)
+		}
+		if err := opt(c); err != nil {
+			return nil, err
+		}
 	}
+	return c, nil
+}
+
+// init checks the configured Client and prepares what every flow uses.
+func (c *Client) init() error {
 	if err := c.check(); err != nil {
-		return nil, err
+		return err
+	}
+	if c.store == nil {
+		c.store = NewMemoryStore()
 	}
 	c.authPrefix = c.authorizePrefix(c.config.RedirectURL, c.config.Scopes)
 	c.secretForms = secretForms(c.config.ClientID, c.config.ClientSecret)
-	return c, nil
+	return nil
 }
 
 func (c *Client) check() error {
@@ -186,74 +274,59 @@ func (c *Client) check() error {
 	if err := checkRedirectURL(cfg.RedirectURL); err != nil {
 		return err
 	}
-	if c.issuer != "" {
-		if err := checkEndpoint("issuer", c.issuer); err != nil {
-			return err
-		}
+	if err := checkScopes(cfg.Scopes); err != nil {
+		return configErrorf("%s", strings.TrimPrefix(err.Error(), "pkce: "))
 	}
-	if c.flowLifetime <= 0 {
-		return configErrorf("flow lifetime %v is not positive", c.flowLifetime)
-	}
-	if c.maxResponseBytes < 1<<10 || c.maxResponseBytes > maxResponseLimit {
-		return configErrorf("max response bytes %d is outside 1 KiB..1 MiB-1", c.maxResponseBytes)
-	}
-	if c.now == nil {
-		return configErrorf("clock is nil")
-	}
-	return c.resolveAuthStyle()
+	return c.resolveAuthMethod()
 }
 
-// resolveAuthStyle settles the client authentication once, so that every
-// token request uses the same explicit style and the secret is sent in
-// exactly one place.
-func (c *Client) resolveAuthStyle() error {
+// resolveAuthMethod settles the client authentication once, so that every
+// request uses the same explicit method and the secret is sent in exactly
+// one place.
+func (c *Client) resolveAuthMethod() error {
 	secret := c.config.ClientSecret != ""
-	if c.authStyle == AuthStyleFromConfig {
+	if c.authMethod == "" {
 		switch {
 		case c.config.Endpoint.AuthStyle == oauth2.AuthStyleInHeader:
-			c.authStyle = AuthClientSecretBasic
+			c.authMethod = AuthSecretBasic
 		case c.config.Endpoint.AuthStyle == oauth2.AuthStyleInParams && secret:
-			c.authStyle = AuthClientSecretPost
+			c.authMethod = AuthSecretPost
 		case secret:
-			c.authStyle = AuthClientSecretBasic
+			c.authMethod = AuthSecretBasic
 		default:
-			c.authStyle = AuthNone
+			c.authMethod = AuthNone
 		}
 	}
-	switch c.authStyle {
-	case AuthClientSecretBasic:
+	switch c.authMethod {
+	case AuthSecretBasic:
 		if !secret {
 			return configErrorf("client_secret_basic needs a ClientSecret; use AuthNone for a public client")
 		}
 		c.config.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
-	case AuthClientSecretPost:
+	case AuthSecretPost:
 		if !secret {
 			return configErrorf("client_secret_post needs a ClientSecret; use AuthNone for a public client")
 		}
 		c.config.Endpoint.AuthStyle = oauth2.AuthStyleInParams
 	case AuthNone:
 		if secret {
-			return configErrorf("auth style none sends no secret, but ClientSecret is set; choose client_secret_basic or client_secret_post, or remove the secret")
+			return configErrorf("auth method none sends no secret, but ClientSecret is set; choose client_secret_basic or client_secret_post, or remove the secret")
 		}
 		// x/oauth2 puts client_id in the body and, with an empty secret,
 		// nothing else.
 		c.config.Endpoint.AuthStyle = oauth2.AuthStyleInParams
-	default:
-		return configErrorf("unknown %v", c.authStyle)
 	}
 	return nil
 }
 
-// AuthStyle returns the client authentication the Client uses.
-func (c *Client) AuthStyle() AuthStyle { return c.authStyle }
-
-// Issuer returns the expected issuer, or "" when none was set.
-func (c *Client) Issuer() string { return c.issuer }
+// Metadata returns a copy of the authorization server metadata the Client
+// was configured with, or nil.
+func (c *Client) Metadata() *Metadata { return c.metadata.clone() }
 
 // String describes the client without its secret.
 func (c *Client) String() string {
-	return fmt.Sprintf("pkce.Client{client_id: %q, auth: %v, token_url: %q, issuer: %q, secret: %s}",
-		c.config.ClientID, c.authStyle, c.config.Endpoint.TokenURL, c.issuer, presence(c.config.ClientSecret))
+	return fmt.Sprintf("pkce.Client{client_id: %q, auth: %s, token_url: %q, issuer: %q, secret: %s}",
+		c.config.ClientID, c.authMethod, c.config.Endpoint.TokenURL, c.issuer, presence(c.config.ClientSecret))
 }
 
 // Format prints the String form for every verb, so %v, %+v and %#v never
@@ -264,7 +337,7 @@ func (c *Client) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 func (c *Client) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("client_id", c.config.ClientID),
-		slog.String("auth", c.authStyle.String()),
+		slog.String("auth", string(c.authMethod)),
 		slog.String("token_url", c.config.Endpoint.TokenURL),
 		slog.String("issuer", c.issuer),
 		slog.String("secret", presence(c.config.ClientSecret)),
@@ -276,111 +349,4 @@ func presence(secret string) string {
 		return "absent"
 	}
 	return "redacted"
-}
-
-func configErrorf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
-}
-
-// checkEndpoint requires an absolute https URL without a fragment, or http
-// on a loopback host for development and tests. RFC 6749 §3.1 and §3.2
-// require TLS at both endpoints; RFC 8414 §2 says the same of issuers.
-func checkEndpoint(name, raw string) error {
-	if raw == "" {
-		return configErrorf("%s is empty", name)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" {
-		return configErrorf("%s %q is not an absolute URL", name, raw)
-	}
-	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return configErrorf("%s %q has a fragment (RFC 6749 §3.1)", name, raw)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if isLoopbackHost(u.Hostname()) {
-			return nil
-		}
-		return configErrorf("%s %q must use https; plain http is accepted only on loopback hosts (RFC 6749 §3.1, §3.2)", name, raw)
-	}
-	return configErrorf("%s %q must use https (RFC 6749 §3.1, §3.2)", name, raw)
-}
-
-// checkRedirectURL accepts https URLs, http on loopback hosts (RFC 8252
-// §7.3) and private-use URI schemes of native apps (RFC 8252 §7.1); it
-// refuses fragments (RFC 6749 §3.1.2).
-func checkRedirectURL(raw string) error {
-	if raw == "" {
-		return configErrorf("RedirectURL is empty")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() {
-		return configErrorf("RedirectURL %q is not an absolute URI (RFC 6749 §3.1.2)", raw)
-	}
-	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return configErrorf("RedirectURL %q has a fragment (RFC 6749 §3.1.2)", raw)
-	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
-		return configErrorf("RedirectURL %q must use https; plain http is for loopback redirects only (RFC 6749 §3.1.2.1, RFC 8252 §7.3)", raw)
-	}
-	if (u.Scheme == "http" || u.Scheme == "https") && u.Host == "" {
-		return configErrorf("RedirectURL %q has no host", raw)
-	}
-	return nil
-}
-
-// checkAuthURLQuery refuses an AuthURL whose own query already sets a
-// parameter the package controls.
-func checkAuthURLQuery(raw string) error {
-	u, _ := url.Parse(raw) // checked by checkEndpoint
-	for key := range u.Query() {
-		if reservedParam(key) {
-			return configErrorf("AuthURL sets %q, which the package controls", key)
-		}
-	}
-	return nil
-}
-
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// finishedFlows remembers the states of flows that reached their callback,
-// until they expire, so that a pending Flow is single-use within this
-// process. Applications with several replicas must also delete the flow
-// from their shared store; the authorization server's single-use codes are
-// the last line.
-type finishedFlows struct {
-	mu      sync.Mutex
-	expires map[string]time.Time
-	sweepAt int // sweep expired entries when the map reaches this size
-}
-
-// claim records state and reports whether it was not recorded before.
-func (ff *finishedFlows) claim(state string, expires, now time.Time) bool {
-	ff.mu.Lock()
-	defer ff.mu.Unlock()
-	if ff.expires == nil {
-		ff.expires = make(map[string]time.Time)
-	}
-	if _, seen := ff.expires[state]; seen {
-		return false
-	}
-	if len(ff.expires) >= ff.sweepAt {
-		for s, exp := range ff.expires {
-			if now.After(exp) {
-				delete(ff.expires, s)
-			}
-		}
-		// Doubling keeps the cost of sweeps linear in the number of claims.
-		ff.sweepAt = max(64, 2*len(ff.expires))
-	}
-	ff.expires[state] = expires
-	return true
 }

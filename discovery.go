@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -29,7 +28,7 @@ type Metadata struct {
 	// and TokenSource.SignOut, or "".
 	RevocationEndpoint string `json:"revocation_endpoint,omitempty"`
 	// PushedAuthorizationRequestEndpoint is the RFC 9126 endpoint used by
-	// Client.StartContext, or "".
+	// Client.Start, or "".
 	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
 	// RequirePushedAuthorizationRequests says that the server accepts
 	// only pushed authorization requests (RFC 9126 §5).
@@ -48,95 +47,56 @@ type Metadata struct {
 	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
 }
 
-// Errors of metadata retrieval. Each arrives wrapped in a *MetadataError.
-// An issuer member other than the issuer asked for is an
-// *IssuerMismatchError instead (RFC 8414 §3.3).
-var (
-	ErrMetadataNotFound = errors.New("pkce: authorization server metadata not found")
-	ErrMetadataNotJSON  = errors.New("pkce: authorization server metadata is not a JSON object")
-	ErrInvalidMetadata  = errors.New("pkce: authorization server metadata is invalid or unusable")
-)
-
-// A MetadataError says why authorization server metadata could not be
-// fetched or used. errors.Is matches it against its Err.
-type MetadataError struct {
-	Err         error  // ErrMetadataNotFound, ErrMetadataNotJSON or ErrInvalidMetadata
-	URL         string // the document fetched; "" for metadata given to WithMetadata
-	StatusCode  int    // 0 when no response is concerned
-	ContentType string
-	Problem     string // what was wrong
-	Rule        string // where the rule is written, e.g. "RFC 8414 §3.2"
-}
-
-func (e *MetadataError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Err.Error())
-	if e.URL != "" {
-		fmt.Fprintf(&b, " at %q", clip(e.URL, 200))
-	}
-	if e.StatusCode != 0 {
-		fmt.Fprintf(&b, " (%d", e.StatusCode)
-		if e.ContentType != "" {
-			fmt.Fprintf(&b, ", %s", clip(e.ContentType, 80))
-		}
-		b.WriteByte(')')
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Problem)
-	if e.Rule != "" {
-		b.WriteString("; ")
-		b.WriteString(e.Rule)
-	}
-	return b.String()
-}
-
-func (e *MetadataError) Unwrap() error { return e.Err }
-
 // Discover fetches the metadata of the authorization server whose issuer
-// identifier is issuer: first from the RFC 8414 well-known URL, with
+// identifier is issuer. It asks first at the RFC 8414 well-known URL, with
 // /.well-known/oauth-authorization-server inserted between the host and
-// the issuer's path (RFC 8414 §3.1), then, if that answers 404, from the
-// OpenID Connect Discovery URL, the issuer followed by
-// /.well-known/openid-configuration.
+// the issuer's path (RFC 8414 §3.1). When that location does not yield
+// metadata (any 4xx answer, or a 2xx that is not a JSON object labelled
+// application/json), it asks at the OpenID Connect Discovery URL, the
+// issuer followed by /.well-known/openid-configuration. A 5xx answer or a
+// network error at either is a failure, not a reason to look elsewhere.
 //
-// The document's issuer member must equal issuer exactly (RFC 8414 §3.3),
-// or Discover fails with an *IssuerMismatchError. It must also be a JSON
-// object labelled application/json (RFC 8414 §3.2), name https endpoints
-// (http only on loopback hosts), and support the code response type and
-// S256 when it lists those; anything else is a *MetadataError.
+// Each GET follows at most 3 redirects, and only within the origin
+// (scheme, host and port) of the URL asked; a redirect elsewhere is an
+// error that names its target. Whatever the redirects, the document's
+// issuer member must equal issuer exactly (RFC 8414 §3.3), or Discover
+// fails with a *ResponseError matching ErrIssuerMismatch. The document
+// must also name https endpoints (http only on loopback hosts), and
+// support the code response type and S256 when it lists those; anything
+// else is a *ResponseError with Op OpDiscover.
 //
-// The request uses the *http.Client in ctx under oauth2.HTTPClient, or
-// http.DefaultClient, never follows redirects, and reads at most
-// DefaultMaxResponseBytes; a longer document is an error.
+// The requests use the *http.Client in ctx under oauth2.HTTPClient, or
+// http.DefaultClient, read at most 512 KiB and, without a deadline in
+// ctx, stop after 30 seconds.
 func Discover(ctx context.Context, issuer string) (*Metadata, error) {
-	return discover(ctx, nil, issuer, DefaultMaxResponseBytes)
+	return discover(ctx, nil, issuer, defaultMaxResponseBytes)
 }
 
 // NewFromIssuer discovers the authorization server's metadata (see
-// Discover) and returns a Client configured from it: New(cfg, opts...)
-// with WithMetadata. Leave cfg.Endpoint empty; ClientID, ClientSecret,
-// RedirectURL and Scopes are still the caller's. Discovery uses the HTTP
-// client of ctx or of WithHTTPClient, and the bound of WithMaxResponseBytes.
+// Discover) and returns a Client configured from it, as New(cfg, opts...)
+// with WithMetadata would. Leave cfg.Endpoint empty; ClientID,
+// ClientSecret, RedirectURL and Scopes are still the caller's. Discovery
+// uses the HTTP client of ctx or of WithHTTPClient, and the bound of
+// WithMaxResponseBytes.
 func NewFromIssuer(ctx context.Context, issuer string, cfg *oauth2.Config, opts ...Option) (*Client, error) {
-	probe := Client{maxResponseBytes: DefaultMaxResponseBytes}
-	for _, opt := range opts {
-		opt(&probe)
-	}
-	limit := probe.maxResponseBytes
-	if limit < 1<<10 || limit > maxResponseLimit {
-		limit = DefaultMaxResponseBytes // New reports the bad option
-	}
-	md, err := discover(ctx, probe.httpClient, issuer, limit)
+	c, err := newClient(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
-	return New(cfg, append(opts[:len(opts):len(opts)], WithMetadata(md))...)
+	md, err := discover(ctx, c.httpClient, issuer, c.maxResponseBytes)
+	if err != nil {
+		return nil, err
+	}
+	c.metadata = md
+	if err := c.init(); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // WithMetadata configures the Client from authorization server metadata
-// (RFC 8414) that the caller already has, without any request; Discover
-// and NewFromIssuer use it too. The metadata is checked as Discover checks
-// it, and then:
+// (RFC 8414) that the caller already has, without any request. The
+// metadata is checked as Discover checks it, and then:
 //
 //   - empty endpoints of the oauth2.Config are taken from it; endpoints the
 //     config sets must equal the metadata's;
@@ -146,23 +106,26 @@ func NewFromIssuer(ctx context.Context, issuer string, cfg *oauth2.Config, opts 
 //     (authorization_response_iss_parameter_supported, RFC 9207 §2.4); when
 //     iss is present it must equal the issuer. With both options, the
 //     issuers must be equal and iss is always required;
-//   - without WithAuthStyle or an Endpoint.AuthStyle, the client
-//     authentication is chosen from token_endpoint_auth_methods_supported:
-//     client_secret_basic, else client_secret_post for a client with a
-//     secret, none for a client without; New fails with ErrInvalidConfig
-//     when nothing listed fits (absent means client_secret_basic,
-//     RFC 8414 §2);
+//   - without WithAuthMethod or an Endpoint.AuthStyle, a client with a
+//     secret uses client_secret_basic, else client_secret_post, whichever
+//     token_endpoint_auth_methods_supported lists first in that order (an
+//     absent list means client_secret_basic, RFC 8414 §2); New fails with
+//     ErrInvalidConfig when it lists neither. A client without a secret
+//     uses none even when the list omits it: a public client has no other
+//     method, and many servers that accept public clients do not list it;
 //   - the revocation and PAR endpoints become available to Revoke,
-//     TokenSource.SignOut and StartContext, and
-//     require_pushed_authorization_requests makes StartContext push every
-//     request (and Start fail, see ErrPARRequired).
+//     TokenSource.SignOut and Start, and
+//     require_pushed_authorization_requests makes Start push every
+//     request.
 func WithMetadata(md *Metadata) Option {
-	return func(c *Client) { c.metadata = md.clone() }
+	return func(c *Client) error {
+		if md == nil {
+			return configErrorf("WithMetadata was given nil metadata")
+		}
+		c.metadata = md.clone()
+		return nil
+	}
 }
-
-// Metadata returns a copy of the metadata the Client was configured with,
-// or nil.
-func (c *Client) Metadata() *Metadata { return c.metadata.clone() }
 
 func (md *Metadata) clone() *Metadata {
 	if md == nil {
@@ -189,9 +152,9 @@ func (c *Client) applyMetadata() error {
 		return err
 	}
 	if c.issuer != "" && c.issuer != md.Issuer {
-		return &IssuerMismatchError{Expected: c.issuer, Got: md.Issuer, Rule: "RFC 8414 §3.3"}
+		return configErrorf("WithIssuer %q differs from the metadata's issuer %q (RFC 8414 §3.3)", c.issuer, md.Issuer)
 	}
-	if err := md.check(); err != nil {
+	if err := md.check(""); err != nil {
 		return err
 	}
 	ep := &c.config.Endpoint
@@ -202,12 +165,16 @@ func (c *Client) applyMetadata() error {
 	}{
 		{&ep.AuthURL, "AuthURL", md.AuthorizationEndpoint},
 		{&ep.TokenURL, "TokenURL", md.TokenEndpoint},
+		{&c.revocationURL, "WithRevocationURL", md.RevocationEndpoint},
 	} {
 		switch *e.field {
 		case "":
 			*e.field = e.value
 		case e.value:
 		default:
+			if e.value == "" {
+				continue // the metadata does not list it; the caller knows better
+			}
 			return configErrorf("%s %q differs from the metadata's %q; leave it empty to use the metadata", e.name, *e.field, e.value)
 		}
 	}
@@ -221,46 +188,38 @@ func (c *Client) applyMetadata() error {
 	if c.pushAuthorization && md.PushedAuthorizationRequestEndpoint == "" {
 		return configErrorf("pushed authorization requests were asked for, but the metadata has no pushed_authorization_request_endpoint (RFC 9126 §5)")
 	}
-	if c.authStyle == AuthStyleFromConfig && ep.AuthStyle == oauth2.AuthStyleAutoDetect {
-		s, err := md.authStyleFor(c.config.ClientSecret != "")
+	if c.authMethod == "" && ep.AuthStyle == oauth2.AuthStyleAutoDetect && c.config.ClientSecret != "" {
+		m, err := md.secretMethod()
 		if err != nil {
 			return err
 		}
-		c.authStyle = s
+		c.authMethod = m
 	}
 	return nil
 }
 
-// authStyleFor picks the client authentication from
+// secretMethod picks the authentication of a client with a secret from
 // token_endpoint_auth_methods_supported, preferring Basic, which every
 // server must support for clients with a password (RFC 6749 §2.3.1).
-func (md *Metadata) authStyleFor(secret bool) (AuthStyle, error) {
+func (md *Metadata) secretMethod() (AuthMethod, error) {
 	methods := md.TokenEndpointAuthMethodsSupported
 	if len(methods) == 0 {
-		if secret {
-			return AuthClientSecretBasic, nil
+		return AuthSecretBasic, nil // the default of RFC 8414 §2
+	}
+	for _, m := range []AuthMethod{AuthSecretBasic, AuthSecretPost} {
+		if slices.Contains(methods, string(m)) {
+			return m, nil
 		}
-		return 0, configErrorf("the server's metadata has no token_endpoint_auth_methods_supported, which means client_secret_basic only (RFC 8414 §2): a client without a secret cannot authenticate; set ClientSecret, or choose WithAuthStyle(AuthNone) if the server accepts public clients anyway")
 	}
-	if secret {
-		for _, s := range []AuthStyle{AuthClientSecretBasic, AuthClientSecretPost} {
-			if slices.Contains(methods, s.String()) {
-				return s, nil
-			}
-		}
-		return 0, configErrorf("the server's token_endpoint_auth_methods_supported %q has neither client_secret_basic nor client_secret_post, the methods of a client with a secret; choose with WithAuthStyle if the server accepts one anyway", clipAll(methods))
-	}
-	if slices.Contains(methods, AuthNone.String()) {
-		return AuthNone, nil
-	}
-	return 0, configErrorf("the server's token_endpoint_auth_methods_supported %q lacks none: a client without a secret cannot authenticate; set ClientSecret, or choose WithAuthStyle(AuthNone) if the server accepts public clients anyway", clipAll(methods))
+	return "", configErrorf("the server's token_endpoint_auth_methods_supported %q has neither client_secret_basic nor client_secret_post, the methods of a client with a secret; choose with WithAuthMethod if the server accepts one anyway", clipAll(methods))
 }
 
-// check applies the rules of RFC 8414 §2 and what this package needs.
-// The issuer is checked by the caller.
-func (md *Metadata) check() error {
+// check applies the rules of RFC 8414 §2 and what this package needs to
+// metadata fetched from u ("" for metadata given to WithMetadata). The
+// issuer is checked by the caller.
+func (md *Metadata) check(u string) error {
 	invalid := func(problem, rule string) error {
-		return &MetadataError{Err: ErrInvalidMetadata, Problem: problem, Rule: rule}
+		return &ResponseError{Op: OpDiscover, Err: ErrInvalidResponse, URL: u, Problem: problem, Rule: rule}
 	}
 	for _, e := range []struct{ name, value string }{
 		{"authorization_endpoint", md.AuthorizationEndpoint},
@@ -283,7 +242,7 @@ func (md *Metadata) check() error {
 			return invalid(configProblem(err), "RFC 8414 §2")
 		}
 	}
-	if md.CodeChallengeMethodsSupported != nil && !slices.Contains(md.CodeChallengeMethodsSupported, MethodS256) {
+	if md.CodeChallengeMethodsSupported != nil && !slices.Contains(md.CodeChallengeMethodsSupported, methodS256) {
 		return invalid(fmt.Sprintf("code_challenge_methods_supported %q lacks S256, the only method this package uses", clipAll(md.CodeChallengeMethodsSupported)),
 			"RFC 8414 §2, RFC 7636 §4.2")
 	}
@@ -294,37 +253,6 @@ func (md *Metadata) check() error {
 		return invalid("require_pushed_authorization_requests is true but pushed_authorization_request_endpoint is missing", "RFC 9126 §5")
 	}
 	return nil
-}
-
-// checkIssuer applies RFC 8414 §2 to an issuer identifier: an https URL
-// (http on loopback hosts) without query, fragment or user information.
-func checkIssuer(issuer string) error {
-	if err := checkEndpoint("issuer", issuer); err != nil {
-		return err
-	}
-	u, _ := url.Parse(issuer) // checked by checkEndpoint
-	if u.RawQuery != "" || u.ForceQuery || u.User != nil {
-		return configErrorf("issuer %q has a query or user information (RFC 8414 §2)", issuer)
-	}
-	return nil
-}
-
-// configProblem is the message of a configErrorf error without its prefix.
-func configProblem(err error) string {
-	return strings.TrimPrefix(err.Error(), ErrInvalidConfig.Error()+": ")
-}
-
-// clipAll shortens untrusted list members for messages.
-func clipAll(list []string) []string {
-	out := make([]string, 0, min(len(list), 8))
-	for i, s := range list {
-		if i == 8 {
-			out = append(out, "…")
-			break
-		}
-		out = append(out, clip(s, 40))
-	}
-	return out
 }
 
 // metadataURLs returns the RFC 8414 §3.1 URL and the OpenID Connect
@@ -342,82 +270,107 @@ func discover(ctx context.Context, fallback *http.Client, issuer string, limit i
 	if err := checkIssuer(issuer); err != nil {
 		return nil, err
 	}
-	hc := endpointClient(ctx, fallback)
+	ctx, cancel := withDefaultDeadline(ctx)
+	defer cancel()
+	hc := userHTTPClient(ctx, fallback)
+	hc = &http.Client{Transport: hc.Transport, CheckRedirect: sameOriginRedirects, Jar: hc.Jar, Timeout: hc.Timeout}
 	oauthURL, openidURL := metadataURLs(issuer)
-	var md *Metadata
-	var err error
-	var from string
-	for _, from = range []string{oauthURL, openidURL} {
-		md, err = fetchMetadata(ctx, hc, from, limit)
-		if !errors.Is(err, ErrMetadataNotFound) {
-			break
+	md, from, tryNext, err := fetchMetadata(ctx, hc, oauthURL, limit)
+	if tryNext {
+		first := err
+		md, from, _, err = fetchMetadata(ctx, hc, openidURL, limit)
+		var re *ResponseError
+		if errors.As(err, &re) {
+			re.Problem += fmt.Sprintf("; and at the RFC 8414 location: %v", first)
 		}
-	}
-	if errors.Is(err, ErrMetadataNotFound) {
-		return nil, &MetadataError{Err: ErrMetadataNotFound, URL: oauthURL, StatusCode: http.StatusNotFound,
-			Problem: fmt.Sprintf("nor at %q (404); check the issuer", openidURL), Rule: "RFC 8414 §3.1"}
 	}
 	if err != nil {
 		return nil, err
 	}
 	if md.Issuer != issuer {
-		return nil, &IssuerMismatchError{Expected: issuer, Got: md.Issuer, Rule: "RFC 8414 §3.3"}
+		return nil, &ResponseError{Op: OpDiscover, Err: ErrIssuerMismatch, URL: from,
+			Problem: fmt.Sprintf("the issuer member %q differs from the issuer %q that was asked for", clip(md.Issuer, 200), issuer),
+			Rule:    "RFC 8414 §3.3"}
 	}
-	if err := md.check(); err != nil {
-		var me *MetadataError
-		if errors.As(err, &me) {
-			me.URL = from
-		}
+	if err := md.check(from); err != nil {
 		return nil, err
 	}
 	return md, nil
 }
 
-// fetchMetadata GETs one metadata document (RFC 8414 §3.1, §3.2).
-func fetchMetadata(ctx context.Context, hc *http.Client, u string, limit int64) (*Metadata, error) {
+// maxMetadataRedirects bounds the redirects a metadata GET follows.
+const maxMetadataRedirects = 3
+
+// sameOriginRedirects lets a metadata GET, which carries no credentials,
+// follow a few redirects within the origin it started at (a server that
+// adds a trailing slash, say). The issuer check afterwards keeps a
+// redirect from changing whom the client trusts.
+func sameOriginRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) > maxMetadataRedirects {
+		return fmt.Errorf("pkce: more than %d redirects", maxMetadataRedirects)
+	}
+	if !sameOrigin(req.URL, via[0].URL) {
+		return &crossOriginRedirect{target: req.URL.String()}
+	}
+	return nil
+}
+
+type crossOriginRedirect struct{ target string }
+
+func (e *crossOriginRedirect) Error() string {
+	return "pkce: a redirect leaves the origin of the metadata URL"
+}
+
+// metadataMembers are the member names of Metadata, which must be exact.
+var metadataMembers = []string{"issuer", "authorization_endpoint", "token_endpoint", "revocation_endpoint",
+	"pushed_authorization_request_endpoint", "require_pushed_authorization_requests", "response_types_supported",
+	"code_challenge_methods_supported", "token_endpoint_auth_methods_supported",
+	"authorization_response_iss_parameter_supported"}
+
+// fetchMetadata GETs one metadata document (RFC 8414 §3.1, §3.2) and
+// returns it with the URL it came from. tryNext reports an answer after
+// which the next location may be tried: any 4xx, or a 2xx that is not a
+// JSON object labelled as JSON.
+func fetchMetadata(ctx context.Context, hc *http.Client, u string, limit int64) (md *Metadata, from string, tryNext bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("pkce: metadata request to %q: %w", clip(u, 200), err)
+		return nil, u, false, &RequestError{Op: OpDiscover, Err: err}
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("pkce: fetching authorization server metadata: %w", err)
+		var cross *crossOriginRedirect
+		if errors.As(err, &cross) {
+			return nil, u, false, &ResponseError{Op: OpDiscover, Err: ErrUnexpectedStatus, URL: u,
+				Problem: fmt.Sprintf("a redirect to %q, outside the origin of the metadata URL, which is not followed", clip(cross.target, 200)),
+				Rule:    "RFC 8414 §3.1"}
+		}
+		return nil, u, false, &RequestError{Op: OpDiscover, Err: err}
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	fail := func(kind error, problem, rule string) (*Metadata, error) {
-		return nil, &MetadataError{Err: kind, URL: u, StatusCode: resp.StatusCode,
-			ContentType: resp.Header.Get("Content-Type"), Problem: problem, Rule: rule}
+	from = resp.Request.URL.String()
+	body, err := readBody(OpDiscover, resp, limit, nil)
+	if err != nil {
+		return nil, from, false, err
 	}
+	r := newServerResponse(OpDiscover, from, resp, body, nil, "")
 	switch {
-	case err != nil:
-		return nil, fmt.Errorf("pkce: reading authorization server metadata from %q: %w", clip(u, 200), err)
-	case resp.StatusCode == http.StatusNotFound:
-		return fail(ErrMetadataNotFound, "not found", "RFC 8414 §3.1")
-	case int64(len(body)) > limit:
-		return fail(ErrInvalidMetadata, fmt.Sprintf("the body is longer than %d bytes", limit), "")
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return fail(ErrInvalidMetadata, fmt.Sprintf("a redirect to %q, which is not followed: the metadata must come from the issuer's own well-known URL",
-			clip(resp.Header.Get("Location"), 200)), "RFC 8414 §3.1")
-	case resp.StatusCode != http.StatusOK:
-		return fail(ErrInvalidMetadata, "a successful response must have status 200", "RFC 8414 §3.2")
+	case r.status >= 400 && r.status < 500:
+		return nil, from, true, r.fail(ErrUnexpectedStatus, "no metadata here", "RFC 8414 §3.2")
+	case r.status != http.StatusOK:
+		return nil, from, false, r.fail(ErrUnexpectedStatus, "metadata must be served with status 200", "RFC 8414 §3.2")
 	}
-	if _, problem := decodeObject(body); problem != "" {
-		return fail(ErrMetadataNotJSON, problem+": "+redactor{}.excerpt(body, ""), "RFC 8414 §3.2")
+	if _, err := r.jsonObject("RFC 8414 §3.2", metadataMembers...); err != nil {
+		return nil, from, errors.Is(err, ErrNotJSON), err
 	}
-	if !isJSONMediaType(resp.Header.Get("Content-Type")) {
-		return fail(ErrMetadataNotJSON, "the JSON object is not labelled application/json", "RFC 8414 §3.2")
-	}
-	var md Metadata
-	if err := json.Unmarshal(body, &md); err != nil {
+	md = new(Metadata)
+	if err := json.Unmarshal(body, md); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return fail(ErrInvalidMetadata, fmt.Sprintf("member %s is not a JSON %s", clip(te.Field, 60), jsonKind(te.Type.Kind().String())), "RFC 8414 §2")
+			return nil, from, false, r.fail(ErrInvalidResponse, fmt.Sprintf("member %s is not a JSON %s", clip(te.Field, 60), jsonKind(te.Type.Kind().String())), "RFC 8414 §2")
 		}
-		return fail(ErrInvalidMetadata, "the JSON object cannot be read", "RFC 8414 §2")
+		return nil, from, false, r.fail(ErrInvalidResponse, "the JSON object cannot be read", "RFC 8414 §2")
 	}
-	return &md, nil
+	return md, from, false, nil
 }
 
 func jsonKind(goKind string) string {

@@ -5,10 +5,10 @@
 //
 // # The whole flow
 //
-// Create one Client per client registration. The configuration is checked
-// here: endpoints must be https (plain http only on loopback hosts), the
-// redirect URL must be set, and the client authentication must agree with
-// the secret.
+// Create one [Client] per client registration with [New]. The
+// configuration is checked there: endpoints must be https (plain http only
+// on loopback hosts), the redirect URL must be set, and the client
+// authentication must agree with the secret.
 //
 //	client, err := pkce.New(&oauth2.Config{
 //		ClientID:     "my-app",
@@ -23,25 +23,29 @@
 //
 // Or give the issuer and let the server's metadata (RFC 8414) supply the
 // endpoints, the client authentication, the iss rule and whether requests
-// must be pushed (RFC 9126):
+// must be pushed (RFC 9126), with [NewFromIssuer]:
 //
 //	client, err := pkce.NewFromIssuer(ctx, "https://as.example", cfg)
 //
-// At the login endpoint, start a flow and send the browser to its URL. The
-// flow holds a fresh verifier (RFC 7636 §4.1) and state (RFC 6749 §10.12);
-// keep it on the server, in the user's session, until the callback:
+// At the login endpoint, [Client.Start] a flow and send the browser to its
+// URL. The [Flow] holds a fresh verifier (RFC 7636 §4.1) and state
+// (RFC 6749 §10.12); keep it on the server until the callback, for
+// instance under its State:
 //
-//	flow, err := client.StartContext(ctx, pkce.Param("audience", "https://api.example"))
-//	session.Save(flow) // JSON-serialisable
+//	flow, err := client.Start(ctx, pkce.Param("audience", "https://api.example"))
+//	if err != nil {
+//		return err
+//	}
+//	sessions.Save(flow.State, flow) // JSON-serialisable
 //	http.Redirect(w, r, flow.URL, http.StatusFound)
 //
-// At the redirect endpoint, finish it. FinishRequest checks the callback
-// (no repeated parameters, the RFC 9207 iss, the state in constant time,
-// the flow not expired nor used, an error parameter, the code) before it
-// makes any token request, then exchanges the code with the verifier:
+// At the redirect endpoint, [Client.Finish] it. Finish checks the callback
+// (the stored flow against the client, no repeated parameters, the RFC 9207
+// iss, the state in constant time, the flow not expired nor finished
+// before, an error parameter, the code) before it makes any token request,
+// then exchanges the code with the verifier:
 //
-//	tok, err := client.FinishRequest(r, flow)
-//	var authErr *pkce.AuthorizationError
+//	tok, err := client.Finish(r, flow)
 //	switch {
 //	case errors.Is(err, pkce.ErrAccessDenied):
 //		// the user said no
@@ -49,63 +53,108 @@
 //		// the message says which rule broke, e.g. "RFC 9207 §2.4"
 //	}
 //
-// The token is an *oauth2.Token (embedded in Token, which prints without
-// secrets), so everything built for golang.org/x/oauth2 accepts it.
+// The token is an *oauth2.Token (embedded in [Token], which prints without
+// secrets), so everything built for golang.org/x/oauth2 accepts it. Finish
+// is the safe path; its two halves, [Client.VerifyCallback] and
+// [Client.Exchange], are there for callbacks that do not arrive as an
+// *http.Request. A flow is finished once per [Store]: give the replicas of
+// an application one shared Store with [WithStore].
 //
 // # Native apps
 //
 // Desktop apps and command-line tools are public clients that receive the
-// redirect on the loopback interface (RFC 8252 §7.3). SignInLoopback does
-// the whole flow in one call: it listens on 127.0.0.1 on an ephemeral
-// port, hands the authorization URL to a function that opens the browser,
-// waits for the redirect with the right state and exchanges the code.
+// redirect on the loopback interface (RFC 8252 §7.3).
+// [Client.SignInLoopback] does the whole flow in one call: it listens on
+// 127.0.0.1 on an ephemeral port, hands the authorization URL to a
+// function that opens the browser, waits for the redirect with the right
+// state and exchanges the code.
 //
 //	tok, err := client.SignInLoopback(ctx, openBrowser)
 //
 // # Refresh
 //
-// Client.TokenSource returns an oauth2.TokenSource that refreshes the
+// [Client.TokenSource] returns an oauth2.TokenSource that refreshes the
 // token (RFC 6749 §6) when it nears expiry, with one request however many
-// goroutines ask, a hook that saves each new token before anyone uses it,
-// and errors that say whether to sign in again (ErrSignInRequired) or try
-// later (ErrTryLater):
+// goroutines ask, and a hook that saves each new token before anyone uses
+// it. Keep one source per user and share it:
 //
-//	src := client.TokenSource(tok.Token, pkce.OnRefresh(save))
+//	src, err := client.TokenSource(tok.Token, pkce.OnRefresh(save))
 //	httpClient := src.Client(ctx)
 //
-// Client.Revoke revokes a token (RFC 7009); TokenSource.SignOut revokes
-// the source's refresh token and forgets it.
+// Where tokens live in a database or Redis and several processes serve
+// the same users, take sources from [Tokens] over a shared [Store]
+// instead: one refresh per expiry per user across every replica.
+//
+//	tokens, err := client.Tokens(store)
+//	err = tokens.Save(ctx, userID, tok)         // after sign-in
+//	src, err := tokens.Source(ctx, userID)      // in each request
+//
+// Every refresh error matches exactly one class:
+//
+//	answer to the refresh request                           class
+//	5xx, 408 or 429, whatever the body                      ErrTryLater
+//	error invalid_grant                                     ErrSignInRequired
+//	error invalid_client, unauthorized_client,
+//	      unsupported_grant_type                            ErrClientRejected
+//	any other error code, known or not (invalid_request,
+//	      invalid_scope, server_error, ...)                 ErrTryLater
+//	another 4xx without an error object (empty, HTML)       ErrSignInRequired
+//	a malformed 2xx, a redirect, no answer, a timeout       ErrTryLater
+//	no refresh token; the source was signed out             ErrSignInRequired
+//	the OnRefresh hook or the Store failed or panicked      ErrTryLater
+//	the caller's own context ended (also matches ctx.Err()) ErrTryLater
+//
+// On ErrSignInRequired, delete the stored token and sign the user in
+// again. On ErrTryLater, keep it. On ErrClientRejected keep it too: the
+// client's credentials or registration need fixing, not the user's grant.
+//
+// [Client.Revoke] revokes a token (RFC 7009); [TokenSource.SignOut] and
+// [Tokens.SignOut] forget the token and revoke it.
 //
 // # Client authentication
 //
-// The style is explicit and never probed: AuthClientSecretBasic (HTTP
-// Basic with the id and secret form-encoded, RFC 6749 §2.3.1),
-// AuthClientSecretPost (in the body), or AuthNone for public clients.
-// Without WithAuthStyle, a client with a secret uses Basic and one without
-// uses none.
+// The method is explicit and never probed: [AuthSecretBasic] (HTTP Basic
+// with the id and secret form-encoded, RFC 6749 §2.3.1), [AuthSecretPost]
+// (in the body), or [AuthNone] for public clients. Without
+// [WithAuthMethod], a client with a secret uses Basic and one without uses
+// none.
 //
 // # Errors
 //
 // Errors say what broke and where the rule is written, since the package is
 // also used as a strict client in tests of authorization servers. They
-// never contain a secret, code, verifier or token.
+// never contain a secret, code, verifier, state or token. Every error type
+// and sentinel is in errors.go:
 //
-//   - *CallbackError and *IssuerMismatchError: the redirect was wrong; no
-//     token request was made. Match the cause with errors.Is (ErrStateMismatch,
-//     ErrIssuerMismatch, ErrFlowExpired, ...).
-//   - *AuthorizationError: the server sent error=... on the redirect.
-//   - *TokenError: the token endpoint answered with an RFC 6749 §5.2 error;
-//     errors.As also finds the *oauth2.RetrieveError.
-//   - *ResponseError: the token endpoint broke the protocol (HTML instead
-//     of JSON, no token_type, negative expires_in, an oversized body, ...).
+//   - [*CallbackError]: the redirect or the stored flow was wrong; no token
+//     request was made. errors.Is matches its cause: [ErrInvalidFlow],
+//     [ErrMalformedCallback], [ErrStateMismatch], [ErrIssuerMismatch],
+//     [ErrFlowExpired], [ErrFlowFinished].
+//   - [*OAuthError]: the server reported an OAuth error, error=... on the
+//     redirect (Op [OpAuthorize]) or an error object from an endpoint
+//     (RFC 6749 §5.2). errors.Is matches its [ErrorCode], such as
+//     [ErrAccessDenied] or [ErrInvalidGrant]; for endpoints, errors.As also
+//     finds the *oauth2.RetrieveError, without secrets.
+//   - [*ResponseError]: an endpoint broke the protocol (HTML instead of
+//     JSON, no token_type, a status other than 200, an oversized body, a
+//     metadata issuer that differs). errors.Is matches [ErrResponseTooLarge],
+//     [ErrUnexpectedStatus], [ErrNotJSON], [ErrInvalidResponse] or
+//     [ErrIssuerMismatch].
+//   - [*RequestError]: no complete answer (connection refused, reset,
+//     timeout); errors.Is finds the cause, such as context.DeadlineExceeded.
+//   - [ErrInvalidConfig] and [ErrInvalidVerifier]: what the application
+//     gave was wrong.
+//   - [ErrSignInRequired], [ErrTryLater], [ErrClientRejected]: the class of
+//     every refresh error, above.
 //
-// errors.Is(err, pkce.ErrInvalidGrant) and the other ErrorCode values work
-// on both *AuthorizationError and *TokenError.
+// The [Op] of an error names the step it came from.
 //
 // # HTTP clients
 //
-// Token requests use, in order: an *http.Client stored in the context under
-// oauth2.HTTPClient, the one given to WithHTTPClient, http.DefaultClient.
-// Whatever the client, redirects from the token endpoint are not followed
-// and response bodies are bounded (WithMaxResponseBytes).
+// Requests to the authorization server use, in order: an *http.Client
+// stored in the context under oauth2.HTTPClient, the one given to
+// [WithHTTPClient], http.DefaultClient. Whatever the client, requests that
+// carry credentials do not follow redirects, response bodies are bounded
+// ([WithMaxResponseBytes]), and a request whose context has no deadline
+// stops after 30 seconds.
 package pkce

@@ -8,9 +8,80 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// ErrorCode is an OAuth 2.0 error code. Both *AuthorizationError and
-// *TokenError match the ErrorCode equal to their code with errors.Is, so
-// errors.Is(err, pkce.ErrInvalidGrant) reads as it should. Codes not listed
+// Every error type and sentinel of the package lives in this file. Each
+// error the package returns is one of the types below, or wraps one of the
+// sentinels, so that errors.As and errors.Is find it; doc.go says which
+// appears when.
+
+// An Op names the request or step an error came from.
+type Op string
+
+// The steps of the authorization code grant and around it.
+const (
+	OpAuthorize Op = "authorization"                // the redirect back from the authorization endpoint (RFC 6749 §4.1.2)
+	OpExchange  Op = "code exchange"                // the token endpoint, authorization_code grant (RFC 6749 §4.1.3)
+	OpRefresh   Op = "refresh"                      // the token endpoint, refresh_token grant (RFC 6749 §6)
+	OpPush      Op = "pushed authorization request" // RFC 9126 §2
+	OpRevoke    Op = "revocation"                   // RFC 7009 §2
+	OpDiscover  Op = "metadata discovery"           // RFC 8414 §3
+)
+
+// ErrInvalidConfig is matched by every error that New, NewFromIssuer,
+// TokenSource and the options return because of what they were given.
+var ErrInvalidConfig = errors.New("pkce: invalid configuration")
+
+// ErrInvalidVerifier is matched by every error for a code verifier that
+// breaks RFC 7636 §4.1.
+var ErrInvalidVerifier = errors.New("pkce: invalid code verifier")
+
+// Causes of a *CallbackError: the redirect back from the authorization
+// server, or the pending flow, is not acceptable. No token request has
+// been made.
+var (
+	ErrInvalidFlow       = errors.New("pkce: flow is not valid for this client")
+	ErrMalformedCallback = errors.New("pkce: callback is malformed")
+	ErrStateMismatch     = errors.New("pkce: callback state does not match the flow")
+	ErrIssuerMismatch    = errors.New("pkce: issuer does not match")
+	ErrFlowExpired       = errors.New("pkce: flow expired")
+	ErrFlowFinished      = errors.New("pkce: flow already finished")
+)
+
+// Causes of a *ResponseError: an endpoint answered in a way the protocol
+// does not allow. ErrIssuerMismatch is also one, for metadata whose issuer
+// differs from the one asked for (RFC 8414 §3.3).
+var (
+	ErrResponseTooLarge = errors.New("pkce: response too large")
+	ErrUnexpectedStatus = errors.New("pkce: response has an unexpected status")
+	ErrNotJSON          = errors.New("pkce: response is not a JSON object labelled application/json")
+	ErrInvalidResponse  = errors.New("pkce: response breaks the protocol")
+)
+
+// The classes of refresh failures. Every error that Client.Refresh and a
+// TokenSource return matches exactly one of them with errors.Is; the
+// README and doc.go have the table of what falls in which.
+var (
+	// ErrSignInRequired: the grant is gone (invalid_grant: the refresh
+	// token expired, was revoked or rotated away; a 4xx answer without an
+	// error object; no refresh token; the source was signed out). Delete
+	// the stored token and send the user through sign-in again.
+	ErrSignInRequired = errors.New("pkce: sign-in required")
+	// ErrTryLater: the refresh may pass later (network errors, timeouts,
+	// 5xx, 408 and 429 answers, server_error, temporarily_unavailable,
+	// unknown or request-level error codes, malformed answers, a failing
+	// store or OnRefresh hook, the caller's own context ending). Keep the
+	// stored token.
+	ErrTryLater = errors.New("pkce: refresh failed for now; try later")
+	// ErrClientRejected: the server refused the client itself
+	// (invalid_client, unauthorized_client, unsupported_grant_type).
+	// Signing the user in again does not help: fix the client's
+	// credentials or registration. Keep the stored token; it may well be
+	// valid.
+	ErrClientRejected = errors.New("pkce: the authorization server rejected the client")
+)
+
+// ErrorCode is an OAuth 2.0 error code. An *OAuthError matches the
+// ErrorCode equal to its code with errors.Is, so
+// errors.Is(err, pkce.ErrAccessDenied) reads as it should. Codes not listed
 // here work the same way: errors.Is(err, pkce.ErrorCode("login_required")).
 type ErrorCode string
 
@@ -31,87 +102,104 @@ const (
 	ErrUnsupportedGrantType    ErrorCode = "unsupported_grant_type"
 )
 
-// A TokenError is an error response from the token endpoint
-// (RFC 6749 §5.2). errors.As finds the *oauth2.RetrieveError behind it,
-// with the Authorization header removed from its request and secrets
-// removed from its body.
-type TokenError struct {
-	Grant       string // "authorization_code", "refresh_token", "revocation" or "pushed_authorization_request"
-	StatusCode  int
-	Code        string // the error member
+// A CallbackError says which rule the redirect back from the
+// authorization server, or the pending flow, broke. No token request has
+// been made when it is returned. errors.Is matches its Err.
+type CallbackError struct {
+	Err     error  // ErrInvalidFlow, ErrMalformedCallback, ErrStateMismatch, ErrIssuerMismatch, ErrFlowExpired or ErrFlowFinished
+	Param   string // the parameter concerned, if any
+	Problem string // what was wrong, and the likely cause
+	Rule    string // where the rule is written, e.g. "RFC 9207 §2.4"
+}
+
+func (e *CallbackError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Err.Error())
+	if e.Param != "" {
+		fmt.Fprintf(&b, " (parameter %q)", e.Param)
+	}
+	if e.Problem != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Problem)
+	}
+	if e.Rule != "" {
+		b.WriteString("; ")
+		b.WriteString(e.Rule)
+	}
+	return b.String()
+}
+
+func (e *CallbackError) Unwrap() error { return e.Err }
+
+// An OAuthError is an error the authorization server reported in the
+// protocol's own terms: error=... on the redirect (Op OpAuthorize,
+// RFC 6749 §4.1.2.1), or an error object from the token, PAR or revocation
+// endpoint (RFC 6749 §5.2, RFC 9126 §2.3, RFC 7009 §2.2.1). errors.Is
+// matches it against the ErrorCode of the same code; for endpoint errors,
+// errors.As also finds an *oauth2.RetrieveError without the request's
+// credentials.
+type OAuthError struct {
+	Op          Op
+	StatusCode  int    // the HTTP status; 0 for OpAuthorize
+	Code        string // the error member, e.g. "invalid_grant"
 	Description string // error_description, secrets removed
 	URI         string // error_uri
-	AuthStyle   AuthStyle
+	AuthMethod  AuthMethod
 
 	retrieve *oauth2.RetrieveError
 }
 
-func (e *TokenError) Error() string {
+func (e *OAuthError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "pkce: %s answered %d with error %q", endpointOf(e.Grant), e.StatusCode, clip(e.Code, 100))
+	if e.Op == OpAuthorize {
+		fmt.Fprintf(&b, "pkce: authorization server returned error %q", clip(e.Code, 100))
+	} else {
+		fmt.Fprintf(&b, "pkce: %s answered %d with error %q", e.Op.endpoint(), e.StatusCode, clip(e.Code, 100))
+	}
 	if e.Description != "" {
 		fmt.Fprintf(&b, ": %q", clip(e.Description, maxDescription))
 	}
 	if e.URI != "" {
 		fmt.Fprintf(&b, " (see %q)", clip(e.URI, 200))
 	}
-	b.WriteString("; RFC 6749 §5.2")
+	switch e.Op {
+	case OpAuthorize:
+		b.WriteString("; RFC 6749 §4.1.2.1")
+	default:
+		b.WriteString("; RFC 6749 §5.2")
+	}
 	if e.Code == string(ErrInvalidClient) {
 		b.WriteString("; ")
-		b.WriteString(invalidClientHint(e.AuthStyle))
+		b.WriteString(e.AuthMethod.invalidClientHint())
 	}
 	return b.String()
 }
 
-// Unwrap returns the *oauth2.RetrieveError for errors.As.
-func (e *TokenError) Unwrap() error { return e.retrieve }
+// Unwrap returns the *oauth2.RetrieveError of an endpoint error, for
+// errors.As.
+func (e *OAuthError) Unwrap() error {
+	if e.retrieve == nil {
+		return nil
+	}
+	return e.retrieve
+}
 
 // Is matches the ErrorCode equal to e.Code.
-func (e *TokenError) Is(target error) bool {
+func (e *OAuthError) Is(target error) bool {
 	code, ok := target.(ErrorCode)
 	return ok && string(code) == e.Code
 }
 
-// invalidClientHint names the usual causes of invalid_client for the
-// authentication the client used.
-func invalidClientHint(s AuthStyle) string {
-	return authStyleHint(s) + "; also check that TokenURL is the token endpoint, not the authorization endpoint"
-}
-
-func authStyleHint(s AuthStyle) string {
-	switch s {
-	case AuthClientSecretBasic:
-		return "the client sent its id and secret with HTTP Basic (client_secret_basic): check the secret, and that the server registered the client as confidential with this method; some servers want the secret in the body (AuthClientSecretPost)"
-	case AuthClientSecretPost:
-		return "the client sent its id and secret in the body (client_secret_post): check the secret, and that the server registered the client with this method; many servers want HTTP Basic (AuthClientSecretBasic)"
-	case AuthNone:
-		return "the client sent no secret (public client, auth none): servers answer invalid_client when they registered the client as confidential; then set ClientSecret"
-	}
-	return "check the client id, secret and authentication method"
-}
-
-// Errors for token responses that break the protocol. Each arrives
-// wrapped in a *ResponseError.
-var (
-	ErrResponseTooLarge   = errors.New("pkce: token response too large")
-	ErrUnexpectedStatus   = errors.New("pkce: token response has an unexpected status")
-	ErrNotJSON            = errors.New("pkce: token response is not a JSON object")
-	ErrContentType        = errors.New("pkce: token response is not labelled application/json")
-	ErrMissingAccessToken = errors.New("pkce: token response has no access_token")
-	ErrTokenType          = errors.New("pkce: token response has a missing or unsupported token_type")
-	ErrExpiresIn          = errors.New("pkce: token response has an invalid expires_in")
-	ErrMalformedResponse  = errors.New("pkce: token response has a member of the wrong type")
-)
-
-// A ResponseError is a token endpoint response that breaks RFC 6749: the
-// server did something wrong, and the message says what and where the
-// rule is. When the status was not 2xx, errors.As also finds the
-// *oauth2.RetrieveError behind it.
+// A ResponseError is an answer that breaks the protocol: the server did
+// something wrong, and the message says what and where the rule is.
+// errors.Is matches its Err; when the status was not 2xx, errors.As also
+// finds an *oauth2.RetrieveError behind it.
 type ResponseError struct {
-	Err         error // one of the Err* values above
-	Grant       string
+	Op          Op
+	Err         error // ErrResponseTooLarge, ErrUnexpectedStatus, ErrNotJSON, ErrInvalidResponse or ErrIssuerMismatch
+	URL         string
 	StatusCode  int
-	ContentType string
+	ContentType string // secrets removed
 	Problem     string // what was wrong, with a redacted excerpt of the body
 	Rule        string // e.g. "RFC 6749 §5.1"
 
@@ -119,15 +207,24 @@ type ResponseError struct {
 }
 
 func (e *ResponseError) Error() string {
-	msg := fmt.Sprintf("pkce: %s answered %d", endpointOf(e.Grant), e.StatusCode)
-	if e.ContentType != "" {
-		msg += fmt.Sprintf(" (%s)", clip(e.ContentType, 80))
+	var b strings.Builder
+	fmt.Fprintf(&b, "pkce: %s", e.Op.endpoint())
+	if e.URL != "" {
+		fmt.Fprintf(&b, " at %q", clip(e.URL, 200))
 	}
-	msg += ": " + e.Problem
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, " answered %d", e.StatusCode)
+		if e.ContentType != "" {
+			fmt.Fprintf(&b, " (%s)", clip(e.ContentType, 80))
+		}
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Problem)
 	if e.Rule != "" {
-		msg += "; " + e.Rule
+		b.WriteString("; ")
+		b.WriteString(e.Rule)
 	}
-	return msg
+	return b.String()
 }
 
 // Unwrap returns the kind of failure and, when there is one, the
@@ -139,32 +236,86 @@ func (e *ResponseError) Unwrap() []error {
 	return []error{e.Err}
 }
 
-// endpointOf names the endpoint a request of the given grant went to, for
-// messages.
-func endpointOf(grant string) string {
-	switch grant {
-	case revocationGrant:
-		return "revocation endpoint"
-	case parGrant:
-		return "pushed authorization request endpoint"
-	}
-	return "token endpoint (" + grant + " grant)"
-}
-
 // A RequestError is a request that got no complete answer: the
 // connection failed or was reset, or the context ended first. errors.Is
 // finds the cause, such as context.DeadlineExceeded.
 type RequestError struct {
-	Grant   string
+	Op      Op
 	Err     error
 	Partial bool // the status line arrived, the body did not
 }
 
 func (e *RequestError) Error() string {
 	if e.Partial {
-		return fmt.Sprintf("pkce: request to the %s failed while reading the response: %v", endpointOf(e.Grant), e.Err)
+		return fmt.Sprintf("pkce: request to the %s failed while reading the response: %v", e.Op.endpoint(), e.Err)
 	}
-	return fmt.Sprintf("pkce: request to the %s failed: %v", endpointOf(e.Grant), e.Err)
+	return fmt.Sprintf("pkce: request to the %s failed: %v", e.Op.endpoint(), e.Err)
 }
 
 func (e *RequestError) Unwrap() error { return e.Err }
+
+// refreshError puts a refresh failure in its class (ErrSignInRequired,
+// ErrTryLater or ErrClientRejected) while errors.Is and errors.As still
+// find the cause.
+type refreshError struct {
+	class error
+	err   error
+}
+
+func (e *refreshError) Error() string {
+	switch e.class {
+	case ErrSignInRequired:
+		return e.err.Error() + " (sign-in required)"
+	case ErrClientRejected:
+		return e.err.Error() + " (the client was rejected; signing in again will not help)"
+	}
+	return e.err.Error() + " (try later)"
+}
+
+func (e *refreshError) Unwrap() []error { return []error{e.class, e.err} }
+
+// endpoint names the endpoint of op for messages.
+func (op Op) endpoint() string {
+	switch op {
+	case OpExchange:
+		return "token endpoint (authorization_code grant)"
+	case OpRefresh:
+		return "token endpoint (refresh_token grant)"
+	case OpPush:
+		return "pushed authorization request endpoint"
+	case OpRevoke:
+		return "revocation endpoint"
+	case OpDiscover:
+		return "metadata endpoint"
+	case OpAuthorize:
+		return "authorization endpoint"
+	}
+	return string(op)
+}
+
+// invalidClientHint names the usual causes of invalid_client for the
+// authentication the client used.
+func (m AuthMethod) invalidClientHint() string {
+	var hint string
+	switch m {
+	case AuthSecretBasic:
+		hint = "the client sent its id and secret with HTTP Basic (client_secret_basic): check the secret, and that the server registered the client as confidential with this method; some servers want the secret in the body (AuthSecretPost)"
+	case AuthSecretPost:
+		hint = "the client sent its id and secret in the body (client_secret_post): check the secret, and that the server registered the client with this method; many servers want HTTP Basic (AuthSecretBasic)"
+	case AuthNone:
+		hint = "the client sent no secret (public client, auth none): servers answer invalid_client when they registered the client as confidential; then set ClientSecret"
+	default:
+		hint = "check the client id, secret and authentication method"
+	}
+	return hint + "; also check that TokenURL is the token endpoint, not the authorization endpoint"
+}
+
+// configErrorf returns an error matching ErrInvalidConfig.
+func configErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+}
+
+// configProblem is the message of a configErrorf error without its prefix.
+func configProblem(err error) string {
+	return strings.TrimPrefix(err.Error(), ErrInvalidConfig.Error()+": ")
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -13,16 +14,16 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pkcekit/pkce"
-	"github.com/pkcekit/pkce/internal/authserver"
+	"github.com/pkcekit/pkce/pkcetest"
 )
 
 // A client configured from its issuer alone, against the package's test
 // authorization server serving a tenant under /acme/oauth2/v1: discovery,
 // sign-in, then sign-out, which revokes the refresh token.
 func ExampleNewFromIssuer() {
-	srv := authserver.Start(authserver.Config{
-		Clients: []authserver.Client{{
-			ID: "web", Secret: "s3cret", Method: authserver.MethodBasic,
+	srv := pkcetest.NewServer(pkcetest.Config{
+		Clients: []pkcetest.Client{{
+			ID: "web", Secret: "s3cret", Method: pkcetest.MethodBasic,
 			RedirectURIs: []string{"http://127.0.0.1/callback"},
 		}},
 		PathPrefix: "/acme/oauth2/v1",
@@ -41,48 +42,50 @@ func ExampleNewFromIssuer() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(strings.TrimPrefix(client.Metadata().TokenEndpoint, srv.URL()), client.AuthStyle())
+	md := client.Metadata()
+	fmt.Println(strings.TrimPrefix(md.TokenEndpoint, srv.URL), strings.TrimPrefix(md.RevocationEndpoint, srv.URL))
 
-	flow, err := client.StartContext(ctx)
+	flow, err := client.Start(ctx)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	// The browser's part, played by an HTTP client.
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.Get(flow.URL)
+	// The browser's part, played by a test helper.
+	callback, err := followAuthorization(flow.URL)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	resp.Body.Close()
-	callback, _ := url.Parse(resp.Header.Get("Location"))
-	tok, err := client.Finish(ctx, flow, callback.Query())
+	tok, err := client.Finish(httptest.NewRequestWithContext(ctx, http.MethodGet, callback.String(), nil), flow)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 
-	src := client.TokenSource(tok.Token)
+	src, err := client.TokenSource(tok.Token)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println("sign-out:", src.SignOut(ctx))
 	_, err = src.Token()
 	fmt.Println("sign in again:", errors.Is(err, pkce.ErrSignInRequired))
 	// Output:
-	// /acme/oauth2/v1/token client_secret_basic
+	// /acme/oauth2/v1/token /acme/oauth2/v1/revoke
 	// sign-out: <nil>
 	// sign in again: true
 }
 
 // When the metadata says require_pushed_authorization_requests, Start
-// refuses and StartContext pushes the parameters first (RFC 9126): the
-// browser only sees client_id and a request_uri.
-func ExampleClient_StartContext() {
-	srv := authserver.Start(authserver.Config{
-		Clients: []authserver.Client{{
-			ID: "native", Method: authserver.MethodNone,
+// pushes the parameters first (RFC 9126): the browser only sees client_id
+// and a request_uri.
+func ExampleClient_Start_pushed() {
+	srv := pkcetest.NewServer(pkcetest.Config{
+		Clients: []pkcetest.Client{{
+			ID: "native", Method: pkcetest.MethodNone,
 			RedirectURIs: []string{"http://127.0.0.1/callback"},
 		}},
-		AuthMethodsSupported: []authserver.AuthMethod{authserver.MethodNone},
+		AuthMethodsSupported: []pkcetest.AuthMethod{pkcetest.MethodNone},
 		RequirePAR:           true,
 	})
 	defer srv.Close()
@@ -96,10 +99,7 @@ func ExampleClient_StartContext() {
 		fmt.Println(err)
 		return
 	}
-	_, err = client.Start()
-	fmt.Println(err)
-
-	flow, err := client.StartContext(ctx)
+	flow, err := client.Start(ctx)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -107,6 +107,5 @@ func ExampleClient_StartContext() {
 	u, _ := url.Parse(flow.URL)
 	fmt.Println(slices.Sorted(maps.Keys(u.Query())))
 	// Output:
-	// pkce: the authorization request must be pushed (RFC 9126 §5); use StartContext
 	// [client_id request_uri]
 }

@@ -2,23 +2,28 @@ package pkce_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 
 	"golang.org/x/oauth2"
 
 	"github.com/pkcekit/pkce"
-	"github.com/pkcekit/pkce/internal/authserver"
+	"github.com/pkcekit/pkce/pkcetest"
 )
 
 func ExampleNewVerifier() {
 	v := pkce.NewVerifier()
 	fmt.Println(len(v.Reveal()), len(v.Challenge()))
-	fmt.Println(pkce.MatchChallenge(v.Reveal(), v.Challenge()))
+	// The challenge is S256 (RFC 7636 §4.2).
+	sum := sha256.Sum256([]byte(v.Reveal()))
+	fmt.Println(v.Challenge() == base64.RawURLEncoding.EncodeToString(sum[:]))
 	fmt.Println(v) // a Verifier never prints itself
 	// Output:
 	// 43 43
@@ -47,7 +52,7 @@ func ExampleClient_Start() {
 		fmt.Println(err)
 		return
 	}
-	flow, err := client.Start(pkce.Param("audience", "https://api.example"))
+	flow, err := client.Start(context.Background(), pkce.Param("audience", "https://api.example"))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -61,7 +66,6 @@ func ExampleClient_Start() {
 		}
 		fmt.Printf("%s=%s\n", key, value)
 	}
-	fmt.Println("auth:", client.AuthStyle())
 	// Output:
 	// audience=https://api.example
 	// client_id=native-app
@@ -71,15 +75,14 @@ func ExampleClient_Start() {
 	// response_type=code
 	// scope=openid offline_access
 	// state=(random)
-	// auth: none
 }
 
 // The whole flow against the package's test authorization server: start,
 // let the "browser" follow the authorization URL, finish at the callback.
 func ExampleClient_Finish() {
-	srv := authserver.Start(authserver.Config{
-		Clients: []authserver.Client{{
-			ID: "web", Secret: "s3cret", Method: authserver.MethodBasic,
+	srv := pkcetest.NewServer(pkcetest.Config{
+		Clients: []pkcetest.Client{{
+			ID: "web", Secret: "s3cret", Method: pkcetest.MethodBasic,
 			RedirectURIs: []string{"http://127.0.0.1/callback"},
 		}},
 		SendIssuer: true,
@@ -96,24 +99,24 @@ func ExampleClient_Finish() {
 		fmt.Println(err)
 		return
 	}
-	flow, err := client.Start()
+	flow, err := client.Start(context.Background())
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 
 	// In a real application the browser goes to flow.URL and comes back to
-	// the redirect URL; here an HTTP client plays the browser.
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.Get(flow.URL)
+	// the redirect URL; here a test helper plays the browser and returns
+	// the redirect back.
+	callback, err := followAuthorization(flow.URL)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	resp.Body.Close()
-	callback, _ := url.Parse(resp.Header.Get("Location"))
 
-	tok, err := client.Finish(context.Background(), flow, callback.Query())
+	// The redirect endpoint's handler gets the browser's request.
+	r := httptest.NewRequest(http.MethodGet, callback.String(), nil)
+	tok, err := client.Finish(r, flow)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -121,32 +124,32 @@ func ExampleClient_Finish() {
 	fmt.Println(tok.Type(), tok.Valid(), tok.RefreshToken != "")
 
 	// The same callback a second time is refused before any token request.
-	_, err = client.Finish(context.Background(), flow, callback.Query())
-	fmt.Println(err)
+	_, err = client.Finish(httptest.NewRequest(http.MethodGet, callback.String(), nil), flow)
+	fmt.Println(errors.Is(err, pkce.ErrFlowFinished))
 	// Output:
 	// Bearer true true
-	// pkce: flow already finished
+	// true
 }
 
-func ExampleAuthorizationError() {
+func ExampleOAuthError() {
 	client, _ := pkce.New(&oauth2.Config{
 		ClientID:    "app",
 		Endpoint:    oauth2.Endpoint{AuthURL: "https://as.example/authorize", TokenURL: "https://as.example/token"},
 		RedirectURL: "https://app.example/callback",
 	})
-	flow, _ := client.Start()
+	flow, _ := client.Start(context.Background())
 
 	// The user declined on the consent screen.
-	_, err := client.VerifyCallback(flow, url.Values{
+	_, err := client.VerifyCallback(context.Background(), flow, url.Values{
 		"error": {"access_denied"},
 		"state": {flow.State},
 	})
 	fmt.Println(errors.Is(err, pkce.ErrAccessDenied))
-	var authErr *pkce.AuthorizationError
+	var authErr *pkce.OAuthError
 	if errors.As(err, &authErr) {
-		fmt.Println(authErr.Code)
+		fmt.Println(authErr.Op, authErr.Code)
 	}
 	// Output:
 	// true
-	// access_denied
+	// authorization access_denied
 }

@@ -1,10 +1,14 @@
 package pkce
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,12 +58,28 @@ func TestNewChecksConfig(t *testing.T) {
 		{"redirect URL with a fragment", func(c *oauth2.Config) { c.RedirectURL = "https://app.example/cb#f" }, nil, "RFC 6749 §3.1.2"},
 		{"redirect URL plain http on a public host", func(c *oauth2.Config) { c.RedirectURL = "http://app.example/cb" }, nil, "RFC 8252 §7.3"},
 		{"issuer plain http on a public host", nil, []Option{WithIssuer("http://as.example")}, "must use https"},
-		{"basic without secret", func(c *oauth2.Config) { c.ClientSecret = "" }, []Option{WithAuthStyle(AuthClientSecretBasic)}, "needs a ClientSecret"},
-		{"post without secret", func(c *oauth2.Config) { c.ClientSecret = "" }, []Option{WithAuthStyle(AuthClientSecretPost)}, "needs a ClientSecret"},
-		{"none with a secret", nil, []Option{WithAuthStyle(AuthNone)}, "sends no secret"},
+		{"issuer with a query", nil, []Option{WithIssuer("https://as.example/?tenant=a")}, "RFC 8414 §2"},
+		{"basic without secret", func(c *oauth2.Config) { c.ClientSecret = "" }, []Option{WithAuthMethod(AuthSecretBasic)}, "needs a ClientSecret"},
+		{"post without secret", func(c *oauth2.Config) { c.ClientSecret = "" }, []Option{WithAuthMethod(AuthSecretPost)}, "needs a ClientSecret"},
+		{"none with a secret", nil, []Option{WithAuthMethod(AuthNone)}, "sends no secret"},
+		{"unknown auth method", nil, []Option{WithAuthMethod("private_key_jwt")}, "unknown auth method"},
 		{"response bound too small", nil, []Option{WithMaxResponseBytes(10)}, "max response bytes"},
-		{"response bound above what x/oauth2 reads", nil, []Option{WithMaxResponseBytes(1 << 20)}, "max response bytes"},
+		// v1: the bound may now go up to 16 MiB (it was capped at 1 MiB,
+		// what x/oauth2 reads, before the package read bodies itself).
+		{"response bound of 1 MiB", nil, []Option{WithMaxResponseBytes(1 << 20)}, ""},
+		{"response bound of 16 MiB", nil, []Option{WithMaxResponseBytes(16 << 20)}, ""},
+		{"response bound above 16 MiB", nil, []Option{WithMaxResponseBytes(16<<20 + 1)}, "max response bytes"},
 		{"flow lifetime zero", nil, []Option{WithFlowLifetime(0)}, "flow lifetime"},
+		{"flow lifetime negative", nil, []Option{WithFlowLifetime(-time.Minute)}, "flow lifetime"},
+		{"nil option", nil, []Option{nil}, "option 0 is nil"},
+		{"nil option after a good one", nil, []Option{WithIssuer("https://as.example"), nil}, "option 1 is nil"},
+		{"nil HTTP client", nil, []Option{WithHTTPClient(nil)}, "nil *http.Client"},
+		{"nil store", nil, []Option{WithStore(nil)}, "nil Store"},
+		{"nil metadata", nil, []Option{WithMetadata(nil)}, "nil metadata"},
+		{"empty token type", nil, []Option{WithTokenTypes("")}, "empty token type"},
+		{"revocation URL plain http on a public host", nil, []Option{WithRevocationURL("http://as.example/revoke")}, "must use https"},
+		{"scope with a space", func(c *oauth2.Config) { c.Scopes = []string{"openid profile"} }, nil, "RFC 6749 §3.3"},
+		{"empty scope", func(c *oauth2.Config) { c.Scopes = []string{""} }, nil, "RFC 6749 §3.3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,29 +105,33 @@ func TestNewChecksConfig(t *testing.T) {
 	}
 }
 
-func TestAuthStyleFollowsConfig(t *testing.T) {
+func TestAuthMethodFollowsConfig(t *testing.T) {
 	tests := []struct {
 		name   string
 		secret string
 		cfg    oauth2.AuthStyle
-		opt    AuthStyle
-		want   AuthStyle
+		opt    AuthMethod // "": no WithAuthMethod
+		want   AuthMethod
 	}{
-		{"secret defaults to Basic", "s", oauth2.AuthStyleAutoDetect, 0, AuthClientSecretBasic},
-		{"no secret defaults to none", "", oauth2.AuthStyleAutoDetect, 0, AuthNone},
-		{"endpoint in params with secret is post", "s", oauth2.AuthStyleInParams, 0, AuthClientSecretPost},
-		{"endpoint in params without secret is none", "", oauth2.AuthStyleInParams, 0, AuthNone},
-		{"endpoint in header is Basic", "s", oauth2.AuthStyleInHeader, 0, AuthClientSecretBasic},
-		{"explicit choice wins over the endpoint", "s", oauth2.AuthStyleInHeader, AuthClientSecretPost, AuthClientSecretPost},
+		{"secret defaults to Basic", "s", oauth2.AuthStyleAutoDetect, "", AuthSecretBasic},
+		{"no secret defaults to none", "", oauth2.AuthStyleAutoDetect, "", AuthNone},
+		{"endpoint in params with secret is post", "s", oauth2.AuthStyleInParams, "", AuthSecretPost},
+		{"endpoint in params without secret is none", "", oauth2.AuthStyleInParams, "", AuthNone},
+		{"endpoint in header is Basic", "s", oauth2.AuthStyleInHeader, "", AuthSecretBasic},
+		{"explicit choice wins over the endpoint", "s", oauth2.AuthStyleInHeader, AuthSecretPost, AuthSecretPost},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig()
 			cfg.ClientSecret = tt.secret
 			cfg.Endpoint.AuthStyle = tt.cfg
-			c, err := New(cfg, WithAuthStyle(tt.opt))
+			var opts []Option
+			if tt.opt != "" {
+				opts = append(opts, WithAuthMethod(tt.opt))
+			}
+			c, err := New(cfg, opts...)
 			require.NoError(t, err)
-			assert.Equal(t, tt.want, c.AuthStyle())
+			assert.Equal(t, tt.want, c.authMethod)
 			assert.NotEqual(t, oauth2.AuthStyleAutoDetect, c.config.Endpoint.AuthStyle, "x/oauth2 must never probe")
 		})
 	}
@@ -118,7 +142,7 @@ func TestStartBuildsAuthorizationRequest(t *testing.T) {
 	c, err := New(testConfig(), WithIssuer("https://as.example"), WithClock(func() time.Time { return now }))
 	require.NoError(t, err)
 
-	f, err := c.Start(Param("audience", "https://api.example/"), Param("prompt", "consent"))
+	f, err := c.Start(context.Background(), Param("audience", "https://api.example/"), Param("prompt", "consent"))
 	require.NoError(t, err)
 	u, err := url.Parse(f.URL)
 	require.NoError(t, err)
@@ -130,7 +154,7 @@ func TestStartBuildsAuthorizationRequest(t *testing.T) {
 		"redirect_uri":          "https://app.example/callback",
 		"scope":                 "openid profile",
 		"state":                 f.State,
-		"code_challenge":        f.Verifier.Challenge(),
+		"code_challenge":        f.verifier.Challenge(),
 		"code_challenge_method": "S256",
 		"audience":              "https://api.example/",
 		"prompt":                "consent",
@@ -138,21 +162,21 @@ func TestStartBuildsAuthorizationRequest(t *testing.T) {
 		assert.Equal(t, []string{want}, q[key], key)
 	}
 	assert.Len(t, q, 9, "nothing else is sent")
-	assert.NotContains(t, f.URL, f.Verifier.Reveal(), "the verifier never goes into the URL")
+	assert.NotContains(t, f.URL, f.verifier.Reveal(), "the verifier never goes into the URL")
 	assert.NotContains(t, f.URL, "s3cret-value")
 
 	raw, err := b64.DecodeString(f.State)
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, len(raw)*8, 128, "state carries at least 128 bits")
-	assert.Equal(t, "https://app.example/callback", f.RedirectURL)
-	assert.Equal(t, "https://as.example", f.Issuer)
-	assert.Equal(t, now, f.Created)
-	assert.Equal(t, now.Add(DefaultFlowLifetime), f.Expires)
+	assert.Equal(t, "https://app.example/callback", f.redirectURL)
+	assert.Equal(t, "https://as.example", f.issuer)
+	assert.Equal(t, now, f.created)
+	assert.Equal(t, now.Add(defaultFlowLifetime), f.Expires)
 
-	g, err := c.Start()
+	g, err := c.Start(context.Background())
 	require.NoError(t, err)
 	assert.NotEqual(t, f.State, g.State)
-	assert.NotEqual(t, f.Verifier.Reveal(), g.Verifier.Reveal())
+	assert.NotEqual(t, f.verifier.Reveal(), g.verifier.Reveal())
 }
 
 func TestStartOptions(t *testing.T) {
@@ -175,19 +199,29 @@ func TestStartOptions(t *testing.T) {
 			assert.Equal(t, "a b&c=d", q.Get("login_hint"))
 		}, ""},
 		{"state cannot be overridden", []StartOption{Param("state", "x")}, nil, `"state" is set by the package`},
-		{"code_challenge_method cannot become plain", []StartOption{Param("code_challenge_method", "plain")}, nil, "cannot be overridden"},
-		{"verifier cannot be put in the URL", []StartOption{Param("code_verifier", "x")}, nil, "cannot be overridden"},
-		{"redirect_uri cannot be set as a param", []StartOption{Param("redirect_uri", "https://evil.example")}, nil, "cannot be overridden"},
-		{"client_secret cannot be put in the URL", []StartOption{Param("client_secret", "x")}, nil, "cannot be overridden"},
+		{"code_challenge_method cannot become plain", []StartOption{Param("code_challenge_method", "plain")}, nil, "is set by the package"},
+		{"verifier cannot be put in the URL", []StartOption{Param("code_verifier", "x")}, nil, "is set by the package"},
+		{"redirect_uri cannot be set as a param", []StartOption{Param("redirect_uri", "https://evil.example")}, nil, "is set by the package"},
+		{"client_secret cannot be put in the URL", []StartOption{Param("client_secret", "x")}, nil, "is set by the package"},
+		{"response_type cannot be overridden", []StartOption{Param("response_type", "token")}, nil, "is set by the package"},
+		{"response_mode is reserved (v1)", []StartOption{Param("response_mode", "fragment")}, nil, "is set by the package"},
+		{"request_uri is reserved (v1)", []StartOption{Param("request_uri", "urn:x")}, nil, "is set by the package"},
 		{"a key given twice", []StartOption{Param("audience", "a"), Param("audience", "b")}, nil, "given twice"},
 		{"empty key", []StartOption{Param("", "a")}, nil, "empty name"},
 		{"http redirect on a public host", []StartOption{RedirectURL("http://app.example/cb")}, nil, "must use https"},
+		{"redirect with a fragment", []StartOption{RedirectURL("https://app.example/cb#x")}, nil, "RFC 6749 §3.1.2"},
+		{"RFC 6749 §3.3: scope with a space", []StartOption{Scopes("openid profile")}, nil, "RFC 6749 §3.3"},
+		{"RFC 6749 §3.3: empty scope", []StartOption{Scopes("")}, nil, "RFC 6749 §3.3"},
+		{"RFC 6749 §3.3: scope with a quote", []StartOption{Scopes(`say"hi"`)}, nil, "RFC 6749 §3.3"},
+		{"RFC 6749 §3.3: scope with a backslash", []StartOption{Scopes(`a\b`)}, nil, "RFC 6749 §3.3"},
+		{"RFC 6749 §3.3: scope with a non-ASCII character", []StartOption{Scopes("lecture-é")}, nil, "RFC 6749 §3.3"},
+		{"nil option", []StartOption{nil}, nil, "option 0 is nil"},
 	}
 	c, err := New(testConfig())
 	require.NoError(t, err)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := c.Start(tt.opts...)
+			f, err := c.Start(context.Background(), tt.opts...)
 			if tt.wantErr != "" {
 				assert.ErrorContains(t, err, tt.wantErr)
 				assert.Nil(t, f)
@@ -206,7 +240,7 @@ func TestStartKeepsAuthURLQuery(t *testing.T) {
 	cfg.Endpoint.AuthURL = "https://as.example/authorize?tenant=acme"
 	c, err := New(cfg)
 	require.NoError(t, err)
-	f, err := c.Start()
+	f, err := c.Start(context.Background())
 	require.NoError(t, err)
 	u, err := url.Parse(f.URL)
 	require.NoError(t, err)
@@ -217,16 +251,16 @@ func TestStartKeepsAuthURLQuery(t *testing.T) {
 func TestFlowRedactedAndSerialisable(t *testing.T) {
 	c, err := New(testConfig(), WithIssuer("https://as.example"))
 	require.NoError(t, err)
-	f, err := c.Start()
+	f, err := c.Start(context.Background())
 	require.NoError(t, err)
 
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 		out := fmt.Sprintf(format, f)
 		assert.NotContains(t, out, f.State, format)
-		assert.NotContains(t, out, f.Verifier.Reveal(), format)
+		assert.NotContains(t, out, f.verifier.Reveal(), format)
 		out = fmt.Sprintf(format, *f)
 		assert.NotContains(t, out, f.State, format+" of a Flow value")
-		assert.NotContains(t, out, f.Verifier.Reveal(), format+" of a Flow value")
+		assert.NotContains(t, out, f.verifier.Reveal(), format+" of a Flow value")
 	}
 
 	b, err := json.Marshal(f)
@@ -235,10 +269,13 @@ func TestFlowRedactedAndSerialisable(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &back))
 	assert.Equal(t, f.URL, back.URL)
 	assert.Equal(t, f.State, back.State)
-	assert.Equal(t, f.Verifier.Reveal(), back.Verifier.Reveal())
+	assert.Equal(t, f.verifier.Reveal(), back.verifier.Reveal())
+	assert.Equal(t, f.redirectURL, back.redirectURL)
+	assert.Equal(t, f.issuer, back.issuer)
+	assert.True(t, f.created.Equal(back.created))
 	assert.True(t, f.Expires.Equal(back.Expires))
 
-	code, err := c.VerifyCallback(&back, url.Values{"state": {f.State}, "code": {"abc"}, "iss": {"https://as.example"}})
+	code, err := c.VerifyCallback(context.Background(), &back, url.Values{"state": {f.State}, "code": {"abc"}, "iss": {"https://as.example"}})
 	require.NoError(t, err, "a flow that went through JSON can be finished")
 	assert.Equal(t, "abc", code)
 }
@@ -246,74 +283,98 @@ func TestFlowRedactedAndSerialisable(t *testing.T) {
 func TestVerifyCallback(t *testing.T) {
 	const issuer = "https://as.example"
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	clock := now
-	c, err := New(testConfig(), WithIssuer(issuer), WithClock(func() time.Time { return clock }))
+	var clock atomic.Pointer[time.Time]
+	clock.Store(&now)
+	c, err := New(testConfig(), WithIssuer(issuer), WithClock(func() time.Time { return *clock.Load() }))
 	require.NoError(t, err)
 
 	type params = map[string][]string
 	tests := []struct {
-		name    string
-		query   func(f *Flow) params
-		later   time.Duration
-		wantIs  error
-		wantMsg string
+		name      string
+		query     func(f *Flow) params
+		later     time.Duration
+		wantIs    error
+		wantParam string // the CallbackError's Param, when wantIs is a callback sentinel
+		wantMsg   string
 	}{
 		{"good callback", func(f *Flow) params {
 			return params{"code": {"c0de"}, "state": {f.State}, "iss": {issuer}}
-		}, 0, nil, ""},
+		}, 0, nil, "", ""},
+		{"no parameters at all", func(f *Flow) params {
+			return params{}
+		}, 0, ErrMalformedCallback, "", "fragment"},
 		{"state given twice", func(f *Flow) params {
 			return params{"code": {"c"}, "state": {f.State, f.State}, "iss": {issuer}}
-		}, 0, ErrDuplicateParameter, `parameter "state"`},
+		}, 0, ErrMalformedCallback, "state", `parameter "state"`},
 		{"code given twice", func(f *Flow) params {
 			return params{"code": {"a", "b"}, "state": {f.State}, "iss": {issuer}}
-		}, 0, ErrDuplicateParameter, "RFC 6749 §3.1"},
+		}, 0, ErrMalformedCallback, "code", "RFC 6749 §3.1"},
 		{"iss missing", func(f *Flow) params {
 			return params{"code": {"c"}, "state": {f.State}}
-		}, 0, ErrIssuerMismatch, "no iss parameter"},
+		}, 0, ErrIssuerMismatch, "iss", "has no iss"},
+		{"iss present without a value", func(f *Flow) params {
+			return params{"code": {"c"}, "state": {f.State}, "iss": {}}
+		}, 0, ErrIssuerMismatch, "iss", "RFC 9207 §2.4"},
+		{"iss empty", func(f *Flow) params {
+			return params{"code": {"c"}, "state": {f.State}, "iss": {""}}
+		}, 0, ErrIssuerMismatch, "iss", "RFC 9207 §2.4"},
 		{"iss differs from issuer", func(f *Flow) params {
 			return params{"code": {"c"}, "state": {f.State}, "iss": {"https://evil.example"}}
-		}, 0, ErrIssuerMismatch, "RFC 9207 §2.4"},
+		}, 0, ErrIssuerMismatch, "iss", "RFC 9207 §2.4"},
 		{"iss differs only in case", func(f *Flow) params {
 			return params{"code": {"c"}, "state": {f.State}, "iss": {"https://AS.example"}}
-		}, 0, ErrIssuerMismatch, "RFC 9207 §2.4"},
+		}, 0, ErrIssuerMismatch, "iss", "RFC 9207 §2.4"},
 		{"iss with a trailing slash", func(f *Flow) params {
 			return params{"code": {"c"}, "state": {f.State}, "iss": {issuer + "/"}}
-		}, 0, ErrIssuerMismatch, "RFC 9207 §2.4"},
+		}, 0, ErrIssuerMismatch, "iss", "RFC 9207 §2.4"},
 		{"wrong iss and wrong state is an issuer failure", func(f *Flow) params {
 			return params{"code": {"c"}, "state": {"forged"}, "iss": {"https://evil.example"}}
-		}, 0, ErrIssuerMismatch, ""},
+		}, 0, ErrIssuerMismatch, "iss", ""},
 		{"state missing", func(f *Flow) params {
 			return params{"code": {"c"}, "iss": {issuer}}
-		}, 0, ErrStateMismatch, "RFC 6749 §10.12"},
+		}, 0, ErrStateMismatch, "state", "no state"},
+		{"state present without a value", func(f *Flow) params {
+			return params{"code": {"c"}, "state": {}, "iss": {issuer}}
+		}, 0, ErrStateMismatch, "state", "no state"},
 		{"state differs", func(f *Flow) params {
 			return params{"code": {"c"}, "state": {f.State[:len(f.State)-1] + "x"}, "iss": {issuer}}
-		}, 0, ErrStateMismatch, ""},
+		}, 0, ErrStateMismatch, "state", "RFC 6749 §10.12"},
 		{"wrong state with an error parameter is a state failure", func(f *Flow) params {
 			return params{"error": {"access_denied"}, "state": {"forged"}, "iss": {issuer}}
-		}, 0, ErrStateMismatch, ""},
+		}, 0, ErrStateMismatch, "state", ""},
+		{"error present without a value and without state", func(f *Flow) params {
+			return params{"error": {}, "iss": {issuer}}
+		}, 0, ErrStateMismatch, "state", ""},
 		{"flow expired", func(f *Flow) params {
 			return params{"code": {"c"}, "state": {f.State}, "iss": {issuer}}
-		}, DefaultFlowLifetime + time.Second, ErrFlowExpired, ""},
+		}, defaultFlowLifetime + time.Second, ErrFlowExpired, "", ""},
 		{"error parameter with the right state", func(f *Flow) params {
 			return params{"error": {"access_denied"}, "error_description": {"user said no"}, "state": {f.State}, "iss": {issuer}}
-		}, 0, ErrAccessDenied, "user said no"},
+		}, 0, ErrAccessDenied, "", "user said no"},
 		{"error and code together is an error", func(f *Flow) params {
 			return params{"error": {"server_error"}, "code": {"c"}, "state": {f.State}, "iss": {issuer}}
-		}, 0, ErrServerError, "RFC 6749 §4.1.2.1"},
+		}, 0, ErrServerError, "", "RFC 6749 §4.1.2.1"},
 		{"code missing", func(f *Flow) params {
 			return params{"state": {f.State}, "iss": {issuer}}
-		}, 0, ErrMissingCode, "RFC 6749 §4.1.2"},
+		}, 0, ErrMalformedCallback, "code", "RFC 6749 §4.1.2"},
 		{"code empty", func(f *Flow) params {
 			return params{"code": {""}, "state": {f.State}, "iss": {issuer}}
-		}, 0, ErrMissingCode, ""},
+		}, 0, ErrMalformedCallback, "code", ""},
+		{"code present without a value", func(f *Flow) params {
+			return params{"code": {}, "state": {f.State}, "iss": {issuer}}
+		}, 0, ErrMalformedCallback, "code", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock = now
-			f, err := c.Start()
+			clock.Store(&now)
+			f, err := c.Start(context.Background())
 			require.NoError(t, err)
-			clock = now.Add(tt.later)
-			code, err := c.VerifyCallback(f, url.Values(tt.query(f)))
+			later := now.Add(tt.later)
+			clock.Store(&later)
+			var code string
+			require.NotPanics(t, func() {
+				code, err = c.VerifyCallback(context.Background(), f, url.Values(tt.query(f)))
+			})
 			if tt.wantIs == nil {
 				require.NoError(t, err)
 				assert.Equal(t, "c0de", code)
@@ -324,65 +385,121 @@ func TestVerifyCallback(t *testing.T) {
 			if tt.wantMsg != "" {
 				assert.ErrorContains(t, err, tt.wantMsg)
 			}
+			var cbErr *CallbackError
+			if errors.As(err, &cbErr) {
+				assert.Equal(t, tt.wantParam, cbErr.Param)
+			} else {
+				var oe *OAuthError
+				require.ErrorAs(t, err, &oe, "a callback fails with a *CallbackError or an *OAuthError")
+				assert.Equal(t, OpAuthorize, oe.Op)
+			}
 			assert.NotContains(t, err.Error(), f.State)
 		})
 	}
+
+	t.Run("error present without a value and the right state does not panic", func(t *testing.T) {
+		clock.Store(&now)
+		f, err := c.Start(context.Background())
+		require.NoError(t, err)
+		var code string
+		require.NotPanics(t, func() {
+			code, err = c.VerifyCallback(context.Background(), f, url.Values{"error": {}, "state": {f.State}, "iss": {issuer}})
+		})
+		assert.Error(t, err, "an error parameter, even empty, is not a success")
+		assert.Empty(t, code)
+	})
 }
 
 func TestFlowIsSingleUse(t *testing.T) {
+	ctx := context.Background()
 	c, err := New(testConfig())
 	require.NoError(t, err)
-	f, err := c.Start()
+	f, err := c.Start(ctx)
 	require.NoError(t, err)
 	q := url.Values{"code": {"c"}, "state": {f.State}}
 
 	// A forged callback does not use the flow up.
-	_, err = c.VerifyCallback(f, url.Values{"code": {"c"}, "state": {"forged"}})
+	_, err = c.VerifyCallback(ctx, f, url.Values{"code": {"c"}, "state": {"forged"}})
 	require.ErrorIs(t, err, ErrStateMismatch)
 
-	_, err = c.VerifyCallback(f, q)
+	_, err = c.VerifyCallback(ctx, f, q)
 	require.NoError(t, err)
-	_, err = c.VerifyCallback(f, q)
+	_, err = c.VerifyCallback(ctx, f, q)
 	assert.ErrorIs(t, err, ErrFlowFinished)
 
 	var copied Flow
 	b, err := json.Marshal(f)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &copied))
-	_, err = c.VerifyCallback(&copied, q)
+	_, err = c.VerifyCallback(ctx, &copied, q)
 	assert.ErrorIs(t, err, ErrFlowFinished, "a copy of a finished flow is finished too")
 
-	g, err := c.Start()
+	g, err := c.Start(ctx)
 	require.NoError(t, err)
-	_, err = c.VerifyCallback(g, url.Values{"error": {"access_denied"}, "state": {g.State}})
+	_, err = c.VerifyCallback(ctx, g, url.Values{"error": {"access_denied"}, "state": {g.State}})
 	require.ErrorIs(t, err, ErrAccessDenied)
-	_, err = c.VerifyCallback(g, url.Values{"code": {"c"}, "state": {g.State}})
+	_, err = c.VerifyCallback(ctx, g, url.Values{"code": {"c"}, "state": {g.State}})
 	assert.ErrorIs(t, err, ErrFlowFinished, "an error response ends the flow too")
 }
 
-func TestFinishedFlowsForgetExpiredStates(t *testing.T) {
-	var ff finishedFlows
-	now := time.Now()
-	for i := range 1000 {
-		require.True(t, ff.claim(fmt.Sprint("s", i), now.Add(time.Minute), now))
-	}
-	later := now.Add(2 * time.Minute)
-	for i := range 1000 {
-		require.True(t, ff.claim(fmt.Sprint("t", i), later.Add(time.Minute), later))
-	}
-	assert.LessOrEqual(t, len(ff.expires), 1000+64, "expired states are swept")
-	assert.False(t, ff.claim("t5", later, later))
+func TestFlowIsSingleUseAcrossClientsSharingAStore(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemoryStore()
+	a, err := New(testConfig(), WithStore(store))
+	require.NoError(t, err)
+	b, err := New(testConfig(), WithStore(store))
+	require.NoError(t, err)
+	other, err := New(testConfig())
+	require.NoError(t, err)
+
+	f, err := a.Start(ctx)
+	require.NoError(t, err)
+	q := url.Values{"code": {"c"}, "state": {f.State}}
+	_, err = b.VerifyCallback(ctx, f, q)
+	require.NoError(t, err, "a replica sharing the store finishes the flow")
+	_, err = a.VerifyCallback(ctx, f, q)
+	assert.ErrorIs(t, err, ErrFlowFinished, "and then no replica sharing the store finishes it again")
+	_, err = other.VerifyCallback(ctx, f, q)
+	assert.NoError(t, err, "a Client with its own in-memory store does not see the claim (documented)")
+}
+
+// failingStore fails every Claim.
+type failingStore struct{ Store }
+
+func (failingStore) Claim(context.Context, string, time.Duration) (bool, error) {
+	return false, fmt.Errorf("store unreachable")
+}
+
+func TestFlowIsNotFinishedWhenTheStoreFails(t *testing.T) {
+	c, err := New(testConfig(), WithStore(failingStore{NewMemoryStore()}))
+	require.NoError(t, err)
+	f, err := c.Start(context.Background())
+	require.NoError(t, err)
+	code, err := c.VerifyCallback(context.Background(), f, url.Values{"code": {"c"}, "state": {f.State}})
+	assert.Empty(t, code)
+	assert.ErrorContains(t, err, "store unreachable")
+	assert.ErrorContains(t, err, "not finished")
 }
 
 func TestVerifyCallbackRejectsEmptyFlow(t *testing.T) {
 	c, err := New(testConfig())
 	require.NoError(t, err)
-	for name, f := range map[string]*Flow{"nil flow": nil, "zero flow": {}, "flow without verifier": {State: "s", RedirectURL: "https://app.example/cb"}} {
+	for name, f := range map[string]*Flow{
+		"nil flow":              nil,
+		"zero flow":             {},
+		"flow without verifier": {State: strings.Repeat("s", stateLength), redirectURL: "https://app.example/cb"},
+	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := c.VerifyCallback(f, url.Values{"state": {"s"}, "code": {"c"}})
+			_, err := c.VerifyCallback(context.Background(), f, url.Values{"state": {"s"}, "code": {"c"}})
+			assert.ErrorIs(t, err, ErrInvalidFlow)
+			_, err = c.Exchange(context.Background(), f, "c")
+			assert.ErrorIs(t, err, ErrInvalidFlow, "Exchange checks the flow too")
+			_, err = c.Finish(&http.Request{Method: http.MethodGet, URL: &url.URL{RawQuery: "state=s&code=c"}}, f)
 			assert.ErrorIs(t, err, ErrInvalidFlow)
 		})
 	}
+	_, err = c.Finish(nil, &Flow{})
+	assert.ErrorIs(t, err, ErrMalformedCallback, "a nil request")
 }
 
 func TestClientRedactsSecret(t *testing.T) {

@@ -3,16 +3,20 @@ package pkce_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -53,7 +57,8 @@ func FuzzParseVerifier(f *testing.F) {
 				t.Fatalf("accepted character %q", c)
 			}
 		}
-		if v.Reveal() != s || !pkce.MatchChallenge(s, v.Challenge()) {
+		sum := sha256.Sum256([]byte(s))
+		if v.Reveal() != s || v.Challenge() != base64.RawURLEncoding.EncodeToString(sum[:]) {
 			t.Fatal("challenge does not match the verifier")
 		}
 		if strings.Contains(fmt.Sprintf("%v %+v %#v", v, v, v), s) {
@@ -83,6 +88,12 @@ func FuzzVerifyCallback(f *testing.F) {
 		"code=" + strings.Repeat("x", 4096) + "&state=STATE&iss=" + iss,
 		"state=STATE;code=abc&iss=" + iss,
 		"STATE=STATE&STATE=1&state=STATE&iss=" + iss,
+		"",
+		"iss&state=STATE&code=abc",
+		"error&state=STATE&iss=" + iss,
+		"error=&state=STATE&iss=" + iss,
+		"state&code=abc&iss=" + iss,
+		"code=abc&state=STATE&iss=" + iss + "&ISS=https%3A%2F%2Fevil.example",
 	} {
 		f.Add(seed)
 	}
@@ -95,15 +106,15 @@ func FuzzVerifyCallback(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		flow, err := client.Start()
+		flow, err := client.Start(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		params, err := url.ParseQuery(strings.ReplaceAll(query, "STATE", flow.State))
 		if err != nil {
-			return // FinishRequest refuses these before VerifyCallback
+			return // Finish refuses these before VerifyCallback
 		}
-		code, err := client.VerifyCallback(flow, params)
+		code, err := client.VerifyCallback(context.Background(), flow, params)
 		if err == nil {
 			for key, vs := range params {
 				if len(vs) != 1 {
@@ -119,12 +130,20 @@ func FuzzVerifyCallback(f *testing.F) {
 			return
 		}
 		var cbErr *pkce.CallbackError
-		var issErr *pkce.IssuerMismatchError
-		var authErr *pkce.AuthorizationError
-		if !errors.As(err, &cbErr) && !errors.As(err, &issErr) && !errors.As(err, &authErr) {
+		var authErr *pkce.OAuthError
+		switch {
+		case errors.As(err, &cbErr):
+		case errors.As(err, &authErr):
+			if authErr.Op != pkce.OpAuthorize {
+				t.Fatalf("an OAuthError of %s from a callback", authErr.Op)
+			}
+			if _, hasError := params["error"]; !hasError {
+				t.Fatalf("an OAuthError without an error parameter: %v", err)
+			}
+		default:
 			t.Fatalf("untyped error %T: %v", err, err)
 		}
-		if msg := err.Error(); strings.Contains(msg, flow.State) || strings.Contains(msg, flow.Verifier.Reveal()) {
+		if msg := err.Error(); strings.Contains(msg, flow.State) || strings.Contains(msg, flowJSON(t, flow)["verifier"].(string)) {
 			t.Fatalf("error carries the state or the verifier: %v", msg)
 		}
 	})
@@ -134,6 +153,24 @@ func FuzzVerifyCallback(f *testing.F) {
 // token-response target looks for in errors; {secret}, {code} and
 // {verifier} in a body stand for them.
 const fuzzSecret = "fuzz-client-secret"
+
+// tokenMembers are the members of RFC 6749 §5.1 and §5.2 and OpenID
+// Connect's id_token, whose names are exact.
+var tokenMembers = []string{"access_token", "token_type", "expires_in", "refresh_token", "scope", "id_token",
+	"error", "error_description", "error_uri"}
+
+// caseCollision returns a member name of m that differs from one of known
+// only in case, as encoding/json (and strings.EqualFold) fold it, or "".
+func caseCollision(m map[string]any, known []string) string {
+	for key := range m {
+		for _, k := range known {
+			if key != k && strings.EqualFold(key, k) {
+				return key
+			}
+		}
+	}
+	return ""
+}
 
 func FuzzTokenResponse(f *testing.F) {
 	for _, seed := range []struct {
@@ -155,6 +192,13 @@ func FuzzTokenResponse(f *testing.F) {
 		{502, "", ``},
 		{302, "text/plain", `moved`},
 		{200, "application/x-www-form-urlencoded", `access_token=a&token_type=Bearer`},
+		// v1: exactly 200, and member names that are exact (also in
+		// testdata/fuzz/FuzzTokenResponse).
+		{201, "application/json", `{"access_token":"a","token_type":"Bearer"}`},
+		{200, "application/json", `{"access_token":"AT","token_type":"Bearer","TOKEN_TYPE":"DPoP"}`},
+		{200, "application/json", `{"access_token":"checked","Access_Token":"used","token_type":"Bearer"}`},
+		{200, "application/json", `{"access_token":"a","token_type":"Bearer","access_token":"b"}`},
+		{400, "application/json", `{"error":"invalid_grant","ERROR":"invalid_client"}`},
 	} {
 		f.Add(seed.status, seed.ct, []byte(seed.body))
 	}
@@ -186,41 +230,88 @@ func FuzzTokenResponse(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		flow, err := client.Start()
+		flow, err := client.Start(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
+		verifier := flowJSON(t, flow)["verifier"].(string)
 		const code = "fuzz-authorization-code"
 		tok, err := client.Exchange(context.Background(), flow, code)
 		if err == nil {
-			if status < 200 || status > 299 {
-				t.Fatalf("accepted status %d", status)
+			if status != http.StatusOK {
+				t.Fatalf("accepted status %d; RFC 6749 §5.1 says 200", status)
 			}
-			if tok.AccessToken == "" || !strings.EqualFold(tok.TokenType, "bearer") {
-				t.Fatalf("accepted token without access token or of type %q", tok.TokenType)
+			if len(sent) > 4096 {
+				t.Fatalf("accepted a body of %d bytes", len(sent))
 			}
-			if tok.ExpiresIn < 0 || tok.ExpiresIn > math.MaxInt32 || len(sent) > 4096 {
-				t.Fatalf("accepted expires_in %d or a body of %d bytes", tok.ExpiresIn, len(sent))
+			// Decode the body independently: the token must be made of
+			// exactly the members with the exact names.
+			dec := json.NewDecoder(bytes.NewReader(sent))
+			dec.UseNumber()
+			var m map[string]any
+			if err := dec.Decode(&m); err != nil {
+				t.Fatalf("accepted a body that is not a JSON object: %v", err)
+			}
+			if key := caseCollision(m, tokenMembers); key != "" {
+				t.Fatalf("accepted a body with member %q, which differs from a defined name only in case", key)
+			}
+			at, _ := m["access_token"].(string)
+			tt, _ := m["token_type"].(string)
+			if tok.AccessToken == "" || tok.AccessToken != at {
+				t.Fatalf("the access token is not exactly the access_token member")
+			}
+			if tok.TokenType != tt || !strings.EqualFold(tt, "bearer") {
+				t.Fatalf("token type %q, token_type member %q", tok.TokenType, tt)
+			}
+			if rt, _ := m["refresh_token"].(string); tok.RefreshToken != rt {
+				t.Fatalf("the refresh token is not exactly the refresh_token member")
+			}
+			switch {
+			case tok.ExpiresIn < 0 || tok.ExpiresIn > math.MaxInt32:
+				t.Fatalf("accepted expires_in %d", tok.ExpiresIn)
+			case m["expires_in"] == nil && (tok.ExpiresIn != 0 || !tok.Expiry.IsZero()):
+				t.Fatalf("an expiry without an expires_in member")
+			case (tok.ExpiresIn > 0) == tok.Expiry.IsZero():
+				t.Fatalf("expires_in %d with expiry %v", tok.ExpiresIn, tok.Expiry)
+			}
+			if _, hasError := m["error"]; hasError && str(m["error"]) != "" {
+				t.Fatal("accepted a response with an error member")
 			}
 			return
 		}
-		var tokErr *pkce.TokenError
+		var tokErr *pkce.OAuthError
 		var respErr *pkce.ResponseError
 		var reqErr *pkce.RequestError
 		if !errors.As(err, &tokErr) && !errors.As(err, &respErr) && !errors.As(err, &reqErr) {
 			t.Fatalf("untyped error %T: %v", err, err)
 		}
-		msg := err.Error()
-		for _, secret := range []string{fuzzSecret, code, flow.Verifier.Reveal()} {
-			if strings.Contains(msg, secret) {
-				t.Fatalf("error carries a secret: %v", msg)
+		if tokErr != nil && tokErr.Op != pkce.OpExchange {
+			t.Fatalf("an OAuthError of %s from a code exchange", tokErr.Op)
+		}
+		for _, out := range []string{err.Error(), fmt.Sprintf("%+v", err)} {
+			for _, secret := range []string{fuzzSecret, code, verifier} {
+				if strings.Contains(out, secret) {
+					t.Fatalf("error carries a secret: %v", out)
+				}
 			}
 		}
 		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.Response != nil && re.Response.Request != nil && re.Response.Request.Header.Get("Authorization") != "" {
-			t.Fatal("RetrieveError hands out the Authorization header")
+		if errors.As(err, &re) {
+			if re.Response != nil && re.Response.Request != nil && len(re.Response.Request.Header) != 0 {
+				t.Fatal("RetrieveError hands out the request's headers")
+			}
+			for _, secret := range []string{fuzzSecret, code, verifier} {
+				if strings.Contains(string(re.Body), secret) || strings.Contains(re.Error(), secret) {
+					t.Fatalf("RetrieveError carries a secret: %v", re)
+				}
+			}
 		}
 	})
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
 }
 
 func FuzzFlowJSON(f *testing.F) {
@@ -232,7 +323,7 @@ func FuzzFlowJSON(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	flow, err := client.Start()
+	flow, err := client.Start(context.Background())
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -241,6 +332,8 @@ func FuzzFlowJSON(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(stored)
+	f.Add(bytes.Replace(stored, []byte(`"expires":"`), []byte(`"expires":"9999`), 1))
+	f.Add(bytes.Replace(stored, []byte(`https://app.example/callback`), []byte(`http://evil.example/cb`), 1))
 	f.Add([]byte(`{"state":"s","verifier":"short","redirect_url":"https://app.example/cb"}`))
 	f.Add([]byte(`{"state":"s","verifier":null,"expires":"not a time"}`))
 	f.Add([]byte(`{"url":1}`))
@@ -250,24 +343,58 @@ func FuzzFlowJSON(f *testing.F) {
 		if err := json.Unmarshal(data, &got); err != nil {
 			return
 		}
-		if !got.Verifier.IsZero() {
-			if _, err := pkce.ParseVerifier(got.Verifier.Reveal()); err != nil {
-				t.Fatalf("a stored verifier that breaks RFC 7636 was loaded: %v", err)
-			}
+		// What the stored form says, read independently.
+		var j struct {
+			State       string    `json:"state"`
+			Verifier    string    `json:"verifier"`
+			RedirectURL string    `json:"redirect_url"`
+			Issuer      string    `json:"issuer"`
+			Created     time.Time `json:"created"`
+			Expires     time.Time `json:"expires"`
+		}
+		if err := json.Unmarshal(data, &j); err != nil {
+			t.Fatalf("a flow loaded from JSON that does not decode: %v", err)
+		}
+		if _, err := pkce.ParseVerifier(j.Verifier); err != nil {
+			t.Fatalf("a stored verifier that breaks RFC 7636 was loaded: %v", err)
 		}
 		printed := fmt.Sprintf("%v %+v %#v %s", got, &got, got, got.String())
-		public := got.RedirectURL + got.Issuer
-		for _, secret := range []string{got.State, got.Verifier.Reveal()} {
+		public := j.RedirectURL + j.Issuer
+		for _, secret := range []string{j.State, j.Verifier} {
 			if len(secret) >= 8 && !strings.Contains(public, secret) && strings.Contains(printed, secret) {
 				t.Fatalf("printed flow carries a secret: %s", printed)
 			}
 		}
-		code, err := client.VerifyCallback(&got, url.Values{"state": {got.State}, "code": {"c"}})
-		if err == nil && (code != "c" || got.State == "" || got.Verifier.IsZero()) {
-			t.Fatal("an incomplete flow was finished")
+		code, err := client.VerifyCallback(context.Background(), &got, url.Values{"state": {j.State}, "code": {"c"}})
+		if err != nil {
+			return
+		}
+		if code != "c" {
+			t.Fatal("a wrong code")
+		}
+		// Only a flow this client could have started is finished.
+		if len(j.State) != 43 || strings.Trim(j.State, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			t.Fatalf("finished a flow with state of %d characters", len(j.State))
+		}
+		if j.Issuer != "" {
+			t.Fatalf("finished a flow for issuer %q with a client that has none", j.Issuer)
+		}
+		if lifetime := j.Expires.Sub(j.Created); lifetime > 10*time.Minute || lifetime < 0 || !time.Now().Before(j.Expires) {
+			t.Fatalf("finished a flow living %v, expiring %v", lifetime, j.Expires)
+		}
+		u, err := url.Parse(j.RedirectURL)
+		if err != nil || !u.IsAbs() || strings.Contains(j.RedirectURL, "#") ||
+			u.Scheme == "http" && u.Hostname() != "localhost" && !net.ParseIP(u.Hostname()).IsLoopback() {
+			t.Fatalf("finished a flow with redirect URL %q", j.RedirectURL)
 		}
 	})
 }
+
+// metadataMembers are the member names of pkce.Metadata.
+var metadataMembers = []string{"issuer", "authorization_endpoint", "token_endpoint", "revocation_endpoint",
+	"pushed_authorization_request_endpoint", "require_pushed_authorization_requests", "response_types_supported",
+	"code_challenge_methods_supported", "token_endpoint_auth_methods_supported",
+	"authorization_response_iss_parameter_supported"}
 
 // In FuzzMetadata bodies, {issuer} stands for the issuer asked for.
 func FuzzMetadata(f *testing.F) {
@@ -286,6 +413,9 @@ func FuzzMetadata(f *testing.F) {
 		{404, "text/plain", `not found`},
 		{302, "", ``},
 		{200, "application/json", `[]`},
+		{200, "application/json", `{"issuer":"{issuer}","ISSUER":"https://evil.example","authorization_endpoint":"https://as.example/a","token_endpoint":"https://as.example/t"}`},
+		{200, "application/json", `{"ISSUER":"{issuer}","authorization_endpoint":"https://as.example/a","token_endpoint":"https://as.example/t"}`},
+		{200, "application/json", `{"issuer":"{issuer}","authorization_endpoint":"https://as.example/a","token_endpoint":"https://as.example/t","Token_Endpoint":"https://evil.example/t"}`},
 	} {
 		f.Add(seed.status, seed.ct, []byte(seed.body))
 	}
@@ -303,15 +433,28 @@ func FuzzMetadata(f *testing.F) {
 		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: transport})
 		md, err := pkce.Discover(ctx, issuer)
 		if err != nil {
-			var mdErr *pkce.MetadataError
-			var issErr *pkce.IssuerMismatchError
-			if !errors.As(err, &mdErr) && !errors.As(err, &issErr) {
+			var respErr *pkce.ResponseError
+			var reqErr *pkce.RequestError
+			if !errors.As(err, &respErr) && !errors.As(err, &reqErr) {
 				t.Fatalf("untyped error %T: %v", err, err)
+			}
+			if respErr != nil && respErr.Op != pkce.OpDiscover {
+				t.Fatalf("a ResponseError of %s from discovery", respErr.Op)
 			}
 			return
 		}
 		if status != http.StatusOK || md.Issuer != issuer {
 			t.Fatalf("accepted status %d or issuer %q", status, md.Issuer)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(doc, &m); err != nil {
+			t.Fatalf("accepted metadata that is not a JSON object: %v", err)
+		}
+		if key := caseCollision(m, metadataMembers); key != "" {
+			t.Fatalf("accepted metadata with member %q, which differs from a defined name only in case", key)
+		}
+		if m["issuer"] != issuer {
+			t.Fatalf("the issuer member is %v", m["issuer"])
 		}
 		for _, endpoint := range []string{md.AuthorizationEndpoint, md.TokenEndpoint} {
 			u, err := url.Parse(endpoint)

@@ -74,11 +74,14 @@ func (c *Client) SignInLoopback(ctx context.Context, open func(authURL string) e
 	if err != nil {
 		return nil, err
 	}
-	var probe startRequest
-	for _, opt := range opts {
-		opt(&probe)
+	if c.formPost {
+		return nil, errors.New("pkce: SignInLoopback receives the response in the query; a client made WithFormPost cannot use it")
 	}
-	if probe.redirect != "" {
+	req, err := c.startRequest(opts)
+	if err != nil {
+		return nil, err
+	}
+	if req.redirect != c.config.RedirectURL {
 		return nil, errors.New("pkce: SignInLoopback sets the redirect URL itself; remove the RedirectURL option (RFC 8252 §7.3)")
 	}
 	if err := ctx.Err(); err != nil {
@@ -90,8 +93,8 @@ func (c *Client) SignInLoopback(ctx context.Context, open func(authURL string) e
 		return nil, err
 	}
 	defer ln.Close()
-	redirect := (&url.URL{Scheme: "http", Host: ln.Addr().String(), Path: target.Path, RawPath: target.RawPath}).String()
-	flow, err := c.StartContext(ctx, append(opts[:len(opts):len(opts)], RedirectURL(redirect))...)
+	req.redirect = (&url.URL{Scheme: "http", Host: ln.Addr().String(), Path: target.Path, RawPath: target.RawPath}).String()
+	flow, err := c.start(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +259,7 @@ func (rcv *loopbackReceiver) sameHost(hostport string) bool {
 
 func (rcv *loopbackReceiver) stateMatches(r *http.Request) bool {
 	// A malformed query still yields the parameters before the fault;
-	// FinishRequest reports the fault if the state matches.
+	// Finish reports the fault if the state matches.
 	q, _ := url.ParseQuery(r.URL.RawQuery)
 	return subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(rcv.flow.State)) == 1
 }
@@ -267,7 +270,7 @@ func (rcv *loopbackReceiver) stateMatches(r *http.Request) bool {
 func (rcv *loopbackReceiver) finish(w http.ResponseWriter, r *http.Request) {
 	// The exchange runs on the caller's context: the browser leaving must
 	// not cancel it.
-	tok, err := rcv.client.FinishRequest(r.WithContext(rcv.ctx), rcv.flow)
+	tok, err := rcv.client.Finish(r.WithContext(rcv.ctx), rcv.flow)
 	page, status := successPage, http.StatusOK
 	if err != nil {
 		page, status = failurePage(err), http.StatusBadRequest
@@ -306,9 +309,9 @@ func failurePage(err error) loopbackPage {
 		Title:   "Sign-in failed",
 		Message: "Sign-in did not complete. Return to the application for details; you can close this tab.",
 	}
-	var authErr *AuthorizationError
+	var authErr *OAuthError
 	switch {
-	case errors.As(err, &authErr):
+	case errors.As(err, &authErr) && authErr.Op == OpAuthorize:
 		p.Detail = fmt.Sprintf("The authorization server answered %q.", clip(authErr.Code, 100))
 	case errors.Is(err, ErrFlowExpired):
 		p.Detail = "The sign-in took too long."

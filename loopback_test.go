@@ -18,19 +18,19 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pkcekit/pkce"
-	"github.com/pkcekit/pkce/internal/authserver"
+	"github.com/pkcekit/pkce/pkcetest"
 )
 
 // newLoopbackClient registers a public native client whose redirect is
 // the loopback template, as RFC 8252 §7.3 has it registered.
-func newLoopbackClient(t *testing.T, cfg authserver.Config, redirectURL string, opts ...pkce.Option) (*authserver.Server, *pkce.Client) {
+func newLoopbackClient(t *testing.T, cfg pkcetest.Config, redirectURL string, opts ...pkce.Option) (*pkcetest.Server, *pkce.Client) {
 	t.Helper()
-	cfg.Clients = append(cfg.Clients, authserver.Client{
+	cfg.Clients = append(cfg.Clients, pkcetest.Client{
 		ID:           "native",
-		Method:       authserver.MethodNone,
+		Method:       pkcetest.MethodNone,
 		RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback"},
 	})
-	srv := authserver.Start(cfg)
+	srv := pkcetest.NewServer(cfg)
 	t.Cleanup(srv.Close)
 	if cfg.SendIssuer {
 		opts = append(opts, pkce.WithIssuer(srv.Issuer()))
@@ -79,11 +79,6 @@ type script struct {
 	problem  error    // something in the script itself went wrong
 }
 
-var noRedirects = &http.Client{
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	Timeout:       30 * time.Second,
-}
-
 func (s *script) open(authURL string) error {
 	s.problem = s.play(authURL)
 	if s.then != nil {
@@ -112,15 +107,7 @@ func (s *script) play(authURL string) error {
 	if s.away {
 		return nil
 	}
-	resp, err := noRedirects.Get(authURL)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		return fmt.Errorf("authorization endpoint answered %s", resp.Status)
-	}
-	back, err := url.Parse(resp.Header.Get("Location"))
+	back, err := followAuthorization(authURL)
 	if err != nil {
 		return err
 	}
@@ -145,7 +132,7 @@ func fetch(method, target, host string) (visit, error) {
 	if host != "" {
 		req.Host = host
 	}
-	resp, err := noRedirects.Do(req)
+	resp, err := browser.Do(req)
 	if err != nil {
 		return visit{}, err
 	}
@@ -171,7 +158,7 @@ func assertClosed(t *testing.T, redirect *url.URL) {
 func TestSignInLoopback(t *testing.T) {
 	tests := []struct {
 		name       string
-		faults     authserver.Faults
+		faults     pkcetest.Faults
 		strays     []strayRequest
 		edit       func(q url.Values)
 		wantIs     error
@@ -215,14 +202,14 @@ func TestSignInLoopback(t *testing.T) {
 		},
 		{
 			name:       "error with the right state ends the sign-in",
-			faults:     authserver.Faults{AuthorizeError: "access_denied"},
+			faults:     pkcetest.Faults{AuthorizeError: "access_denied"},
 			wantIs:     pkce.ErrAccessDenied,
 			wantStatus: http.StatusBadRequest,
 			wantPage:   "Sign-in failed",
 		},
 		{
 			name:       "iss of another server ends the sign-in",
-			faults:     authserver.Faults{IssuerOverride: "https://evil.example"},
+			faults:     pkcetest.Faults{IssuerOverride: "https://evil.example"},
 			wantIs:     pkce.ErrIssuerMismatch,
 			wantStatus: http.StatusBadRequest,
 			wantPage:   "Sign-in failed",
@@ -230,14 +217,14 @@ func TestSignInLoopback(t *testing.T) {
 		{
 			name:       "redirect without code ends the sign-in",
 			edit:       func(q url.Values) { q.Del("code") },
-			wantIs:     pkce.ErrMissingCode,
+			wantIs:     pkce.ErrMalformedCallback,
 			wantStatus: http.StatusBadRequest,
 			wantPage:   "Sign-in failed",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, client := newLoopbackClient(t, authserver.Config{SendIssuer: true}, "http://127.0.0.1/callback")
+			srv, client := newLoopbackClient(t, pkcetest.Config{SendIssuer: true}, "http://127.0.0.1/callback")
 			srv.SetFaults(tt.faults)
 			s := &script{strays: tt.strays, edit: tt.edit}
 
@@ -334,7 +321,7 @@ func TestSignInLoopbackGivesUp(t *testing.T) {
 			if tt.lifetime > 0 {
 				opts = append(opts, pkce.WithFlowLifetime(tt.lifetime))
 			}
-			srv, client := newLoopbackClient(t, authserver.Config{}, "http://127.0.0.1/callback", opts...)
+			srv, client := newLoopbackClient(t, pkcetest.Config{}, "http://127.0.0.1/callback", opts...)
 			ctx, cancel := context.WithCancel(context.Background())
 			if tt.timeout > 0 {
 				ctx, cancel = context.WithTimeout(context.Background(), tt.timeout)
@@ -374,7 +361,7 @@ func TestSignInLoopbackRedirectURI(t *testing.T) {
 			if tt.port != "" {
 				template = fmt.Sprintf(template, tt.port)
 			}
-			srv, client := newLoopbackClient(t, authserver.Config{}, template)
+			srv, client := newLoopbackClient(t, pkcetest.Config{}, template)
 			s := &script{}
 
 			_, err := client.SignInLoopback(context.Background(), s.open)
@@ -410,7 +397,7 @@ func freePort(t *testing.T) string {
 }
 
 func TestSignInLoopbackRunsAgain(t *testing.T) {
-	_, client := newLoopbackClient(t, authserver.Config{}, "http://127.0.0.1/callback")
+	_, client := newLoopbackClient(t, pkcetest.Config{}, "http://127.0.0.1/callback")
 
 	t.Run("one after another", func(t *testing.T) {
 		for range 2 {
@@ -449,7 +436,7 @@ func TestSignInLoopbackPages(t *testing.T) {
 	const xss = "<script>alert(1)</script>"
 
 	t.Run("success page headers", func(t *testing.T) {
-		_, client := newLoopbackClient(t, authserver.Config{}, "http://127.0.0.1/callback")
+		_, client := newLoopbackClient(t, pkcetest.Config{}, "http://127.0.0.1/callback")
 		s := &script{}
 		_, err := client.SignInLoopback(context.Background(), s.open)
 		require.NoError(t, err)
@@ -464,7 +451,7 @@ func TestSignInLoopbackPages(t *testing.T) {
 	})
 
 	t.Run("stray request reflects nothing from its query", func(t *testing.T) {
-		_, client := newLoopbackClient(t, authserver.Config{}, "http://127.0.0.1/callback")
+		_, client := newLoopbackClient(t, pkcetest.Config{}, "http://127.0.0.1/callback")
 		s := &script{strays: []strayRequest{
 			{http.MethodGet, "/callback?state=" + url.QueryEscape(xss) + "&error=" + url.QueryEscape(xss), "", http.StatusBadRequest},
 			{http.MethodGet, "/" + url.PathEscape(xss), "", http.StatusNotFound},
@@ -481,14 +468,15 @@ func TestSignInLoopbackPages(t *testing.T) {
 	})
 
 	t.Run("error code from the server is escaped", func(t *testing.T) {
-		_, client := newLoopbackClient(t, authserver.Config{}, "http://127.0.0.1/callback")
+		_, client := newLoopbackClient(t, pkcetest.Config{}, "http://127.0.0.1/callback")
 		s := &script{edit: func(q url.Values) {
 			q.Del("code")
 			q.Set("error", xss)
 		}}
 		_, err := client.SignInLoopback(context.Background(), s.open)
-		var authErr *pkce.AuthorizationError
+		var authErr *pkce.OAuthError
 		require.ErrorAs(t, err, &authErr)
+		assert.Equal(t, pkce.OpAuthorize, authErr.Op)
 		require.NotNil(t, s.final)
 		assert.Equal(t, http.StatusBadRequest, s.final.status)
 		assert.Contains(t, s.final.body, "Sign-in failed")
@@ -514,7 +502,7 @@ func TestSignInLoopbackRefusesMisuse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, client := newLoopbackClient(t, authserver.Config{}, tt.redirect)
+			_, client := newLoopbackClient(t, pkcetest.Config{}, tt.redirect)
 			opened := false
 			open := func(string) error { opened = true; return nil }
 			if tt.nilOpen {

@@ -16,28 +16,31 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pkcekit/pkce"
-	"github.com/pkcekit/pkce/internal/authserver"
+	"github.com/pkcekit/pkce/pkcetest"
 )
 
-// browse plays the browser on a flow's URL and returns the redirect back.
-func browse(t *testing.T, f *pkce.Flow) url.Values {
+// challengeOf returns the S256 challenge of f's verifier.
+func challengeOf(t *testing.T, f *pkce.Flow) string {
 	t.Helper()
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.Get(f.URL)
+	v, err := pkce.ParseVerifier(flowJSON(t, f)["verifier"].(string))
 	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	require.NoError(t, err)
-	return loc.Query()
+	return v.Challenge()
 }
 
-func TestStartContextPushes(t *testing.T) {
-	for _, method := range []authserver.AuthMethod{authserver.MethodBasic, authserver.MethodPost, authserver.MethodNone} {
-		t.Run(string(method), func(t *testing.T) {
-			s := newDiscoveredStack(t, method, advertising(method, authserver.Config{RequirePAR: true, SendIssuer: true}))
+// createdOf returns when f was created.
+func createdOf(t *testing.T, f *pkce.Flow) time.Time {
+	t.Helper()
+	created, err := time.Parse(time.RFC3339Nano, flowJSON(t, f)["created"].(string))
+	require.NoError(t, err)
+	return created
+}
 
-			f, err := s.client.StartContext(context.Background(), pkce.Param("audience", "https://api.example"))
+func TestStartPushes(t *testing.T) {
+	for _, method := range []pkcetest.AuthMethod{pkcetest.MethodBasic, pkcetest.MethodPost, pkcetest.MethodNone} {
+		t.Run(string(method), func(t *testing.T) {
+			s := newDiscoveredStack(t, method, advertising(method, pkcetest.Config{RequirePAR: true, SendIssuer: true}))
+
+			f, err := s.client.Start(context.Background(), pkce.Param("audience", "https://api.example"))
 
 			require.NoError(t, err)
 			// RFC 9126 §4: the browser URL carries client_id and request_uri only.
@@ -56,39 +59,55 @@ func TestStartContextPushes(t *testing.T) {
 			assert.Equal(t, redirect, pushed.Form.Get("redirect_uri"))
 			assert.Equal(t, "openid profile", pushed.Form.Get("scope"))
 			assert.Equal(t, f.State, pushed.Form.Get("state"))
-			assert.Equal(t, f.Verifier.Challenge(), pushed.Form.Get("code_challenge"))
+			assert.Equal(t, challengeOf(t, f), pushed.Form.Get("code_challenge"))
 			assert.Equal(t, "S256", pushed.Form.Get("code_challenge_method"))
 			assert.Equal(t, "https://api.example", pushed.Form.Get("audience"))
 			assert.NotContains(t, pushed.Form, "code_verifier")
 			switch method {
-			case authserver.MethodBasic:
+			case pkcetest.MethodBasic:
 				want := "Basic " + base64.StdEncoding.EncodeToString([]byte("app:"+url.QueryEscape(appSecret)))
 				assert.Equal(t, want, pushed.Authorization)
 				assert.NotContains(t, pushed.Form, "client_secret")
-			case authserver.MethodPost:
+			case pkcetest.MethodPost:
 				assert.Empty(t, pushed.Authorization)
 				assert.Equal(t, appSecret, pushed.Form.Get("client_secret"))
-			case authserver.MethodNone:
+			case pkcetest.MethodNone:
 				assert.Empty(t, pushed.Authorization)
 				assert.NotContains(t, pushed.Form, "client_secret")
 			}
 
-			tok, err := s.client.Finish(context.Background(), f, browse(t, f))
+			tok, err := finish(context.Background(), s.client, f, authorize(t, f.URL))
 			require.NoError(t, err)
 			assert.Equal(t, "openid profile", tok.Scope())
 		})
 	}
 }
 
+// TestStartWhenPARIsRequired: v0's Start refused (ErrPARRequired) when
+// the server requires pushed requests; v1's Start pushes. Either way no
+// plain authorization request reaches the browser.
 func TestStartWhenPARIsRequired(t *testing.T) {
-	s := newDiscoveredStack(t, authserver.MethodBasic, authserver.Config{RequirePAR: true})
+	s := newDiscoveredStack(t, pkcetest.MethodBasic, pkcetest.Config{RequirePAR: true})
 
-	f, err := s.client.Start()
+	f, err := s.client.Start(context.Background())
 
+	require.NoError(t, err)
+	assert.Equal(t, 1, s.srv.PushedRequests())
+	q := authURLQuery(t, f)
+	assert.Equal(t, []string{"client_id", "request_uri"}, slices.Sorted(maps.Keys(q)))
+	assert.NotContains(t, f.URL, "code_challenge")
+}
+
+func TestStartPushesWithTheCallersContext(t *testing.T) {
+	s := newDiscoveredStack(t, pkcetest.MethodBasic, pkcetest.Config{RequirePAR: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f, err := s.client.Start(ctx)
 	assert.Nil(t, f)
-	assert.ErrorIs(t, err, pkce.ErrPARRequired)
-	assert.ErrorContains(t, err, "StartContext")
-	assert.Equal(t, 0, s.srv.PushedRequests())
+	assert.ErrorIs(t, err, context.Canceled)
+	var re *pkce.RequestError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, pkce.OpPush, re.Op)
 }
 
 func TestPushedFlowExpiry(t *testing.T) {
@@ -105,12 +124,12 @@ func TestPushedFlowExpiry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := append([]pkce.Option{pkce.WithClock(func() time.Time { return now })}, tt.opts...)
-			s := newDiscoveredStack(t, authserver.MethodBasic, authserver.Config{RequirePAR: true, RequestURILifetime: tt.requestURI}, opts...)
+			s := newDiscoveredStack(t, pkcetest.MethodBasic, pkcetest.Config{RequirePAR: true, RequestURILifetime: tt.requestURI}, opts...)
 
-			f, err := s.client.StartContext(context.Background())
+			f, err := s.client.Start(context.Background())
 
 			require.NoError(t, err)
-			assert.Equal(t, now, f.Created)
+			assert.Equal(t, now, createdOf(t, f))
 			assert.Equal(t, now.Add(tt.want), f.Expires)
 		})
 	}
@@ -118,18 +137,20 @@ func TestPushedFlowExpiry(t *testing.T) {
 
 func TestPushingOnRequest(t *testing.T) {
 	t.Run("WithPushedAuthorization pushes where the server does not require it", func(t *testing.T) {
-		s := newDiscoveredStack(t, authserver.MethodBasic, authserver.Config{}, pkce.WithPushedAuthorization())
-		f, err := s.client.StartContext(context.Background())
+		s := newDiscoveredStack(t, pkcetest.MethodBasic, pkcetest.Config{}, pkce.WithPushedAuthorization())
+		f, err := s.client.Start(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, 1, s.srv.PushedRequests())
-		_, err = s.client.Finish(context.Background(), f, browse(t, f))
+		_, err = finish(context.Background(), s.client, f, authorize(t, f.URL))
 		assert.NoError(t, err)
-		_, err = s.client.Start()
-		assert.ErrorIs(t, err, pkce.ErrPARRequired, "the client said it pushes")
+		g, err := s.client.Start(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, 2, s.srv.PushedRequests(), "every Start pushes")
+		assert.Contains(t, authURLQuery(t, g), "request_uri")
 	})
-	t.Run("without it StartContext is Start", func(t *testing.T) {
-		s := newDiscoveredStack(t, authserver.MethodBasic, authserver.Config{})
-		f, err := s.client.StartContext(context.Background())
+	t.Run("without it Start makes no request", func(t *testing.T) {
+		s := newDiscoveredStack(t, pkcetest.MethodBasic, pkcetest.Config{})
+		f, err := s.client.Start(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, 0, s.srv.PushedRequests())
 		assert.Contains(t, f.URL, "code_challenge_method=S256")
@@ -144,18 +165,20 @@ func TestPushingOnRequest(t *testing.T) {
 		_, err := pkce.New(&oauth2.Config{ClientID: "app", RedirectURL: redirect}, pkce.WithPushedAuthorization(),
 			pkce.WithMetadata(&pkce.Metadata{Issuer: "https://as.example",
 				AuthorizationEndpoint: "https://as.example/authorize", TokenEndpoint: "https://as.example/token"}),
-			pkce.WithAuthStyle(pkce.AuthNone))
+			pkce.WithAuthMethod(pkce.AuthNone))
 		assert.ErrorIs(t, err, pkce.ErrInvalidConfig)
 		assert.ErrorContains(t, err, "pushed_authorization_request_endpoint")
 	})
 	t.Run("request_uri cannot be pushed", func(t *testing.T) {
-		s := newDiscoveredStack(t, authserver.MethodBasic, authserver.Config{RequirePAR: true})
-		_, err := s.client.StartContext(context.Background(), pkce.Param("request_uri", "urn:x"))
-		assert.ErrorContains(t, err, "RFC 9126 §2.1")
+		s := newDiscoveredStack(t, pkcetest.MethodBasic, pkcetest.Config{RequirePAR: true})
+		_, err := s.client.Start(context.Background(), pkce.Param("request_uri", "urn:x"))
+		// v1: request_uri is reserved for every request, so Param refuses
+		// it (v0 refused it when pushing, citing RFC 9126 §2.1).
+		assert.ErrorContains(t, err, `"request_uri" is set by the package`)
 		assert.Equal(t, 0, s.srv.PushedRequests())
 	})
 	t.Run("RFC 9126 §5: a plain request to a server that requires pushing", func(t *testing.T) {
-		srv, oc := startRegistered(t, authserver.MethodBasic, authserver.Config{RequirePAR: true})
+		srv, oc := startRegistered(t, pkcetest.MethodBasic, pkcetest.Config{RequirePAR: true})
 		md, err := pkce.Discover(context.Background(), srv.Issuer())
 		require.NoError(t, err)
 		md.RequirePushedAuthorizationRequests = false // stale metadata
@@ -163,29 +186,29 @@ func TestPushingOnRequest(t *testing.T) {
 		require.NoError(t, err)
 		s := &stack{srv, client}
 		f, q := s.signIn(t)
-		_, err = client.Finish(context.Background(), f, q)
+		_, err = finish(context.Background(), client, f, q)
 		assert.ErrorIs(t, err, pkce.ErrInvalidRequest)
 		assert.ErrorContains(t, err, "RFC 9126")
 	})
 }
 
 func TestPushErrors(t *testing.T) {
-	raw := func(status int, contentType, body string) authserver.Faults {
-		return authserver.Faults{PARRaw: &authserver.RawResponse{Status: status, ContentType: contentType, Body: body}}
+	raw := func(status int, contentType, body string) pkcetest.Faults {
+		return pkcetest.Faults{PARRaw: &pkcetest.RawResponse{Status: status, ContentType: contentType, Body: body}}
 	}
 	const ok = `{"request_uri":"urn:ietf:params:oauth:request_uri:abc","expires_in":60}`
 	tests := []struct {
 		name   string
-		faults authserver.Faults
+		faults pkcetest.Faults
 		check  func(t *testing.T, err error)
 	}{
-		{"RFC 9126 §2.3: an error response is a TokenError",
+		{"RFC 9126 §2.3: an error response is an OAuthError",
 			raw(400, "application/json", `{"error":"invalid_request","error_description":"audience is not allowed"}`),
 			func(t *testing.T, err error) {
 				assert.ErrorIs(t, err, pkce.ErrInvalidRequest)
-				var te *pkce.TokenError
+				var te *pkce.OAuthError
 				require.ErrorAs(t, err, &te)
-				assert.Equal(t, "pushed_authorization_request", te.Grant)
+				assert.Equal(t, pkce.OpPush, te.Op)
 				assert.Equal(t, "audience is not allowed", te.Description)
 				var re *oauth2.RetrieveError
 				assert.ErrorAs(t, err, &re)
@@ -204,26 +227,30 @@ func TestPushErrors(t *testing.T) {
 		{"an HTML page", raw(201, "text/html", "<html>hello</html>"),
 			func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrNotJSON) }},
 		{"RFC 9126 §2.2: JSON not labelled application/json", raw(201, "text/plain", ok),
-			func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrContentType) }},
+			func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrNotJSON) }},
 		{"RFC 9126 §2.2: request_uri missing", raw(201, "application/json", `{"expires_in":60}`),
-			func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrMalformedResponse) }},
+			func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrInvalidResponse) }},
 		{"RFC 9126 §2.2: expires_in missing", raw(201, "application/json", `{"request_uri":"urn:x"}`),
-			func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrExpiresIn) }},
+			func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrInvalidResponse) }},
 		{"RFC 9126 §2.2: expires_in must be positive", raw(201, "application/json", `{"request_uri":"urn:x","expires_in":0}`),
-			func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrExpiresIn) }},
+			func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrInvalidResponse) }},
+		{"RFC 9126 §2.2: expires_in negative", raw(201, "application/json", `{"request_uri":"urn:x","expires_in":-60}`),
+			func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrInvalidResponse) }},
+		{"RFC 8259 §4: Request_Uri next to request_uri", raw(201, "application/json", `{"request_uri":"urn:x","Request_Uri":"urn:y","expires_in":60}`),
+			func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrInvalidResponse) }},
 		{"a body over the bound is an error, not cut",
-			raw(201, "application/json", `{"request_uri":"urn:x","expires_in":60,"pad":"`+strings.Repeat("x", pkce.DefaultMaxResponseBytes)+`"}`),
+			raw(201, "application/json", `{"request_uri":"urn:x","expires_in":60,"pad":"`+strings.Repeat("x", defaultMaxResponseBytes)+`"}`),
 			func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrResponseTooLarge) }},
 		{"a redirect is not followed",
-			authserver.Faults{PARRaw: &authserver.RawResponse{Status: 307, Header: http.Header{"Location": {"https://elsewhere.example/par"}}}},
+			pkcetest.Faults{PARRaw: &pkcetest.RawResponse{Status: 307, Header: http.Header{"Location": {"https://elsewhere.example/par"}}}},
 			func(t *testing.T, err error) { assert.ErrorIs(t, err, pkce.ErrUnexpectedStatus) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newDiscoveredStack(t, authserver.MethodBasic, authserver.Config{RequirePAR: true})
+			s := newDiscoveredStack(t, pkcetest.MethodBasic, pkcetest.Config{RequirePAR: true})
 			s.srv.SetFaults(tt.faults)
 
-			f, err := s.client.StartContext(context.Background())
+			f, err := s.client.Start(context.Background())
 
 			assert.Nil(t, f)
 			tt.check(t, err)

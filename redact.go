@@ -2,32 +2,32 @@ package pkce
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
-	"net/http"
+	"html"
 	"net/url"
 	"strings"
-
-	"golang.org/x/oauth2"
 )
 
-// A redactor removes the secrets of one request (client secret, code,
-// verifier, refresh token) from text a server sent back, before that text
-// reaches an error message.
+// A redactor removes the secrets of one request (client secret, Basic
+// credentials, code, verifier, state, tokens) from text a server sent
+// back, before that text reaches an error, in every encoding a server may
+// echo it in.
 type redactor []string
 
 // minSecret is the shortest value worth searching for: shorter ones would
 // mangle ordinary words and are not secrets anyone should use.
 const minSecret = 4
 
-// redactor returns the redactor for one token request of c: the request's
-// own secrets and the client secret in every form it travels in, including
-// the Basic credentials a server might echo.
+// redactor returns the redactor for one request of c: the request's own
+// secrets and the client secret in every form it travels in.
 func (c *Client) redactor(secrets ...string) redactor {
 	return redactor(append(secrets, c.secretForms...))
 }
 
 // secretForms returns the client secret as sent in a body and in the two
-// Basic headers a server might echo: form-encoded (RFC 6749 §2.3.1) and raw.
+// Basic headers a server might echo: form-encoded (RFC 6749 §2.3.1) and
+// raw.
 func secretForms(id, secret string) []string {
 	if secret == "" {
 		return nil
@@ -37,35 +37,83 @@ func secretForms(id, secret string) []string {
 		base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))}
 }
 
+// encodings returns secret as it may appear in a server's answer: raw,
+// percent-encoded as a query or a path (with upper- or lower-case hex),
+// escaped in a JSON string (with or without \/ and \u00XX escapes), and
+// escaped in HTML.
+func encodings(secret string) []string {
+	out := []string{secret}
+	add := func(s string) {
+		for _, have := range out {
+			if have == s {
+				return
+			}
+		}
+		out = append(out, s)
+	}
+	for _, s := range []string{url.QueryEscape(secret), url.PathEscape(secret)} {
+		add(s)
+		add(lowerHex(s))
+	}
+	quoted, _ := json.Marshal(secret) // escapes <, > and & as \u003c...
+	js := string(quoted[1 : len(quoted)-1])
+	add(js)
+	add(strings.ReplaceAll(js, "/", `\/`))
+	plain := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(js)
+	add(plain)
+	add(strings.ReplaceAll(plain, "/", `\/`))
+	add(html.EscapeString(secret))
+	return out
+}
+
+// lowerHex lower-cases the hex digits of the percent escapes in s.
+func lowerHex(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = lower(b[i+1]), lower(b[i+2])
+			i += 2
+		}
+	}
+	return string(b)
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'F' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
 func (r redactor) clean(s string) string {
+	if s == "" {
+		return s
+	}
 	for _, secret := range r {
 		if len(secret) < minSecret {
 			continue
 		}
-		s = strings.ReplaceAll(s, secret, "[redacted]")
-		if escaped := url.QueryEscape(secret); escaped != secret {
-			s = strings.ReplaceAll(s, escaped, "[redacted]")
+		for _, form := range encodings(secret) {
+			s = strings.ReplaceAll(s, form, "[redacted]")
 		}
 	}
 	return s
 }
 
-// excerpt describes a body that could not be read as a token response: its
-// first bytes, with known secrets and anything shaped like a token masked.
-func (r redactor) excerpt(body []byte, contentType string) string {
+// excerpt describes a body that could not be read as the answer expected:
+// its first bytes, with known secrets removed before it is cut (so that no
+// part of a secret survives at the cut) and anything shaped like a token
+// masked.
+func (r redactor) excerpt(body []byte) string {
 	const max = 160
-	text := string(body)
-	if len(text) > max {
-		text = text[:max] + "…"
-	}
-	text = maskTokenLike(r.clean(text))
+	text := maskTokenLike(r.clean(string(body)))
 	text = strings.Join(strings.Fields(text), " ")
-	return fmt.Sprintf("%d bytes starting %q", len(body), text)
+	return fmt.Sprintf("%d bytes starting %q", len(body), clip(text, max))
 }
 
 // maskTokenLike replaces runs of 24 or more characters from the alphabets
-// of tokens (base64, base64url, hex) with "[…]": no readable error page
-// needs them and any token needs them.
+// of tokens (base64, base64url, hex, with JSON's \/ escapes) with "[…]":
+// no readable error page needs them and any token needs them.
 func maskTokenLike(s string) string {
 	var b strings.Builder
 	run := 0
@@ -79,7 +127,7 @@ func maskTokenLike(s string) string {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if isUnreserved(c) || c == '+' || c == '/' || c == '=' {
+		if isUnreserved(c) || c == '+' || c == '/' || c == '=' || c == '\\' && i+1 < len(s) && s[i+1] == '/' {
 			run++
 			continue
 		}
@@ -88,28 +136,4 @@ func maskTokenLike(s string) string {
 	}
 	flush(len(s))
 	return b.String()
-}
-
-// retrieveError returns a copy of re that is safe to hand out: its
-// response no longer leads to the request's Authorization header or body,
-// and secrets are removed from the response body it quotes.
-func (r redactor) retrieveError(re *oauth2.RetrieveError) *oauth2.RetrieveError {
-	cp := *re
-	cp.Body = []byte(r.clean(string(re.Body)))
-	cp.ErrorCode = r.clean(re.ErrorCode)
-	cp.ErrorDescription = r.clean(re.ErrorDescription)
-	cp.ErrorURI = r.clean(re.ErrorURI)
-	if re.Response != nil {
-		resp := *re.Response
-		resp.Body = http.NoBody
-		if req := resp.Request; req != nil {
-			safe := req.Clone(req.Context())
-			safe.Header.Del("Authorization")
-			safe.Body, safe.GetBody = http.NoBody, nil
-			safe.Form, safe.PostForm = nil, nil
-			resp.Request = safe
-		}
-		cp.Response = &resp
-	}
-	return &cp
 }

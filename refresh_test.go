@@ -3,6 +3,7 @@ package pkce_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -14,7 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pkcekit/pkce"
-	"github.com/pkcekit/pkce/internal/authserver"
+	"github.com/pkcekit/pkce/pkcetest"
 )
 
 // fakeClock is a goroutine-safe clock the tests move by hand.
@@ -33,10 +34,18 @@ func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 func (s *stack) signedIn(t *testing.T) *pkce.Token {
 	t.Helper()
 	f, q := s.signIn(t)
-	tok, err := s.client.Finish(context.Background(), f, q)
+	tok, err := finish(context.Background(), s.client, f, q)
 	require.NoError(t, err)
 	require.NotEmpty(t, tok.RefreshToken)
 	return tok
+}
+
+// source returns c.TokenSource(tok, opts...), which must accept the options.
+func source(t *testing.T, c *pkce.Client, tok *oauth2.Token, opts ...pkce.SourceOption) *pkce.TokenSource {
+	t.Helper()
+	src, err := c.TokenSource(tok, opts...)
+	require.NoError(t, err)
+	return src
 }
 
 // expired returns a copy of tok that expired a second ago by clock.
@@ -49,18 +58,18 @@ func expired(tok *pkce.Token, clock *fakeClock) *oauth2.Token {
 func TestRefresh(t *testing.T) {
 	tests := []struct {
 		name   string
-		method authserver.AuthMethod
+		method pkcetest.AuthMethod
 		rotate bool
 		scopes []string
 	}{
-		{"Basic with rotation", authserver.MethodBasic, true, nil},
-		{"post without rotation keeps the old refresh token", authserver.MethodPost, false, nil},
-		{"public client", authserver.MethodNone, true, nil},
-		{"narrower scope", authserver.MethodBasic, true, []string{"openid"}},
+		{"Basic with rotation", pkcetest.MethodBasic, true, nil},
+		{"post without rotation keeps the old refresh token", pkcetest.MethodPost, false, nil},
+		{"public client", pkcetest.MethodNone, true, nil},
+		{"narrower scope", pkcetest.MethodBasic, true, []string{"openid"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newStack(t, tt.method, authserver.Config{Rotate: tt.rotate})
+			s := newStack(t, tt.method, pkcetest.Config{Rotate: tt.rotate})
 			tok := s.signedIn(t)
 			next, err := s.client.Refresh(context.Background(), tok.RefreshToken, tt.scopes...)
 			require.NoError(t, err)
@@ -81,7 +90,7 @@ func TestRefresh(t *testing.T) {
 			} else {
 				assert.NotContains(t, req.Form, "scope")
 			}
-			if tt.method == authserver.MethodBasic {
+			if tt.method == pkcetest.MethodBasic {
 				assert.NotEmpty(t, req.Authorization)
 			} else {
 				assert.Empty(t, req.Authorization)
@@ -90,58 +99,64 @@ func TestRefresh(t *testing.T) {
 	}
 }
 
+// TestRefreshErrorsAreClassified runs the classes against the internal
+// server; TestRefreshErrorClasses has the whole table.
 func TestRefreshErrorsAreClassified(t *testing.T) {
 	tests := []struct {
-		name     string
-		setup    func(s *stack, rt string)
-		terminal bool
-		code     pkce.ErrorCode
+		name  string
+		setup func(s *stack, rt string)
+		class error
+		code  pkce.ErrorCode
 	}{
-		{"revoked refresh token is terminal", func(s *stack, rt string) { s.srv.RevokeRefreshToken(rt) }, true, pkce.ErrInvalidGrant},
-		{"503 is transient", func(s *stack, _ string) { s.srv.SetFaults(authserver.Faults{TokenStatus: 503}) }, false, pkce.ErrTemporarilyUnavailable},
-		{"500 is transient", func(s *stack, _ string) { s.srv.SetFaults(authserver.Faults{TokenStatus: 500}) }, false, pkce.ErrServerError},
+		{"revoked refresh token: sign in again", func(s *stack, rt string) { s.srv.RevokeRefreshToken(rt) }, pkce.ErrSignInRequired, pkce.ErrInvalidGrant},
+		{"503 is transient", func(s *stack, _ string) { s.srv.SetFaults(pkcetest.Faults{TokenStatus: 503}) }, pkce.ErrTryLater, pkce.ErrTemporarilyUnavailable},
+		{"500 is transient", func(s *stack, _ string) { s.srv.SetFaults(pkcetest.Faults{TokenStatus: 500}) }, pkce.ErrTryLater, pkce.ErrServerError},
 		{"429 is transient", func(s *stack, _ string) {
-			s.srv.SetFaults(authserver.Faults{Raw: &authserver.RawResponse{Status: 429, ContentType: "application/json", Body: `{"error":"slow_down"}`}})
-		}, false, "slow_down"},
-		{"HTML from a proxy is transient", func(s *stack, _ string) { s.srv.SetFaults(authserver.Faults{HTMLBody: true}) }, false, ""},
-		{"invalid_client is terminal", func(s *stack, _ string) {
-			s.srv.SetFaults(authserver.Faults{Raw: &authserver.RawResponse{Status: 401, ContentType: "application/json", Body: `{"error":"invalid_client"}`}})
-		}, true, pkce.ErrInvalidClient},
-		{"unauthorized_client is terminal", func(s *stack, _ string) {
-			s.srv.SetFaults(authserver.Faults{Raw: &authserver.RawResponse{Status: 400, ContentType: "application/json", Body: `{"error":"unauthorized_client"}`}})
-		}, true, pkce.ErrUnauthorizedClient},
+			s.srv.SetFaults(pkcetest.Faults{Raw: &pkcetest.RawResponse{Status: 429, ContentType: "application/json", Body: `{"error":"slow_down"}`}})
+		}, pkce.ErrTryLater, "slow_down"},
+		{"HTML from a proxy is transient", func(s *stack, _ string) { s.srv.SetFaults(pkcetest.Faults{HTMLBody: true}) }, pkce.ErrTryLater, ""},
+		// v1: the client was rejected, not the grant (v0: sign-in required).
+		{"invalid_client rejects the client", func(s *stack, _ string) {
+			s.srv.SetFaults(pkcetest.Faults{Raw: &pkcetest.RawResponse{Status: 401, ContentType: "application/json", Body: `{"error":"invalid_client"}`}})
+		}, pkce.ErrClientRejected, pkce.ErrInvalidClient},
+		{"unauthorized_client rejects the client", func(s *stack, _ string) {
+			s.srv.SetFaults(pkcetest.Faults{Raw: &pkcetest.RawResponse{Status: 400, ContentType: "application/json", Body: `{"error":"unauthorized_client"}`}})
+		}, pkce.ErrClientRejected, pkce.ErrUnauthorizedClient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newStack(t, authserver.MethodBasic, authserver.Config{Rotate: true})
+			s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{Rotate: true})
 			tok := s.signedIn(t)
 			tt.setup(s, tok.RefreshToken)
 			_, err := s.client.Refresh(context.Background(), tok.RefreshToken)
 			require.Error(t, err)
-			assert.Equal(t, tt.terminal, errors.Is(err, pkce.ErrSignInRequired), "ErrSignInRequired")
-			assert.Equal(t, !tt.terminal, errors.Is(err, pkce.ErrTryLater), "ErrTryLater")
+			assertOneClass(t, err, tt.class)
 			if tt.code != "" {
 				assert.ErrorIs(t, err, tt.code)
+				var oe *pkce.OAuthError
+				require.ErrorAs(t, err, &oe)
+				assert.Equal(t, pkce.OpRefresh, oe.Op)
 			}
-			var re *pkce.RefreshError
-			assert.ErrorAs(t, err, &re)
 			assert.NotContains(t, err.Error(), tok.RefreshToken)
 		})
 	}
 	t.Run("a network error is transient", func(t *testing.T) {
-		s := newStack(t, authserver.MethodBasic, authserver.Config{})
+		s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{})
 		tok := s.signedIn(t)
 		s.srv.Close()
 		_, err := s.client.Refresh(context.Background(), tok.RefreshToken)
-		assert.ErrorIs(t, err, pkce.ErrTryLater)
+		assertOneClass(t, err, pkce.ErrTryLater)
+		var re *pkce.RequestError
+		assert.ErrorAs(t, err, &re)
 	})
 	t.Run("no refresh token is terminal", func(t *testing.T) {
-		s := newStack(t, authserver.MethodBasic, authserver.Config{})
+		s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{})
 		_, err := s.client.Refresh(context.Background(), "")
-		assert.ErrorIs(t, err, pkce.ErrSignInRequired)
+		assertOneClass(t, err, pkce.ErrSignInRequired)
+		assert.Equal(t, 0, s.srv.RefreshRequests())
 	})
 	t.Run("a rotated-away refresh token is refused", func(t *testing.T) {
-		s := newStack(t, authserver.MethodBasic, authserver.Config{Rotate: true})
+		s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{Rotate: true})
 		tok := s.signedIn(t)
 		_, err := s.client.Refresh(context.Background(), tok.RefreshToken)
 		require.NoError(t, err)
@@ -159,10 +174,10 @@ func TestOneRefreshForManyCallers(t *testing.T) {
 	for _, lifetime := range []time.Duration{time.Hour, 5 * time.Second} {
 		t.Run(lifetime.String(), func(t *testing.T) {
 			clock := newFakeClock()
-			s := newStack(t, authserver.MethodBasic, authserver.Config{Rotate: true, AccessTokenLifetime: lifetime}, pkce.WithClock(clock.Now))
+			s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{Rotate: true, AccessTokenLifetime: lifetime}, pkce.WithClock(clock.Now))
 			tok := s.signedIn(t)
 			var saved atomic.Int32
-			src := s.client.TokenSource(expired(tok, clock), pkce.OnRefresh(func(context.Context, *pkce.Token) error {
+			src := source(t, s.client, expired(tok, clock), pkce.OnRefresh(func(context.Context, *pkce.Token) error {
 				saved.Add(1)
 				return nil
 			}))
@@ -204,12 +219,12 @@ func TestOneRefreshForManyCallers(t *testing.T) {
 func TestTokenSourceHook(t *testing.T) {
 	t.Run("the hook sees a rotated token before any caller", func(t *testing.T) {
 		clock := newFakeClock()
-		s := newStack(t, authserver.MethodBasic, authserver.Config{Rotate: true}, pkce.WithClock(clock.Now))
+		s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{Rotate: true}, pkce.WithClock(clock.Now))
 		tok := s.signedIn(t)
 		var returned atomic.Int32
 		hookIn := make(chan *pkce.Token, 1)
 		release := make(chan struct{})
-		src := s.client.TokenSource(expired(tok, clock), pkce.OnRefresh(func(_ context.Context, next *pkce.Token) error {
+		src := source(t, s.client, expired(tok, clock), pkce.OnRefresh(func(_ context.Context, next *pkce.Token) error {
 			hookIn <- next
 			<-release
 			return nil
@@ -237,14 +252,14 @@ func TestTokenSourceHook(t *testing.T) {
 
 	t.Run("a failing hook fails every waiter and the token is not handed out", func(t *testing.T) {
 		clock := newFakeClock()
-		s := newStack(t, authserver.MethodBasic, authserver.Config{Rotate: true}, pkce.WithClock(clock.Now))
+		s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{Rotate: true}, pkce.WithClock(clock.Now))
 		tok := s.signedIn(t)
 		diskFull := errors.New("disk full")
 		var fail atomic.Bool
 		fail.Store(true)
 		var seen []string
 		var mu sync.Mutex
-		src := s.client.TokenSource(expired(tok, clock), pkce.OnRefresh(func(_ context.Context, next *pkce.Token) error {
+		src := source(t, s.client, expired(tok, clock), pkce.OnRefresh(func(_ context.Context, next *pkce.Token) error {
 			mu.Lock()
 			seen = append(seen, next.RefreshToken)
 			mu.Unlock()
@@ -268,6 +283,7 @@ func TestTokenSourceHook(t *testing.T) {
 		wg.Wait()
 		for _, err := range errs {
 			assert.ErrorIs(t, err, diskFull)
+			assertOneClass(t, err, pkce.ErrTryLater)
 		}
 		assert.Equal(t, 1, s.srv.RefreshRequests())
 
@@ -288,9 +304,9 @@ func TestTokenSourceHook(t *testing.T) {
 
 	t.Run("a response without refresh_token keeps the old one", func(t *testing.T) {
 		clock := newFakeClock()
-		s := newStack(t, authserver.MethodBasic, authserver.Config{Rotate: false}, pkce.WithClock(clock.Now))
+		s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{Rotate: false}, pkce.WithClock(clock.Now))
 		tok := s.signedIn(t)
-		src := s.client.TokenSource(expired(tok, clock))
+		src := source(t, s.client, expired(tok, clock))
 		got, err := src.Token()
 		require.NoError(t, err)
 		assert.Equal(t, tok.RefreshToken, got.RefreshToken)
@@ -301,10 +317,10 @@ func TestTokenSourceHook(t *testing.T) {
 func TestTokenSourceFailures(t *testing.T) {
 	t.Run("a terminal failure is not retried", func(t *testing.T) {
 		clock := newFakeClock()
-		s := newStack(t, authserver.MethodBasic, authserver.Config{Rotate: true}, pkce.WithClock(clock.Now))
+		s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{Rotate: true}, pkce.WithClock(clock.Now))
 		tok := s.signedIn(t)
 		s.srv.RevokeRefreshToken(tok.RefreshToken)
-		src := s.client.TokenSource(expired(tok, clock))
+		src := source(t, s.client, expired(tok, clock))
 		for range 5 {
 			_, err := src.Token()
 			assert.ErrorIs(t, err, pkce.ErrSignInRequired)
@@ -316,10 +332,10 @@ func TestTokenSourceFailures(t *testing.T) {
 
 	t.Run("a transient failure is retried after a back-off", func(t *testing.T) {
 		clock := newFakeClock()
-		s := newStack(t, authserver.MethodBasic, authserver.Config{Rotate: true}, pkce.WithClock(clock.Now))
+		s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{Rotate: true}, pkce.WithClock(clock.Now))
 		tok := s.signedIn(t)
-		s.srv.SetFaults(authserver.Faults{TokenStatus: 503, TokenStatusTimes: 1})
-		src := s.client.TokenSource(expired(tok, clock))
+		s.srv.SetFaults(pkcetest.Faults{TokenStatus: 503, TokenStatusTimes: 1})
+		src := source(t, s.client, expired(tok, clock))
 		_, err := src.Token()
 		assert.ErrorIs(t, err, pkce.ErrTryLater)
 		_, err = src.Token()
@@ -335,21 +351,21 @@ func TestTokenSourceFailures(t *testing.T) {
 
 	t.Run("a hanging server hits the refresh timeout", func(t *testing.T) {
 		clock := newFakeClock()
-		s := newStack(t, authserver.MethodBasic, authserver.Config{}, pkce.WithClock(clock.Now))
+		s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{}, pkce.WithClock(clock.Now))
 		tok := s.signedIn(t)
-		s.srv.SetFaults(authserver.Faults{Hang: true})
-		src := s.client.TokenSource(expired(tok, clock), pkce.WithRefreshTimeout(100*time.Millisecond))
+		s.srv.SetFaults(pkcetest.Faults{Hang: true})
+		src := source(t, s.client, expired(tok, clock), pkce.WithRefreshTimeout(100*time.Millisecond))
 		_, err := src.Token()
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.ErrorIs(t, err, pkce.ErrTryLater)
+		assertOneClass(t, err, pkce.ErrTryLater)
 	})
 
 	t.Run("a waiter whose context ends returns at once; the refresh goes on for others", func(t *testing.T) {
 		clock := newFakeClock()
-		s := newStack(t, authserver.MethodBasic, authserver.Config{}, pkce.WithClock(clock.Now))
+		s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{}, pkce.WithClock(clock.Now))
 		tok := s.signedIn(t)
-		s.srv.SetFaults(authserver.Faults{Delay: 300 * time.Millisecond})
-		src := s.client.TokenSource(expired(tok, clock))
+		s.srv.SetFaults(pkcetest.Faults{Delay: 300 * time.Millisecond})
+		src := source(t, s.client, expired(tok, clock))
 
 		patient := make(chan error, 1)
 		go func() {
@@ -363,48 +379,357 @@ func TestTokenSourceFailures(t *testing.T) {
 			impatient <- err
 		}()
 		cancel()
-		assert.ErrorIs(t, <-impatient, context.Canceled)
+		err := <-impatient
+		assert.ErrorIs(t, err, context.Canceled)
+		assertOneClass(t, err, pkce.ErrTryLater)
 		assert.NoError(t, <-patient, "the cancelled caller did not cancel the shared refresh")
 		assert.Equal(t, 1, s.srv.RefreshRequests())
 	})
 
 	t.Run("no refresh token", func(t *testing.T) {
 		clock := newFakeClock()
-		s := newStack(t, authserver.MethodBasic, authserver.Config{}, pkce.WithClock(clock.Now))
+		s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{}, pkce.WithClock(clock.Now))
 		tok := s.signedIn(t)
 		cp := expired(tok, clock)
 		cp.RefreshToken = ""
-		_, err := s.client.TokenSource(cp).Token()
-		assert.ErrorIs(t, err, pkce.ErrSignInRequired)
+		_, err := source(t, s.client, cp).Token()
+		assertOneClass(t, err, pkce.ErrSignInRequired)
 		assert.Equal(t, 0, s.srv.RefreshRequests())
 	})
 }
 
-func TestTokenSourceWrapRefresh(t *testing.T) {
-	clock := newFakeClock()
-	s := newStack(t, authserver.MethodBasic, authserver.Config{Rotate: true}, pkce.WithClock(clock.Now))
-	tok := s.signedIn(t)
-	var locked atomic.Int32
-	src := s.client.TokenSource(expired(tok, clock), pkce.WrapRefresh(func(next pkce.RefreshFunc) pkce.RefreshFunc {
-		return func(ctx context.Context, rt string) (*pkce.Token, error) {
-			locked.Add(1) // a cross-process lock would be taken here
-			return next(ctx, rt)
-		}
-	}))
-	_, err := src.Token()
-	require.NoError(t, err)
-	assert.Equal(t, int32(1), locked.Load())
-	assert.Equal(t, 1, s.srv.RefreshRequests())
-}
-
 func TestTokenSourceClient(t *testing.T) {
 	clock := newFakeClock()
-	s := newStack(t, authserver.MethodBasic, authserver.Config{Rotate: true}, pkce.WithClock(clock.Now))
+	s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{Rotate: true}, pkce.WithClock(clock.Now))
 	tok := s.signedIn(t)
-	hc := s.client.TokenSource(expired(tok, clock)).Client(context.Background())
+	hc := source(t, s.client, expired(tok, clock)).Client(context.Background())
 	resp, err := hc.Get(s.srv.ResourceURL())
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, 1, s.srv.RefreshRequests(), "the expired token was refreshed first")
+}
+
+// expiredToken is a token that needs a refresh, by the real clock.
+func expiredToken() *oauth2.Token {
+	return &oauth2.Token{AccessToken: "old-access", TokenType: "Bearer", RefreshToken: "old-refresh", Expiry: time.Now().Add(-time.Minute)}
+}
+
+// hangingEndpoint is a token endpoint that answers nothing until the
+// request ends or the test is over.
+func hangingEndpoint(t *testing.T) *tokenEndpoint {
+	done := make(chan struct{})
+	te := newTokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-done:
+		}
+	})
+	t.Cleanup(func() { close(done) }) // before te.Close, which waits for the handler
+	return te
+}
+
+// TestRefreshErrorClasses has a row for every case of each line of the
+// table of refresh failures (V1_MIGRATION.md, doc.go): every error of
+// Client.Refresh and of a TokenSource matches exactly one of
+// ErrSignInRequired, ErrTryLater and ErrClientRejected.
+func TestRefreshErrorClasses(t *testing.T) {
+	// refresh calls Client.Refresh against a token endpoint answering h.
+	refresh := func(h http.HandlerFunc) func(t *testing.T) error {
+		return func(t *testing.T) error {
+			te := newTokenEndpoint(t, h)
+			tok, err := clientFor(t, te, testSecret).Refresh(context.Background(), "old-refresh")
+			assert.Nil(t, tok)
+			assert.Equal(t, 1, te.count(), "one request, never a retry")
+			return err
+		}
+	}
+	// fromSource asks a TokenSource holding an expired token, whose token
+	// endpoint answers h.
+	fromSource := func(h http.HandlerFunc, opts ...pkce.SourceOption) func(t *testing.T) error {
+		return func(t *testing.T) error {
+			te := newTokenEndpoint(t, h)
+			_, err := source(t, clientFor(t, te, testSecret), expiredToken(), opts...).Token()
+			return err
+		}
+	}
+	goodToken := jsonResponse(200, `{"access_token":"new-access","token_type":"Bearer","expires_in":3600}`)
+	oauthError := func(status int, code string) http.HandlerFunc {
+		return jsonResponse(status, `{"error":"`+code+`"}`)
+	}
+	tests := []struct {
+		name  string
+		run   func(t *testing.T) error
+		want  error
+		also  error // matched too, when set
+		cause bool  // errors.As finds an *OAuthError, *ResponseError or *RequestError
+	}{
+		// Status 5xx, 408, 429 (with or without an error object): try later.
+		{name: "5xx: 500 with invalid_grant", run: refresh(oauthError(500, "invalid_grant")), want: pkce.ErrTryLater, also: pkce.ErrInvalidGrant, cause: true},
+		{name: "5xx: 500 with invalid_client", run: refresh(oauthError(500, "invalid_client")), want: pkce.ErrTryLater, also: pkce.ErrInvalidClient, cause: true},
+		{name: "5xx: 502 with an HTML page", run: refresh(rawResponse(502, "text/html", htmlPage)), want: pkce.ErrTryLater, also: pkce.ErrNotJSON, cause: true},
+		{name: "5xx: 503 with an empty body", run: refresh(rawResponse(503, "", "")), want: pkce.ErrTryLater, cause: true},
+		{name: "5xx: 504 with temporarily_unavailable", run: refresh(oauthError(504, "temporarily_unavailable")), want: pkce.ErrTryLater, cause: true},
+		{name: "408 with invalid_grant", run: refresh(oauthError(408, "invalid_grant")), want: pkce.ErrTryLater, cause: true},
+		{name: "408 with an empty body", run: refresh(rawResponse(408, "", "")), want: pkce.ErrTryLater, cause: true},
+		{name: "429 with slow_down", run: refresh(oauthError(429, "slow_down")), want: pkce.ErrTryLater, also: pkce.ErrorCode("slow_down"), cause: true},
+		{name: "429 with an empty body", run: refresh(rawResponse(429, "", "")), want: pkce.ErrTryLater, cause: true},
+
+		// Error object invalid_grant: sign in again.
+		{name: "invalid_grant at 400", run: refresh(oauthError(400, "invalid_grant")), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidGrant, cause: true},
+		{name: "invalid_grant at 401", run: refresh(oauthError(401, "invalid_grant")), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidGrant, cause: true},
+		{name: "invalid_grant at 200", run: refresh(oauthError(200, "invalid_grant")), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidGrant, cause: true},
+
+		// invalid_client, unauthorized_client, unsupported_grant_type: the client is rejected.
+		{name: "invalid_client", run: refresh(oauthError(401, "invalid_client")), want: pkce.ErrClientRejected, also: pkce.ErrInvalidClient, cause: true},
+		{name: "unauthorized_client", run: refresh(oauthError(400, "unauthorized_client")), want: pkce.ErrClientRejected, also: pkce.ErrUnauthorizedClient, cause: true},
+		{name: "unsupported_grant_type", run: refresh(oauthError(400, "unsupported_grant_type")), want: pkce.ErrClientRejected, also: pkce.ErrUnsupportedGrantType, cause: true},
+
+		// Any other code: try later.
+		{name: "other code: invalid_request", run: refresh(oauthError(400, "invalid_request")), want: pkce.ErrTryLater, also: pkce.ErrInvalidRequest, cause: true},
+		{name: "other code: invalid_scope", run: refresh(oauthError(400, "invalid_scope")), want: pkce.ErrTryLater, also: pkce.ErrInvalidScope, cause: true},
+		{name: "other code: access_denied", run: refresh(oauthError(400, "access_denied")), want: pkce.ErrTryLater, also: pkce.ErrAccessDenied, cause: true},
+		{name: "other code: server_error at 400", run: refresh(oauthError(400, "server_error")), want: pkce.ErrTryLater, also: pkce.ErrServerError, cause: true},
+		{name: "other code: temporarily_unavailable at 400", run: refresh(oauthError(400, "temporarily_unavailable")), want: pkce.ErrTryLater, also: pkce.ErrTemporarilyUnavailable, cause: true},
+		{name: "other code: unknown", run: refresh(oauthError(400, "made_up_code")), want: pkce.ErrTryLater, also: pkce.ErrorCode("made_up_code"), cause: true},
+
+		// 4xx (not 408/429) without an error object: sign in again.
+		{name: "4xx without an error object: 400 empty body", run: refresh(rawResponse(400, "", "")), want: pkce.ErrSignInRequired, cause: true},
+		{name: "4xx without an error object: 401 HTML", run: refresh(rawResponse(401, "text/html", htmlPage)), want: pkce.ErrSignInRequired, also: pkce.ErrNotJSON, cause: true},
+		{name: "4xx without an error object: 400 JSON without error", run: refresh(jsonResponse(400, `{"message":"unknown refresh token"}`)), want: pkce.ErrSignInRequired, also: pkce.ErrUnexpectedStatus, cause: true},
+		{name: "4xx without an error object: 404 text", run: refresh(rawResponse(404, "text/plain", "not found")), want: pkce.ErrSignInRequired, cause: true},
+
+		// 2xx malformed, 3xx, network error, timeout: try later.
+		{name: "2xx malformed: access_token missing", run: refresh(jsonResponse(200, `{"token_type":"Bearer"}`)), want: pkce.ErrTryLater, also: pkce.ErrInvalidResponse, cause: true},
+		{name: "2xx malformed: HTML", run: refresh(rawResponse(200, "text/html", htmlPage)), want: pkce.ErrTryLater, also: pkce.ErrNotJSON, cause: true},
+		{name: "2xx malformed: 201", run: refresh(jsonResponse(201, `{"access_token":"a","token_type":"Bearer"}`)), want: pkce.ErrTryLater, also: pkce.ErrUnexpectedStatus, cause: true},
+		{name: "2xx malformed: Access_Token next to access_token", run: refresh(jsonResponse(200, `{"access_token":"a","Access_Token":"b","token_type":"Bearer"}`)), want: pkce.ErrTryLater, also: pkce.ErrInvalidResponse, cause: true},
+		{name: "3xx: 302", run: refresh(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://elsewhere.example/token", http.StatusFound)
+		}), want: pkce.ErrTryLater, also: pkce.ErrUnexpectedStatus, cause: true},
+		{name: "network error: connection refused", run: func(t *testing.T) error {
+			te := newTokenEndpoint(t, goodToken)
+			c := clientFor(t, te, testSecret)
+			te.Close()
+			_, err := c.Refresh(context.Background(), "old-refresh")
+			return err
+		}, want: pkce.ErrTryLater, cause: true},
+		{name: "network error: reset connection", run: refresh(func(w http.ResponseWriter, r *http.Request) {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			conn.(*net.TCPConn).SetLinger(0)
+			conn.Close()
+		}), want: pkce.ErrTryLater, cause: true},
+		{name: "timeout: the caller's deadline", run: func(t *testing.T) error {
+			te := hangingEndpoint(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			_, err := clientFor(t, te, testSecret).Refresh(ctx, "old-refresh")
+			return err
+		}, want: pkce.ErrTryLater, also: context.DeadlineExceeded, cause: true},
+		{name: "timeout: the source's refresh timeout", run: func(t *testing.T) error {
+			te := hangingEndpoint(t)
+			_, err := source(t, clientFor(t, te, testSecret), expiredToken(), pkce.WithRefreshTimeout(100*time.Millisecond)).Token()
+			return err
+		}, want: pkce.ErrTryLater, also: context.DeadlineExceeded, cause: true},
+
+		// No refresh token, signed out: sign in again.
+		{name: "no refresh token: Refresh", run: func(t *testing.T) error {
+			te := newTokenEndpoint(t, goodToken)
+			_, err := clientFor(t, te, testSecret).Refresh(context.Background(), "")
+			assert.Equal(t, 0, te.count())
+			return err
+		}, want: pkce.ErrSignInRequired},
+		{name: "no refresh token: TokenSource", run: func(t *testing.T) error {
+			te := newTokenEndpoint(t, goodToken)
+			tok := expiredToken()
+			tok.RefreshToken = ""
+			_, err := source(t, clientFor(t, te, testSecret), tok).Token()
+			assert.Equal(t, 0, te.count())
+			return err
+		}, want: pkce.ErrSignInRequired},
+		{name: "no token at all: TokenSource", run: func(t *testing.T) error {
+			te := newTokenEndpoint(t, goodToken)
+			_, err := source(t, clientFor(t, te, testSecret), nil).Token()
+			assert.Equal(t, 0, te.count())
+			return err
+		}, want: pkce.ErrSignInRequired},
+		{name: "signed out", run: func(t *testing.T) error {
+			te := newTokenEndpoint(t, goodToken)
+			src := source(t, clientFor(t, te, testSecret), expiredToken())
+			assert.ErrorIs(t, src.SignOut(context.Background()), pkce.ErrInvalidConfig, "no revocation endpoint; the token is forgotten all the same")
+			_, err := src.Token()
+			assert.Equal(t, 0, te.count())
+			return err
+		}, want: pkce.ErrSignInRequired},
+
+		// OnRefresh failure or panic, caller's context done, refresh overdue: try later.
+		{name: "OnRefresh fails", run: fromSource(goodToken, pkce.OnRefresh(func(context.Context, *pkce.Token) error {
+			return errors.New("disk full")
+		})), want: pkce.ErrTryLater},
+		{name: "OnRefresh panics", run: fromSource(goodToken, pkce.OnRefresh(func(context.Context, *pkce.Token) error {
+			panic("hook bug")
+		})), want: pkce.ErrTryLater},
+		{name: "the caller's context is done", run: func(t *testing.T) error {
+			te := hangingEndpoint(t)
+			src := source(t, clientFor(t, te, testSecret), expiredToken())
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_, err := src.TokenContext(ctx)
+			return err
+		}, want: pkce.ErrTryLater, also: context.Canceled},
+		{name: "the refresh is overdue: a hook that ignores its context", run: func(t *testing.T) error {
+			release := make(chan struct{})
+			t.Cleanup(func() { close(release) })
+			return fromSource(goodToken, pkce.WithRefreshTimeout(300*time.Millisecond), pkce.OnRefresh(func(context.Context, *pkce.Token) error {
+				<-release
+				return nil
+			}))(t)
+		}, want: pkce.ErrTryLater},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.run(t)
+			assertOneClass(t, err, tt.want)
+			if tt.also != nil {
+				assert.ErrorIs(t, err, tt.also)
+			}
+			if tt.cause {
+				var oe *pkce.OAuthError
+				var re *pkce.ResponseError
+				var qe *pkce.RequestError
+				assert.True(t, errors.As(err, &oe) || errors.As(err, &re) || errors.As(err, &qe), "errors.As finds the cause of %v", err)
+			}
+			if err != nil {
+				assert.NotContains(t, err.Error(), "old-refresh")
+				assert.NotContains(t, err.Error(), testSecret)
+			}
+		})
+	}
+}
+
+// TestOnRefreshPanic: a panic in the application's hook happens on the
+// source's own goroutine; it must not crash the process, every waiter gets
+// an ErrTryLater error, and the next call runs the hook again without
+// another refresh.
+func TestOnRefreshPanic(t *testing.T) {
+	te := newTokenEndpoint(t, jsonResponse(200, goodBody))
+	var panicking atomic.Bool
+	panicking.Store(true)
+	src := source(t, clientFor(t, te, testSecret), expiredToken(), pkce.OnRefresh(func(_ context.Context, next *pkce.Token) error {
+		if panicking.Load() {
+			panic("hook bug while saving " + next.AccessToken + " " + next.RefreshToken)
+		}
+		return nil
+	}))
+
+	errs := make([]error, 20)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range errs {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = src.Token()
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		assertOneClass(t, err, pkce.ErrTryLater)
+		assert.ErrorContains(t, err, "panic")
+		assert.NotContains(t, err.Error(), "AT-1", "the panic value is cleaned of the tokens")
+		assert.NotContains(t, err.Error(), "RT-1")
+	}
+	assert.Equal(t, 1, te.count(), "one refresh")
+
+	panicking.Store(false)
+	tok, err := src.Token()
+	require.NoError(t, err)
+	assert.Equal(t, "AT-1", tok.AccessToken)
+	assert.Equal(t, 1, te.count(), "the hook ran again on the same token, without another refresh")
+}
+
+// TestHookIgnoringItsContext: an OnRefresh hook that never returns must
+// not hold Token, nor SignOut, beyond the refresh timeout (plus a second).
+func TestHookIgnoringItsContext(t *testing.T) {
+	var revoked atomic.Value
+	te := newTokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/revoke" {
+			revoked.Store(true)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		jsonResponse(200, goodBody)(w, r)
+	})
+	c := clientFor(t, te, testSecret, pkce.WithRevocationURL(te.URL+"/revoke"))
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	entered := make(chan struct{}, 1)
+	src := source(t, c, expiredToken(), pkce.WithRefreshTimeout(300*time.Millisecond), pkce.OnRefresh(func(context.Context, *pkce.Token) error {
+		entered <- struct{}{}
+		<-release // ignores its context
+		return nil
+	}))
+
+	_, err := src.Token()
+	assertOneClass(t, err, pkce.ErrTryLater)
+	assert.ErrorContains(t, err, "did not finish")
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second): // a guard against a hang, not a measurement
+		t.Fatal("the hook never ran")
+	}
+
+	// A caller with a context of its own still decides its own wait.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = src.TokenContext(ctx)
+	assertOneClass(t, err, pkce.ErrTryLater)
+	assert.ErrorIs(t, err, context.Canceled)
+
+	// SignOut waits for the stuck refresh at most as long, then revokes
+	// what it has: the old refresh token.
+	require.NoError(t, src.SignOut(context.Background()))
+	assert.Equal(t, true, revoked.Load())
+	assert.Equal(t, "old-refresh", te.last(t).form.Get("token"))
+	_, err = src.Token()
+	assertOneClass(t, err, pkce.ErrSignInRequired)
+}
+
+func TestTokenSourceOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    []pkce.SourceOption
+		wantErr string // "" means accepted
+	}{
+		{"defaults", nil, ""},
+		{"zero expiry margin", []pkce.SourceOption{pkce.WithExpiryMargin(0)}, ""},
+		{"positive refresh timeout", []pkce.SourceOption{pkce.WithRefreshTimeout(time.Second)}, ""},
+		{"WithExpiryMargin(-time.Hour)", []pkce.SourceOption{pkce.WithExpiryMargin(-time.Hour)}, "expiry margin"},
+		{"WithExpiryMargin(-1ns)", []pkce.SourceOption{pkce.WithExpiryMargin(-1)}, "expiry margin"},
+		{"WithRefreshTimeout(0)", []pkce.SourceOption{pkce.WithRefreshTimeout(0)}, "refresh timeout"},
+		{"WithRefreshTimeout(-time.Second)", []pkce.SourceOption{pkce.WithRefreshTimeout(-time.Second)}, "refresh timeout"},
+		{"OnRefresh(nil)", []pkce.SourceOption{pkce.OnRefresh(nil)}, "OnRefresh"},
+		{"nil option", []pkce.SourceOption{nil}, "option 0 is nil"},
+		{"nil option after a good one", []pkce.SourceOption{pkce.WithExpiryMargin(time.Second), nil}, "option 1 is nil"},
+	}
+	te := newTokenEndpoint(t, jsonResponse(200, goodBody))
+	c := clientFor(t, te, testSecret)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := c.TokenSource(validToken(), tt.opts...)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				require.NotNil(t, src)
+				_, err := src.Token()
+				assert.NoError(t, err)
+				return
+			}
+			assert.Nil(t, src)
+			assert.ErrorIs(t, err, pkce.ErrInvalidConfig)
+			assert.ErrorContains(t, err, tt.wantErr)
+		})
+	}
 }

@@ -2,6 +2,8 @@ package pkce_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -96,7 +98,7 @@ func clientFor(t *testing.T, te *tokenEndpoint, secret string, opts ...pkce.Opti
 
 func exchange(t *testing.T, c *pkce.Client) (*pkce.Flow, *pkce.Token, error) {
 	t.Helper()
-	f, err := c.Start()
+	f, err := c.Start(context.Background())
 	require.NoError(t, err)
 	tok, err := c.Exchange(context.Background(), f, testCode)
 	return f, tok, err
@@ -106,10 +108,10 @@ func TestExchangeClientAuthentication(t *testing.T) {
 	tests := []struct {
 		name   string
 		secret string
-		style  pkce.AuthStyle
+		method pkce.AuthMethod
 		check  func(t *testing.T, r recordedRequest)
 	}{
-		{"client_secret_basic form-encodes id and secret (RFC 6749 §2.3.1)", testSecret, pkce.AuthClientSecretBasic, func(t *testing.T, r recordedRequest) {
+		{"client_secret_basic form-encodes id and secret (RFC 6749 §2.3.1)", testSecret, pkce.AuthSecretBasic, func(t *testing.T, r recordedRequest) {
 			user, pass, ok := (&http.Request{Header: r.header}).BasicAuth()
 			require.True(t, ok, "Basic header expected")
 			assert.Equal(t, url.QueryEscape("app id"), user)
@@ -121,7 +123,7 @@ func TestExchangeClientAuthentication(t *testing.T) {
 			assert.NotContains(t, r.form, "client_secret", "the secret is sent once")
 			assert.NotContains(t, r.form, "client_id")
 		}},
-		{"client_secret_post puts id and secret in the body", testSecret, pkce.AuthClientSecretPost, func(t *testing.T, r recordedRequest) {
+		{"client_secret_post puts id and secret in the body", testSecret, pkce.AuthSecretPost, func(t *testing.T, r recordedRequest) {
 			assert.Empty(t, r.header.Get("Authorization"))
 			assert.Equal(t, []string{"app id"}, r.form["client_id"])
 			assert.Equal(t, []string{testSecret}, r.form["client_secret"])
@@ -135,7 +137,7 @@ func TestExchangeClientAuthentication(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			te := newTokenEndpoint(t, jsonResponse(200, goodBody))
-			c := clientFor(t, te, tt.secret, pkce.WithAuthStyle(tt.style))
+			c := clientFor(t, te, tt.secret, pkce.WithAuthMethod(tt.method))
 			f, tok, err := exchange(t, c)
 			require.NoError(t, err)
 			assert.Equal(t, "AT-1", tok.AccessToken)
@@ -143,9 +145,11 @@ func TestExchangeClientAuthentication(t *testing.T) {
 			r := te.last(t)
 			assert.Equal(t, []string{"authorization_code"}, r.form["grant_type"])
 			assert.Equal(t, []string{testCode}, r.form["code"])
-			assert.Equal(t, []string{f.Verifier.Reveal()}, r.form["code_verifier"])
-			assert.Equal(t, []string{f.RedirectURL}, r.form["redirect_uri"])
+			stored := flowJSON(t, f)
+			assert.Equal(t, []string{stored["verifier"].(string)}, r.form["code_verifier"])
+			assert.Equal(t, []string{stored["redirect_url"].(string)}, r.form["redirect_uri"])
 			assert.Equal(t, "application/x-www-form-urlencoded", r.header.Get("Content-Type"))
+			assert.Equal(t, "application/json", r.header.Get("Accept"), "v1: token requests ask for JSON")
 			tt.check(t, r)
 		})
 	}
@@ -163,6 +167,7 @@ func TestExchangeKeepsResponseMembers(t *testing.T) {
 	assert.Equal(t, "openid", tok.Scope())
 	assert.Equal(t, "a.b.c", tok.IDToken())
 	assert.Equal(t, "publicid", tok.Extra("claims"), "unknown members are kept")
+	assert.Equal(t, json.Number("3600"), tok.Extra("expires_in"), "v1: numbers are kept exact, as json.Number")
 	assert.Equal(t, int64(3600), tok.ExpiresIn)
 	assert.Equal(t, now.Add(time.Hour), tok.Expiry)
 }
@@ -205,8 +210,10 @@ func assertNoSecret(t *testing.T, s string) {
 func TestTokenErrorKeepsRFC6749Members(t *testing.T) {
 	te := newTokenEndpoint(t, jsonResponse(400, `{"error":"invalid_grant","error_description":"code `+testCode+` was used","error_uri":"https://as.example/doc"}`))
 	_, _, err := exchange(t, clientFor(t, te, testSecret))
-	var tokErr *pkce.TokenError
+	var tokErr *pkce.OAuthError
 	require.ErrorAs(t, err, &tokErr)
+	assert.Equal(t, pkce.OpExchange, tokErr.Op)
+	assert.Equal(t, pkce.AuthSecretBasic, tokErr.AuthMethod)
 	assert.Equal(t, "invalid_grant", tokErr.Code)
 	assert.Equal(t, "code [redacted] was used", tokErr.Description, "a secret echoed by the server is removed")
 	assert.Equal(t, "https://as.example/doc", tokErr.URI)
@@ -230,27 +237,27 @@ func TestInvalidClientExplainsCauses(t *testing.T) {
 	tests := []struct {
 		name   string
 		secret string
-		style  pkce.AuthStyle
+		method pkce.AuthMethod
 		hint   string
 	}{
 		{"public client refused by a confidential registration", "", pkce.AuthNone, "registered the client as confidential"},
-		{"Basic refused", testSecret, pkce.AuthClientSecretBasic, "AuthClientSecretPost"},
-		{"post refused", testSecret, pkce.AuthClientSecretPost, "AuthClientSecretBasic"},
+		{"Basic refused", testSecret, pkce.AuthSecretBasic, "AuthSecretPost"},
+		{"post refused", testSecret, pkce.AuthSecretPost, "AuthSecretBasic"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			te := newTokenEndpoint(t, jsonResponse(401, `{"error":"invalid_client"}`))
-			_, _, err := exchange(t, clientFor(t, te, tt.secret, pkce.WithAuthStyle(tt.style)))
+			_, _, err := exchange(t, clientFor(t, te, tt.secret, pkce.WithAuthMethod(tt.method)))
 			assert.ErrorIs(t, err, pkce.ErrInvalidClient)
 			assert.ErrorContains(t, err, tt.hint)
-			assert.ErrorContains(t, err, tt.style.String())
+			assert.ErrorContains(t, err, string(tt.method))
 		})
 	}
 }
 
-func TestAllowTokenType(t *testing.T) {
+func TestWithTokenTypes(t *testing.T) {
 	te := newTokenEndpoint(t, jsonResponse(200, `{"access_token":"a","token_type":"DPoP"}`))
-	_, tok, err := exchange(t, clientFor(t, te, testSecret, pkce.AllowTokenType("dpop")))
+	_, tok, err := exchange(t, clientFor(t, te, testSecret, pkce.WithTokenTypes("dpop")))
 	require.NoError(t, err)
 	assert.Equal(t, "DPoP", tok.TokenType)
 }
@@ -265,7 +272,7 @@ func TestExchangeHonoursContextAndHTTPClient(t *testing.T) {
 		})}
 	}
 	c := clientFor(t, te, testSecret, pkce.WithHTTPClient(counting(&viaOption)))
-	f, err := c.Start()
+	f, err := c.Start(context.Background())
 	require.NoError(t, err)
 	_, err = c.Exchange(context.Background(), f, testCode)
 	require.NoError(t, err)
@@ -292,5 +299,120 @@ func TestTokenRedacted(t *testing.T) {
 			assert.NotContains(t, out, "AT-1", format)
 			assert.NotContains(t, out, "RT-1", format)
 		}
+	}
+}
+
+// TestTokenResponseStatus: RFC 6749 §5.1 says a successful token response
+// is 200 OK. v1 refuses other 2xx statuses (v0 accepted them).
+func TestTokenResponseStatus(t *testing.T) {
+	for _, status := range []int{200, 201, 202, 203, 206} { // 204 has no body to refuse: ErrNotJSON
+		t.Run(fmt.Sprintf("RFC 6749 §5.1: status %d", status), func(t *testing.T) {
+			te := newTokenEndpoint(t, jsonResponse(status, `{"access_token":"a","token_type":"Bearer","refresh_token":"r"}`))
+			c := clientFor(t, te, testSecret)
+			_, tok, err := exchange(t, c)
+			refreshed, refreshErr := c.Refresh(context.Background(), "rt-of-the-test")
+			if status == http.StatusOK {
+				require.NoError(t, err)
+				assert.Equal(t, "a", tok.AccessToken)
+				require.NoError(t, refreshErr)
+				assert.Equal(t, "a", refreshed.AccessToken)
+				return
+			}
+			assert.Nil(t, tok)
+			assert.ErrorIs(t, err, pkce.ErrUnexpectedStatus)
+			var re *pkce.ResponseError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, status, re.StatusCode)
+			assert.Equal(t, pkce.OpExchange, re.Op)
+			assert.ErrorContains(t, err, "RFC 6749 §5.1")
+
+			assert.Nil(t, refreshed)
+			assert.ErrorIs(t, refreshErr, pkce.ErrUnexpectedStatus)
+			assertOneClass(t, refreshErr, pkce.ErrTryLater)
+		})
+	}
+}
+
+// TestTokenResponseMemberNamesAreExact: member names are case-sensitive
+// (RFC 8259 §4, RFC 6749 §5.1). A response with a member whose name
+// differs from a defined one only in case is refused, because another
+// decoder (encoding/json matches field names case-insensitively) could use
+// a different value than the one the package checked.
+func TestTokenResponseMemberNamesAreExact(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"TOKEN_TYPE next to token_type", 200, `{"access_token":"AT","token_type":"Bearer","TOKEN_TYPE":"DPoP"}`},
+		{"Access_Token next to access_token", 200, `{"access_token":"checked","Access_Token":"used","token_type":"Bearer"}`},
+		{"Access_Token without access_token", 200, `{"Access_Token":"used","token_type":"Bearer"}`},
+		{"Expires_In next to expires_in", 200, `{"access_token":"a","token_type":"Bearer","expires_in":3600,"Expires_In":-1}`},
+		{"REFRESH_TOKEN next to refresh_token", 200, `{"access_token":"a","token_type":"Bearer","refresh_token":"r","REFRESH_TOKEN":"x"}`},
+		{"Scope next to scope", 200, `{"access_token":"a","token_type":"Bearer","scope":"read","Scope":"admin"}`},
+		{"ID_TOKEN next to id_token", 200, `{"access_token":"a","token_type":"Bearer","id_token":"a.b.c","ID_TOKEN":"x.y.z"}`},
+		{"Error in an error object", 400, `{"error":"invalid_grant","Error":"invalid_client"}`},
+		{"Error_Description in an error object", 400, `{"error":"invalid_grant","Error_Description":"x"}`},
+		// encoding/json folds the Kelvin sign U+212A to k, as strings.EqualFold does.
+		{"token_type spelt with the Kelvin sign", 200, "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"to\u212Aen_type\":\"DPoP\"}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			te := newTokenEndpoint(t, jsonResponse(tt.status, tt.body))
+			c := clientFor(t, te, testSecret)
+			_, tok, err := exchange(t, c)
+			assert.Nil(t, tok)
+			assert.ErrorIs(t, err, pkce.ErrInvalidResponse)
+			var re *pkce.ResponseError
+			assert.ErrorAs(t, err, &re)
+			assert.ErrorContains(t, err, "RFC 8259 §4")
+
+			refreshed, err := c.Refresh(context.Background(), "rt-of-the-test")
+			assert.Nil(t, refreshed)
+			assert.ErrorIs(t, err, pkce.ErrInvalidResponse)
+		})
+	}
+	t.Run("members the package does not define may differ in case", func(t *testing.T) {
+		te := newTokenEndpoint(t, jsonResponse(200, `{"access_token":"a","token_type":"Bearer","claims":"x","Claims":"y"}`))
+		_, tok, err := exchange(t, clientFor(t, te, testSecret))
+		require.NoError(t, err)
+		assert.Equal(t, "x", tok.Extra("claims"))
+		assert.Equal(t, "y", tok.Extra("Claims"))
+	})
+}
+
+// TestTokenRequestsAskForJSON: v1 sends Accept: application/json on every
+// token request; without it some servers (GitHub) answer form-encoded.
+func TestTokenRequestsAskForJSON(t *testing.T) {
+	te := newTokenEndpoint(t, jsonResponse(200, goodBody))
+	c := clientFor(t, te, testSecret)
+	_, _, err := exchange(t, c)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"application/json"}, te.last(t).header.Values("Accept"), "code exchange")
+
+	_, err = c.Refresh(context.Background(), "RT-1")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"application/json"}, te.last(t).header.Values("Accept"), "refresh")
+
+	// Also through a caller's HTTP client whose transport sets its own Accept.
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.Header.Add("X-Caller", "yes")
+		return http.DefaultTransport.RoundTrip(r)
+	})})
+	_, err = c.Refresh(ctx, "RT-1")
+	require.NoError(t, err)
+	assert.Equal(t, "yes", te.last(t).header.Get("X-Caller"))
+	assert.Equal(t, []string{"application/json"}, te.last(t).header.Values("Accept"))
+}
+
+// assertOneClass checks that err matches want and none of the other two
+// refresh error classes.
+func assertOneClass(t *testing.T, err error, want error) {
+	t.Helper()
+	classes := map[error]string{pkce.ErrSignInRequired: "ErrSignInRequired", pkce.ErrTryLater: "ErrTryLater", pkce.ErrClientRejected: "ErrClientRejected"}
+	require.Error(t, err)
+	for class, name := range classes {
+		assert.Equal(t, class == want, errors.Is(err, class), "errors.Is(err, %s) for %v", name, err)
 	}
 }

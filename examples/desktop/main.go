@@ -15,14 +15,17 @@
 //	go run ./examples/desktop \
 //		-auth-url https://as.example/authorize -token-url https://as.example/oauth/token \
 //		-client-id my-cli -scopes "openid offline_access" \
-//		-param audience=https://api.example -resource-url https://api.example/me
+//		-param audience=https://api.example -resource-url https://api.example/me \
+//		-revocation-url https://as.example/oauth/revoke
 //
-// and sign out with -logout. Every flag except -demo, -logout and -timeout
-// can also come from the environment (PKCE_AUTH_URL, PKCE_TOKEN_URL,
-// PKCE_CLIENT_ID, PKCE_CLIENT_SECRET, PKCE_SCOPES, PKCE_ISSUER,
-// PKCE_REDIRECT_URL, PKCE_RESOURCE_URL); prefer the environment for a
-// secret, which a flag shows to everyone who can list processes. Nothing
-// secret is printed.
+// and sign out with -logout (and the same provider flags), which revokes
+// the stored refresh token at the revocation endpoint (RFC 7009), if
+// -revocation-url names one, and deletes the token file. Every flag except
+// -demo, -logout and -timeout can also come from the environment
+// (PKCE_AUTH_URL, PKCE_TOKEN_URL, PKCE_REVOCATION_URL, PKCE_CLIENT_ID,
+// PKCE_CLIENT_SECRET, PKCE_SCOPES, PKCE_ISSUER, PKCE_REDIRECT_URL,
+// PKCE_RESOURCE_URL); prefer the environment for a secret, which a flag
+// shows to everyone who can list processes. Nothing secret is printed.
 package main
 
 import (
@@ -45,7 +48,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pkcekit/pkce"
-	"github.com/pkcekit/pkce/internal/authserver"
+	"github.com/pkcekit/pkce/pkcetest"
 )
 
 func main() {
@@ -66,11 +69,12 @@ func main() {
 
 // options are the command line.
 type options struct {
-	authURL, tokenURL, clientID, clientSecret string
-	scopes, issuer, redirectURL, resourceURL  string
-	params                                    params
-	demo, logout                              bool
-	timeout                                   time.Duration
+	authURL, tokenURL, revocationURL         string
+	clientID, clientSecret                   string
+	scopes, issuer, redirectURL, resourceURL string
+	params                                   params
+	demo, logout                             bool
+	timeout                                  time.Duration
 }
 
 // params collects repeated -param key=value flags.
@@ -94,6 +98,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	env := os.Getenv
 	fl.StringVar(&o.authURL, "auth-url", env("PKCE_AUTH_URL"), "authorization endpoint `URL`")
 	fl.StringVar(&o.tokenURL, "token-url", env("PKCE_TOKEN_URL"), "token endpoint `URL`")
+	fl.StringVar(&o.revocationURL, "revocation-url", env("PKCE_REVOCATION_URL"), "revocation endpoint `URL` (RFC 7009) that -logout uses, if the provider has one")
 	fl.StringVar(&o.clientID, "client-id", env("PKCE_CLIENT_ID"), "client identifier")
 	fl.StringVar(&o.clientSecret, "client-secret", env("PKCE_CLIENT_SECRET"), "client secret, if the provider issued one (better: PKCE_CLIENT_SECRET)")
 	fl.StringVar(&o.scopes, "scopes", env("PKCE_SCOPES"), "scopes, separated by spaces or commas, e.g. \"openid offline_access\"")
@@ -102,7 +107,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fl.StringVar(&o.resourceURL, "resource-url", env("PKCE_RESOURCE_URL"), "protected resource `URL` to GET with the token")
 	fl.Var(&o.params, "param", "extra authorization parameter `key=value`, e.g. audience=https://api.example; repeatable")
 	fl.BoolVar(&o.demo, "demo", false, "sign in to an authorization server embedded in this process")
-	fl.BoolVar(&o.logout, "logout", false, "delete the stored token and exit")
+	fl.BoolVar(&o.logout, "logout", false, "revoke the stored token (with -revocation-url), delete it and exit")
 	fl.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for the browser")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
@@ -137,16 +142,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, open func(authURL
 	}
 	store := tokenStore{path: filepath.Join(configDir, "pkce-desktop", file), tokenURL: o.tokenURL, clientID: o.clientID}
 	if o.logout {
-		return store.remove(stdout)
+		return logout(ctx, o, store, stdout)
 	}
 
-	client, err := pkce.New(&oauth2.Config{
-		ClientID:     o.clientID,
-		ClientSecret: o.clientSecret,
-		Endpoint:     oauth2.Endpoint{AuthURL: o.authURL, TokenURL: o.tokenURL},
-		RedirectURL:  o.redirectURL,
-		Scopes:       strings.FieldsFunc(o.scopes, func(r rune) bool { return r == ' ' || r == ',' }),
-	}, issuerOption(o.issuer)...)
+	client, err := newClient(o)
 	if err != nil {
 		return err
 	}
@@ -171,27 +170,75 @@ func run(ctx context.Context, args []string, stdout io.Writer, open func(authURL
 	return nil
 }
 
-func issuerOption(issuer string) []pkce.Option {
-	if issuer == "" {
-		return nil
+func newClient(o *options) (*pkce.Client, error) {
+	var opts []pkce.Option
+	if o.issuer != "" {
+		opts = append(opts, pkce.WithIssuer(o.issuer))
 	}
-	return []pkce.Option{pkce.WithIssuer(issuer)}
+	if o.revocationURL != "" {
+		// Configured by hand, without metadata: the revocation endpoint
+		// has to be given too.
+		opts = append(opts, pkce.WithRevocationURL(o.revocationURL))
+	}
+	return pkce.New(&oauth2.Config{
+		ClientID:     o.clientID,
+		ClientSecret: o.clientSecret,
+		Endpoint:     oauth2.Endpoint{AuthURL: o.authURL, TokenURL: o.tokenURL},
+		RedirectURL:  o.redirectURL,
+		Scopes:       strings.FieldsFunc(o.scopes, func(r rune) bool { return r == ' ' || r == ',' }),
+	}, opts...)
+}
+
+// logout revokes the stored token at the provider that issued it, when a
+// revocation endpoint is configured, and deletes it. The token file is
+// deleted even when revocation fails; the error then says that the token
+// may still be valid until it expires.
+func logout(ctx context.Context, o *options, store tokenStore, stdout io.Writer) error {
+	stored, err := store.load()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		fmt.Fprintln(stdout, "Not signed in.")
+		return nil
+	case err != nil:
+		// Not revoked: a token of another provider must not be sent to
+		// this one.
+		fmt.Fprintf(stdout, "The stored token was not revoked (%v).\n", err)
+		return store.remove(stdout)
+	case o.revocationURL == "":
+		fmt.Fprintln(stdout, "The stored token was not revoked (no -revocation-url); it stays valid at the provider until it expires.")
+		return store.remove(stdout)
+	}
+	client, err := newClient(o)
+	if err == nil {
+		// Revoking the refresh token ends the whole grant, its access
+		// tokens too at servers that follow RFC 7009 §2.1.
+		err = client.Revoke(ctx, stored)
+	}
+	if err != nil {
+		if rmErr := store.remove(stdout); rmErr != nil {
+			return errors.Join(err, rmErr)
+		}
+		return fmt.Errorf("the stored token was deleted but not revoked, so it may stay valid until it expires: %w", err)
+	}
+	fmt.Fprintln(stdout, "Revoked the token at the provider.")
+	return store.remove(stdout)
 }
 
 // startDemoServer starts the embedded authorization server, with a public
 // client registered for loopback redirects and rotating refresh tokens, and
 // points o at it.
-func startDemoServer(o *options) *authserver.Server {
-	srv := authserver.Start(authserver.Config{
-		Clients: []authserver.Client{{
+func startDemoServer(o *options) *pkcetest.Server {
+	srv := pkcetest.NewServer(pkcetest.Config{
+		Clients: []pkcetest.Client{{
 			ID:           "desktop-demo",
-			Method:       authserver.MethodNone,
+			Method:       pkcetest.MethodNone,
 			RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback"},
 		}},
 		SendIssuer: true,
 		Rotate:     true,
 	})
 	o.authURL, o.tokenURL, o.issuer = srv.AuthURL(), srv.TokenURL(), srv.Issuer()
+	o.revocationURL = srv.RevocationURL()
 	o.clientID, o.clientSecret = "desktop-demo", ""
 	o.redirectURL = "http://127.0.0.1/callback"
 	if o.scopes == "" {
@@ -214,7 +261,10 @@ func storedSource(ctx context.Context, client *pkce.Client, store tokenStore, st
 		fmt.Fprintf(stdout, "The stored sign-in cannot be used (%v); signing in again.\n", err)
 		return nil, nil
 	}
-	source := client.TokenSource(stored, pkce.OnRefresh(store.save))
+	source, err := client.TokenSource(stored, pkce.OnRefresh(store.save))
+	if err != nil {
+		return nil, err
+	}
 	tok, err := source.TokenContext(ctx)
 	switch {
 	case errors.Is(err, pkce.ErrSignInRequired):
@@ -252,7 +302,7 @@ func signIn(ctx context.Context, client *pkce.Client, store tokenStore, o *optio
 		return nil, err
 	}
 	fmt.Fprintln(stdout, "Signed in; the token is saved in", store.path)
-	return client.TokenSource(tok.Token, pkce.OnRefresh(store.save)), nil
+	return client.TokenSource(tok.Token, pkce.OnRefresh(store.save))
 }
 
 func describe(stdout io.Writer, tok *oauth2.Token) {

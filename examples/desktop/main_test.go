@@ -14,8 +14,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
-	"github.com/pkcekit/pkce/internal/authserver"
+	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/pkcetest"
 )
 
 // browser plays the person's browser: it follows the authorization URL to
@@ -99,10 +101,10 @@ func assertNoSecrets(t *testing.T, out string, st storedToken) {
 }
 
 func TestDesktopSignInReuseRefreshLogout(t *testing.T) {
-	srv := authserver.Start(authserver.Config{
-		Clients: []authserver.Client{{
+	srv := pkcetest.NewServer(pkcetest.Config{
+		Clients: []pkcetest.Client{{
 			ID:           "cli",
-			Method:       authserver.MethodNone,
+			Method:       pkcetest.MethodNone,
 			RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback"},
 		}},
 		SendIssuer: true,
@@ -111,7 +113,7 @@ func TestDesktopSignInReuseRefreshLogout(t *testing.T) {
 	defer srv.Close()
 	args := []string{
 		"-auth-url", srv.AuthURL(), "-token-url", srv.TokenURL(), "-issuer", srv.Issuer(),
-		"-client-id", "cli", "-scopes", "openid offline_access",
+		"-revocation-url", srv.RevocationURL(), "-client-id", "cli", "-scopes", "openid offline_access",
 		"-param", "audience=https://api.example", "-resource-url", srv.ResourceURL(),
 	}
 	dir := t.TempDir()
@@ -162,11 +164,114 @@ func TestDesktopSignInReuseRefreshLogout(t *testing.T) {
 	assert.True(t, refreshed.Token.Expiry.After(time.Now()))
 	assertNoSecrets(t, out.String(), refreshed)
 
-	// -logout deletes the token.
+	// -logout revokes the refresh token at the server, then deletes it.
 	out.Reset()
 	require.NoError(t, run(ctx, append([]string{"-logout"}, args...), &out, b.open, dir))
 	assert.NoFileExists(t, path)
+	assert.Contains(t, out.String(), "Revoked the token at the provider")
 	assert.Contains(t, out.String(), "Signed out")
+	assertNoSecrets(t, out.String(), refreshed)
+	require.Equal(t, 1, srv.RevocationRequests())
+	revoked := srv.LastRevocationRequest().Form
+	assert.Equal(t, refreshed.Token.RefreshToken, revoked.Get("token"))
+	assert.Equal(t, "refresh_token", revoked.Get("token_type_hint"))
+	assert.Equal(t, "cli", revoked.Get("client_id"))
+	_, err := testClient(t, srv).Refresh(ctx, refreshed.Token.RefreshToken)
+	assert.ErrorIs(t, err, pkce.ErrSignInRequired, "the revoked refresh token no longer works")
+
+	// A second -logout finds nothing to do.
+	out.Reset()
+	require.NoError(t, run(ctx, append([]string{"-logout"}, args...), &out, b.open, dir))
+	assert.Contains(t, out.String(), "Not signed in")
+	assert.Equal(t, 1, srv.RevocationRequests())
+}
+
+// testClient is a client of srv's "cli" registration, for checking what the
+// server thinks of a token.
+func testClient(t *testing.T, srv *pkcetest.Server) *pkce.Client {
+	t.Helper()
+	c, err := pkce.New(&oauth2.Config{
+		ClientID:    "cli",
+		Endpoint:    oauth2.Endpoint{AuthURL: srv.AuthURL(), TokenURL: srv.TokenURL()},
+		RedirectURL: "http://127.0.0.1/callback",
+	})
+	require.NoError(t, err)
+	return c
+}
+
+func TestDesktopLogoutWithoutRevocation(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  func(srv *pkcetest.Server) []string
+		spoil func(st *storedToken)
+		want  string
+	}{
+		{
+			name: "no revocation endpoint",
+			args: func(*pkcetest.Server) []string { return nil },
+			want: "no -revocation-url",
+		},
+		{
+			name:  "token of another provider is not sent to this one",
+			args:  func(srv *pkcetest.Server) []string { return []string{"-revocation-url", srv.RevocationURL()} },
+			spoil: func(st *storedToken) { st.TokenURL = "https://other.example/token" },
+			want:  "another provider",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := pkcetest.NewServer(pkcetest.Config{Clients: []pkcetest.Client{{
+				ID: "cli", Method: pkcetest.MethodNone, RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback"},
+			}}})
+			defer srv.Close()
+			args := append([]string{"-auth-url", srv.AuthURL(), "-token-url", srv.TokenURL(), "-client-id", "cli", "-scopes", "offline_access"}, tt.args(srv)...)
+			dir := t.TempDir()
+			path := filepath.Join(dir, "pkce-desktop", "token.json")
+			b := &browser{}
+			ctx := testContext(t)
+			require.NoError(t, run(ctx, args, io.Discard, b.open, dir))
+			st := readStored(t, path)
+			if tt.spoil != nil {
+				tt.spoil(&st)
+				writeStored(t, path, st)
+			}
+
+			var out bytes.Buffer
+			require.NoError(t, run(ctx, append([]string{"-logout"}, args...), &out, b.open, dir))
+
+			assert.NoFileExists(t, path)
+			assert.Contains(t, out.String(), "was not revoked")
+			assert.Contains(t, out.String(), tt.want)
+			assert.Contains(t, out.String(), "Signed out")
+			assert.Zero(t, srv.RevocationRequests())
+			_, err := testClient(t, srv).Refresh(ctx, st.Token.RefreshToken)
+			assert.NoError(t, err, "the refresh token was not revoked")
+		})
+	}
+}
+
+func TestDesktopLogoutReportsFailedRevocation(t *testing.T) {
+	srv := pkcetest.NewServer(pkcetest.Config{Clients: []pkcetest.Client{{
+		ID: "cli", Method: pkcetest.MethodNone, RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback"},
+	}}})
+	defer srv.Close()
+	args := []string{"-auth-url", srv.AuthURL(), "-token-url", srv.TokenURL(), "-client-id", "cli", "-scopes", "offline_access"}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pkce-desktop", "token.json")
+	ctx := testContext(t)
+	require.NoError(t, run(ctx, args, io.Discard, (&browser{}).open, dir))
+	st := readStored(t, path)
+
+	// The revocation endpoint is wrong: the server answers 404.
+	args = append(args, "-revocation-url", srv.Issuer()+"/no-such-endpoint")
+	var out bytes.Buffer
+	err := run(ctx, append([]string{"-logout"}, args...), &out, (&browser{}).open, dir)
+
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "deleted but not revoked")
+	assert.NoFileExists(t, path, "the token is forgotten even so")
+	assert.NotContains(t, err.Error(), st.Token.RefreshToken)
+	assert.NotContains(t, out.String(), st.Token.RefreshToken)
 }
 
 func TestDesktopSignsInAgain(t *testing.T) {
@@ -191,8 +296,8 @@ func TestDesktopSignsInAgain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := authserver.Start(authserver.Config{Clients: []authserver.Client{{
-				ID: "cli", Method: authserver.MethodNone, RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback"},
+			srv := pkcetest.NewServer(pkcetest.Config{Clients: []pkcetest.Client{{
+				ID: "cli", Method: pkcetest.MethodNone, RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback"},
 			}}})
 			defer srv.Close()
 			args := []string{"-auth-url", srv.AuthURL(), "-token-url", srv.TokenURL(), "-client-id", "cli", "-scopes", "offline_access"}

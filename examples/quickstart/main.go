@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"time"
@@ -22,7 +23,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pkcekit/pkce"
-	"github.com/pkcekit/pkce/internal/authserver"
+	"github.com/pkcekit/pkce/pkcetest"
 )
 
 func main() {
@@ -39,11 +40,11 @@ func run(out io.Writer) error {
 	// An authorization server on 127.0.0.1 for the tenant "acme", which
 	// knows one confidential client, publishes its metadata (RFC 8414),
 	// sends RFC 9207 iss on redirects and rotates refresh tokens.
-	srv := authserver.Start(authserver.Config{
-		Clients: []authserver.Client{{
+	srv := pkcetest.NewServer(pkcetest.Config{
+		Clients: []pkcetest.Client{{
 			ID:           "quickstart",
 			Secret:       "quickstart-secret",
-			Method:       authserver.MethodBasic,
+			Method:       pkcetest.MethodBasic,
 			RedirectURIs: []string{"http://127.0.0.1/callback"},
 		}},
 		PathPrefix: "/acme/oauth2/v1",
@@ -74,33 +75,40 @@ func run(out io.Writer) error {
 	show("client", client)
 
 	step(2, "Start a flow: verifier, S256 challenge, state, authorization URL")
-	flow, err := client.StartContext(ctx, pkce.Param("audience", "https://api.example"))
+	// A web app does this in its login handler, keeps flow in the user's
+	// server-side session and redirects the browser to flow.URL. The
+	// verifier stays in flow (it prints redacted); only its challenge
+	// travels in the URL.
+	flow, err := client.Start(ctx, pkce.Param("audience", "https://api.example"))
 	if err != nil {
 		return err
 	}
-	show("verifier", short(flow.Verifier.Reveal()))
-	show("challenge", flow.Verifier.Challenge())
+	authURL, err := url.Parse(flow.URL)
+	if err != nil {
+		return err
+	}
+	show("flow", flow)
+	show("challenge", authURL.Query().Get("code_challenge"))
 	show("state", short(flow.State))
 	show("expires", flow.Expires.Format(time.RFC3339))
 	show("URL", redactQuery(flow.URL, "state"))
 
 	step(3, "The user signs in; the server redirects the browser back")
-	callback, err := signIn(flow.URL)
+	callbackURL, err := signIn(flow.URL)
 	if err != nil {
 		return err
 	}
-	show("redirect", redactQuery(callback.String(), "code", "state"))
+	show("redirect", redactQuery(callbackURL.String(), "code", "state"))
+	show("iss", callbackURL.Query().Get("iss"))
 
-	step(4, "Verify the callback: iss, state, error, code")
-	code, err := client.VerifyCallback(flow, callback.Query())
-	if err != nil {
-		return err
-	}
-	show("iss", callback.Query().Get("iss"))
-	show("code", short(code))
-
-	step(5, "Exchange the code and the verifier for tokens")
-	tok, err := client.Exchange(ctx, flow, code)
+	step(4, "Finish: check the callback (iss, state, expiry, error, code), then exchange the code with the verifier")
+	// A web app's callback handler gets this request from net/http; here
+	// it is built from the URL the browser was sent to. Finish makes no
+	// token request unless every check of the callback passed. (It is
+	// VerifyCallback followed by Exchange; call those two yourself only
+	// when the callback does not arrive as an *http.Request.)
+	callback := httptest.NewRequest(http.MethodGet, callbackURL.String(), nil).WithContext(ctx)
+	tok, err := client.Finish(callback, flow)
 	if err != nil {
 		return err
 	}
@@ -108,6 +116,12 @@ func run(out io.Writer) error {
 	show("access token", short(tok.AccessToken))
 	show("refresh token", short(tok.RefreshToken))
 	show("scope", tok.Scope())
+
+	step(5, "A replayed callback is refused before any token request")
+	replay := httptest.NewRequest(http.MethodGet, callbackURL.String(), nil).WithContext(ctx)
+	_, err = client.Finish(replay, flow)
+	show("error", err)
+	show("finished once", errors.Is(err, pkce.ErrFlowFinished))
 
 	step(6, "Call a protected resource with the access token")
 	user, err := userinfo(ctx, srv.ResourceURL(), tok.Token)
@@ -118,10 +132,13 @@ func run(out io.Writer) error {
 
 	step(7, "Refresh the token; the server rotates the refresh token")
 	var saved *pkce.Token
-	source := client.TokenSource(expiredCopy(tok.Token), pkce.OnRefresh(func(_ context.Context, next *pkce.Token) error {
+	source, err := client.TokenSource(expiredCopy(tok.Token), pkce.OnRefresh(func(_ context.Context, next *pkce.Token) error {
 		saved = next // a real application writes it to storage here
 		return nil
 	}))
+	if err != nil {
+		return err
+	}
 	fresh, err := source.TokenContext(ctx)
 	if err != nil {
 		return err
@@ -134,11 +151,7 @@ func run(out io.Writer) error {
 	show("old one now", err)
 	show("sign in again", errors.Is(err, pkce.ErrSignInRequired))
 
-	step(8, "A replayed callback is refused before any token request")
-	_, err = client.VerifyCallback(flow, callback.Query())
-	show("error", err)
-
-	step(9, "Sign out: revoke the refresh token and forget the token")
+	step(8, "Sign out: revoke the refresh token and forget the token")
 	show("sign-out", source.SignOut(ctx))
 	_, err = source.TokenContext(ctx)
 	show("token now", err)

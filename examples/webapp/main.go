@@ -5,7 +5,7 @@
 //     server-side store under a random session cookie; the browser only
 //     ever sees the authorization URL;
 //   - /callback takes the pending flow out of the store (so it is used
-//     once) and finishes it with FinishRequest;
+//     once) and finishes it with Finish;
 //   - /me calls a protected resource with the session's token, refreshed
 //     as needed by a pkce.TokenSource;
 //   - /logout forgets the session.
@@ -26,8 +26,21 @@
 // PKCE_TOKEN_URL, PKCE_CLIENT_ID, PKCE_CLIENT_SECRET, PKCE_SCOPES,
 // PKCE_ISSUER, PKCE_REDIRECT_URL, PKCE_RESOURCE_URL.
 //
-// Sessions live in memory, so they end with the process and are not
-// shared between replicas; a real deployment puts them in a shared store.
+// Tokens are kept in a pkce.Store through pkce.Tokens, keyed by a random
+// subject that the session names, so that whichever replica serves a
+// request finds them and one replica at a time refreshes them. Flows are
+// finished once across replicas because their state is claimed in the
+// same Store (pkce.WithStore). See how replicas behave with
+//
+//	go run ./examples/webapp -demo -replicas 3
+//
+// which serves three replicas, each on its own port, behind a round-robin
+// proxy on -addr: a sign-in starts on one replica and finishes on the
+// next, and the X-Replica header of every response names the replica
+// that served it. The replicas share a memory store and the sessions in
+// this process; a real deployment shares a Redis store
+// (github.com/pkcekit/pkce/redisstore) and keeps sessions in a shared
+// store as well. Sessions here live in memory and end with the process.
 package main
 
 import (
@@ -43,18 +56,21 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/pkcekit/pkce"
-	"github.com/pkcekit/pkce/internal/authserver"
+	"github.com/pkcekit/pkce/pkcetest"
 )
 
 func main() {
@@ -84,13 +100,6 @@ func (p *params) Set(v string) error {
 	return nil
 }
 
-func envOr(key, fallback string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return fallback
-}
-
 // serve parses the command line, listens and serves until ctx ends.
 func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := flag.NewFlagSet("webapp", flag.ContinueOnError)
@@ -106,6 +115,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	redirectURL := fl.String("redirect-url", env("PKCE_REDIRECT_URL"), "this app's callback `URL` as browsers reach it (default http://ADDR/callback)")
 	resourceURL := fl.String("resource-url", env("PKCE_RESOURCE_URL"), "protected resource `URL` that /me calls with the token")
 	demo := fl.Bool("demo", false, "sign in to an authorization server embedded in this process")
+	replicas := fl.Int("replicas", 1, "serve this many replicas, sharing a store, behind a round-robin proxy on -addr")
 	var extra params
 	fl.Var(&extra, "param", "extra authorization parameter `key=value`, e.g. audience=https://api.example; repeatable")
 	if err := fl.Parse(args); err != nil {
@@ -113,6 +123,9 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if fl.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+	if *replicas < 1 {
+		return fmt.Errorf("-replicas %d: want at least 1", *replicas)
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -126,9 +139,9 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *demo {
 		secret := randomID()
-		srv := authserver.Start(authserver.Config{
-			Clients: []authserver.Client{{
-				ID: "webapp-demo", Secret: secret, Method: authserver.MethodBasic,
+		srv := pkcetest.NewServer(pkcetest.Config{
+			Clients: []pkcetest.Client{{
+				ID: "webapp-demo", Secret: secret, Method: pkcetest.MethodBasic,
 				RedirectURIs: []string{*redirectURL},
 			}},
 			SendIssuer: true,
@@ -161,29 +174,93 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, p := range extra {
 		cfg.StartOptions = append(cfg.StartOptions, pkce.Param(p[0], p[1]))
 	}
-	a, err := newApp(cfg)
+	apps, err := newReplicas(cfg, *replicas)
 	if err != nil {
 		return err
 	}
 
-	srv := &http.Server{
-		Handler:           a.routes(),
+	servers := []*http.Server{newServer(apps[0].routes())}
+	listeners := []net.Listener{ln}
+	if len(apps) > 1 {
+		var targets []*url.URL
+		servers, listeners = nil, nil
+		for i, a := range apps {
+			rln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			defer rln.Close()
+			targets = append(targets, &url.URL{Scheme: "http", Host: rln.Addr().String()})
+			servers = append(servers, newServer(a.routes()))
+			listeners = append(listeners, rln)
+			fmt.Fprintf(stdout, "Replica %d listening on %s/\n", i, baseURL(rln.Addr()))
+		}
+		servers = append(servers, newServer(roundRobin(targets)))
+		listeners = append(listeners, ln)
+	}
+	fmt.Fprintf(stdout, "Listening on %s/\n", base)
+	served := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { served <- srv.Serve(listeners[i]) }()
+	}
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, srv := range servers {
+		err = errors.Join(err, srv.Shutdown(shutdown))
+	}
+	return err
+}
+
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	fmt.Fprintf(stdout, "Listening on %s/\n", base)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
+}
+
+// newReplicas returns n apps for cfg that share a pkce.Store (for flows
+// and tokens) and the sessions, as the replicas of one deployment do.
+func newReplicas(cfg config, n int) ([]*app, error) {
+	if cfg.Store == nil {
+		cfg.Store = pkce.NewMemoryStore()
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	if cfg.Sessions == nil {
+		cfg.Sessions = &sessionStore{}
+	}
+	apps := make([]*app, n)
+	for i := range apps {
+		a, err := newApp(cfg)
+		if err != nil {
+			return nil, err
+		}
+		apps[i] = a
+	}
+	return apps, nil
+}
+
+// roundRobin is a reverse proxy that sends each request to the next of
+// targets, as a load balancer without session affinity does, and names
+// the replica that served it in the X-Replica response header.
+func roundRobin(targets []*url.URL) http.Handler {
+	var next atomic.Uint64
+	return &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			i := int((next.Add(1) - 1) % uint64(len(targets)))
+			r.SetURL(targets[i])
+			r.Out.Header.Set("X-Replica", strconv.Itoa(i))
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Set("X-Replica", resp.Request.Header.Get("X-Replica"))
+			return nil
+		},
+	}
 }
 
 // baseURL is where browsers on this machine reach addr.
@@ -209,14 +286,20 @@ type config struct {
 	// ResourceURL is called by /me with the bearer token; empty to only
 	// describe the token.
 	ResourceURL string
+	// Store keeps the signed-in sessions' tokens and the claims of
+	// finished flows; replicas share one. Nil means a new memory store.
+	Store pkce.Store
+	// Sessions are the sessions; replicas share them. Nil means new ones.
+	Sessions *sessionStore
 }
 
 type app struct {
 	client        *pkce.Client
+	tokens        *pkce.Tokens
 	start         []pkce.StartOption
 	resourceURL   string
 	secureCookies bool
-	sessions      sessionStore
+	sessions      *sessionStore
 	log           *slog.Logger
 }
 
@@ -224,7 +307,19 @@ func newApp(cfg config) (*app, error) {
 	if cfg.OAuth2 == nil {
 		return nil, errors.New("no OAuth 2.0 configuration")
 	}
-	client, err := pkce.New(cfg.OAuth2, cfg.Options...)
+	store := cfg.Store
+	if store == nil {
+		store = pkce.NewMemoryStore()
+	}
+	sessions := cfg.Sessions
+	if sessions == nil {
+		sessions = &sessionStore{}
+	}
+	client, err := pkce.New(cfg.OAuth2, append(slices.Clip(cfg.Options), pkce.WithStore(store))...)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := client.Tokens(store)
 	if err != nil {
 		return nil, err
 	}
@@ -235,9 +330,11 @@ func newApp(cfg config) (*app, error) {
 	}
 	return &app{
 		client:        client,
+		tokens:        tokens,
 		start:         cfg.StartOptions,
 		resourceURL:   cfg.ResourceURL,
 		secureCookies: strings.HasPrefix(cfg.OAuth2.RedirectURL, "https:"),
+		sessions:      sessions,
 		log:           slog.Default(),
 	}, nil
 }
@@ -264,7 +361,7 @@ func (a *app) routes() http.Handler {
 }
 
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	if s := a.sessions.get(sessionID(r)); s != nil && s.source != nil {
+	if s := a.sessions.get(sessionID(r)); s != nil && s.subject != "" {
 		a.page(w, http.StatusOK, page{Title: "Signed in", Links: []link{{"/me", "Your profile"}}, LogoutButton: true})
 		return
 	}
@@ -283,7 +380,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 			Message: "The page to return to must be a path on this site, such as /me.", Links: []link{{"/", "Home"}}})
 		return
 	}
-	flow, err := a.client.Start(a.start...)
+	flow, err := a.client.Start(r.Context(), a.start...)
 	if err != nil {
 		a.log.Error("starting a flow", "err", err)
 		a.page(w, http.StatusInternalServerError, page{Title: "Sign-in could not start", Message: "Try again later."})
@@ -306,7 +403,7 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 			Links:   []link{{"/login?next=/me", "Sign in again"}}})
 		return
 	}
-	tok, err := a.client.FinishRequest(r, pending.flow)
+	tok, err := a.client.Finish(r, pending.flow)
 	if err != nil {
 		a.log.Warn("sign-in failed", "err", err) // errors of package pkce hold no secrets
 		status, p := callbackFailure(err)
@@ -314,10 +411,18 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 		a.page(w, status, p)
 		return
 	}
+	// The tokens are stored under a subject of their own rather than the
+	// session identifier, which only the browser and the sessions know.
+	subject := randomID()
+	if err := a.tokens.Save(r.Context(), subject, tok); err != nil {
+		a.log.Error("saving the token", "err", err)
+		a.page(w, http.StatusServiceUnavailable, page{Title: "Sign-in failed", Message: "Try again later."})
+		return
+	}
 	// Signed in: replace the session, so that an identifier seen before
 	// sign-in is worth nothing after it.
 	a.sessions.delete(id)
-	id = a.sessions.create(&session{source: a.client.TokenSource(tok.Token)}, time.Now().Add(sessionLifetime))
+	id = a.sessions.create(&session{subject: subject}, time.Now().Add(sessionLifetime))
 	a.setCookie(w, r, id)
 	http.Redirect(w, r, pending.next, http.StatusSeeOther)
 }
@@ -325,15 +430,17 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 // callbackFailure tells the person what went wrong, without secrets.
 func callbackFailure(err error) (int, page) {
 	p := page{Title: "Sign-in failed"}
-	var authErr *pkce.AuthorizationError
+	var oauthErr *pkce.OAuthError
 	var cbErr *pkce.CallbackError
-	var issErr *pkce.IssuerMismatchError
 	switch {
 	case errors.Is(err, pkce.ErrAccessDenied):
 		p.Message = "You declined to sign in."
 		return http.StatusForbidden, p
-	case errors.As(err, &authErr):
-		p.Message = fmt.Sprintf("The authorization server answered %q.", authErr.Code)
+	case errors.As(err, &oauthErr) && oauthErr.Op == pkce.OpAuthorize:
+		// error=... on the redirect (RFC 6749 §4.1.2.1). An OAuthError
+		// of the token endpoint (OpExchange) falls through to the
+		// generic answer below.
+		p.Message = fmt.Sprintf("The authorization server answered %q.", oauthErr.Code)
 		return http.StatusBadRequest, p
 	case errors.Is(err, pkce.ErrFlowExpired):
 		p.Message = "The sign-in took too long and has expired. Start again."
@@ -341,7 +448,7 @@ func callbackFailure(err error) (int, page) {
 	case errors.Is(err, pkce.ErrFlowFinished):
 		p.Message = "This sign-in was completed already."
 		return http.StatusBadRequest, p
-	case errors.As(err, &cbErr), errors.As(err, &issErr):
+	case errors.As(err, &cbErr): // wrong state or iss, malformed callback
 		p.Message = "The response from the authorization server does not belong to this sign-in."
 		return http.StatusBadRequest, p
 	}
@@ -353,12 +460,16 @@ func callbackFailure(err error) (int, page) {
 func (a *app) me(w http.ResponseWriter, r *http.Request) {
 	id := sessionID(r)
 	s := a.sessions.get(id)
-	if s == nil || s.source == nil {
+	if s == nil || s.subject == "" {
 		http.Redirect(w, r, "/login?next=/me", http.StatusSeeOther)
 		return
 	}
+	source, err := a.tokens.Source(r.Context(), s.subject)
+	if a.signInAgain(w, r, id, err) {
+		return
+	}
 	if a.resourceURL == "" {
-		tok, err := s.source.TokenContext(r.Context())
+		tok, err := source.TokenContext(r.Context())
 		if a.signInAgain(w, r, id, err) {
 			return
 		}
@@ -376,7 +487,7 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 		a.page(w, http.StatusInternalServerError, page{Title: "Error", Message: "The resource URL is not valid."})
 		return
 	}
-	resp, err := s.source.Client(r.Context()).Do(req)
+	resp, err := source.Client(r.Context()).Do(req)
 	if a.signInAgain(w, r, id, err) {
 		return
 	}
@@ -432,7 +543,14 @@ func (a *app) logoutForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
-	a.sessions.delete(sessionID(r))
+	id := sessionID(r)
+	if s := a.sessions.get(id); s != nil && s.subject != "" {
+		// Without a revocation endpoint SignOut only deletes the token.
+		if err := a.tokens.SignOut(r.Context(), s.subject); err != nil && !errors.Is(err, pkce.ErrInvalidConfig) {
+			a.log.Warn("signing out", "err", err)
+		}
+	}
+	a.sessions.delete(id)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: a.secure(r), SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -463,8 +581,8 @@ const (
 )
 
 type session struct {
-	pending *pendingLogin     // the sign-in in progress, if any
-	source  *pkce.TokenSource // the signed-in person's tokens
+	pending *pendingLogin // the sign-in in progress, if any
+	subject string        // where the signed-in person's tokens are, in app.tokens
 	expires time.Time
 }
 

@@ -16,35 +16,18 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pkcekit/pkce"
-	"github.com/pkcekit/pkce/internal/authserver"
+	"github.com/pkcekit/pkce/pkcetest"
 )
 
 // testApp is the app served by httptest against an internal authorization
 // server, and a browser with a cookie jar.
 type testApp struct {
-	as      *authserver.Server
+	as      *pkcetest.Server
 	srv     *httptest.Server
 	browser *http.Client
 
 	mu        sync.Mutex
 	callbacks []*url.URL // redirects to /callback the browser followed
-}
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 func startApp(t *testing.T, tls bool, opts ...pkce.Option) *testApp {
@@ -55,9 +38,9 @@ func startApp(t *testing.T, tls bool, opts ...pkce.Option) *testApp {
 		scheme = "https"
 	}
 	redirect := scheme + "://" + srv.Listener.Addr().String() + "/callback"
-	as := authserver.Start(authserver.Config{
-		Clients: []authserver.Client{{
-			ID: "webapp", Secret: "webapp-secret", Method: authserver.MethodBasic,
+	as := pkcetest.NewServer(pkcetest.Config{
+		Clients: []pkcetest.Client{{
+			ID: "webapp", Secret: "webapp-secret", Method: pkcetest.MethodBasic,
 			RedirectURIs: []string{redirect},
 		}},
 		SendIssuer: true,
@@ -175,14 +158,14 @@ func TestWebappRefusesReplayedCallback(t *testing.T) {
 }
 
 func TestWebappRefusesExpiredFlow(t *testing.T) {
-	c := &clock{now: time.Now()}
-	ta := startApp(t, false, pkce.WithClock(c.Now))
+	const lifetime = 200 * time.Millisecond
+	ta := startApp(t, false, pkce.WithFlowLifetime(lifetime))
 	resp, err := ta.noFollow().Get(ta.srv.URL + "/login?next=/me")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 
-	c.advance(pkce.DefaultFlowLifetime + time.Minute)
+	time.Sleep(lifetime + 100*time.Millisecond) // the person took too long
 	resp, body := ta.get(t, resp.Header.Get("Location"))
 
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
@@ -193,14 +176,18 @@ func TestWebappRefusesExpiredFlow(t *testing.T) {
 
 func TestWebappCallbackErrors(t *testing.T) {
 	tests := []struct {
-		name       string
-		edit       func(q url.Values)
-		wantStatus int
-		wantBody   string
+		name          string
+		edit          func(q url.Values)
+		wantStatus    int
+		wantBody      string
+		tokenRequests int
 	}{
-		{"person declined", func(q url.Values) { q.Del("code"); q.Set("error", "access_denied") }, http.StatusForbidden, "You declined"},
-		{"error code is escaped", func(q url.Values) { q.Del("code"); q.Set("error", "<script>alert(1)</script>") }, http.StatusBadRequest, "&lt;script&gt;"},
-		{"state of another flow", func(q url.Values) { q.Set("state", "forged") }, http.StatusBadRequest, "does not belong to this sign-in"},
+		{"person declined", func(q url.Values) { q.Del("code"); q.Set("error", "access_denied") }, http.StatusForbidden, "You declined", 0},
+		{"error code is escaped", func(q url.Values) { q.Del("code"); q.Set("error", "<script>alert(1)</script>") }, http.StatusBadRequest, "&lt;script&gt;", 0},
+		{"state of another flow", func(q url.Values) { q.Set("state", "forged") }, http.StatusBadRequest, "does not belong to this sign-in", 0},
+		{"issuer of another server", func(q url.Values) { q.Set("iss", "https://evil.example") }, http.StatusBadRequest, "does not belong to this sign-in", 0},
+		{"no code", func(q url.Values) { q.Del("code") }, http.StatusBadRequest, "does not belong to this sign-in", 0},
+		{"code refused by the token endpoint", func(q url.Values) { q.Set("code", "forged") }, http.StatusBadGateway, "did not issue a token", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,7 +217,7 @@ func TestWebappCallbackErrors(t *testing.T) {
 			resp, body = ta.get(t, genuine)
 			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 			assert.Contains(t, body, "No sign-in is in progress")
-			assert.Zero(t, ta.as.TokenRequests())
+			assert.Equal(t, tt.tokenRequests, ta.as.TokenRequests())
 		})
 	}
 }

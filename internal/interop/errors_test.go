@@ -2,6 +2,7 @@ package interop_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -28,7 +29,7 @@ func registration(method string) interop.Client {
 func signedIn(t *testing.T, srv *interop.Server, client *pkce.Client) *pkce.Token {
 	t.Helper()
 	f, loc := signIn(t, srv, client)
-	tok, err := client.FinishRequest(callback(context.Background(), loc), f)
+	tok, err := client.Finish(callback(context.Background(), loc), f)
 	require.NoError(t, err)
 	require.NotEmpty(t, tok.RefreshToken)
 	return tok
@@ -45,7 +46,7 @@ func TestTokenEndpointRefusals(t *testing.T) {
 		run        func(t *testing.T, srv *interop.Server, reg interop.Client) error
 		code       pkce.ErrorCode
 		status     int
-		grant      string
+		op         pkce.Op
 	}{
 		{
 			name:       "verifier of another flow is refused (RFC 7636 §4.6)",
@@ -53,7 +54,7 @@ func TestTokenEndpointRefusals(t *testing.T) {
 			run: func(t *testing.T, srv *interop.Server, reg interop.Client) error {
 				client := newClient(t, srv, reg)
 				f, loc := signIn(t, srv, client)
-				other, err := client.Start()
+				other, err := client.Start(ctx)
 				require.NoError(t, err)
 				_, err = client.Exchange(ctx, other, loc.Query().Get("code"))
 				// fosite drops the challenge at the first attempt, so an
@@ -62,7 +63,7 @@ func TestTokenEndpointRefusals(t *testing.T) {
 				assert.ErrorIs(t, again, pkce.ErrInvalidGrant)
 				return err
 			},
-			code: pkce.ErrInvalidGrant, status: http.StatusBadRequest, grant: "authorization_code",
+			code: pkce.ErrInvalidGrant, status: http.StatusBadRequest, op: pkce.OpExchange,
 		},
 		{
 			name:       "code presented a second time is refused (RFC 6749 §4.1.2)",
@@ -70,7 +71,7 @@ func TestTokenEndpointRefusals(t *testing.T) {
 			run: func(t *testing.T, srv *interop.Server, reg interop.Client) error {
 				client := newClient(t, srv, reg)
 				f, loc := signIn(t, srv, client)
-				first, err := client.FinishRequest(callback(ctx, loc), f)
+				first, err := client.Finish(callback(ctx, loc), f)
 				require.NoError(t, err)
 				_, err = client.Exchange(ctx, f, loc.Query().Get("code"))
 				// RFC 6749 §4.1.2: the server SHOULD revoke what the code
@@ -79,7 +80,7 @@ func TestTokenEndpointRefusals(t *testing.T) {
 				assert.Equal(t, http.StatusUnauthorized, status)
 				return err
 			},
-			code: pkce.ErrInvalidGrant, status: http.StatusBadRequest, grant: "authorization_code",
+			code: pkce.ErrInvalidGrant, status: http.StatusBadRequest, op: pkce.OpExchange,
 		},
 		{
 			name:       "redirect_uri other than in the authorization request is refused (RFC 6749 §4.1.3)",
@@ -87,30 +88,32 @@ func TestTokenEndpointRefusals(t *testing.T) {
 			run: func(t *testing.T, srv *interop.Server, reg interop.Client) error {
 				client := newClient(t, srv, reg)
 				f, loc := signIn(t, srv, client, pkce.RedirectURL(reg.RedirectURIs[1]))
-				f.RedirectURL = reg.RedirectURIs[0]
-				return errOf(client.FinishRequest(callback(ctx, loc), f))
+				// The redirect URL is not exported: change it in the
+				// stored form, as a tampered session store would.
+				f = withRedirectURL(t, f, reg.RedirectURIs[0])
+				return errOf(client.Finish(callback(ctx, loc), f))
 			},
-			code: pkce.ErrInvalidGrant, status: http.StatusBadRequest, grant: "authorization_code",
+			code: pkce.ErrInvalidGrant, status: http.StatusBadRequest, op: pkce.OpExchange,
 		},
 		{
 			name:       "client_secret_post for a client registered for client_secret_basic is refused (RFC 6749 §2.3)",
 			registered: interop.ClientSecretBasic,
 			run: func(t *testing.T, srv *interop.Server, reg interop.Client) error {
-				client := newClient(t, srv, reg, pkce.WithAuthStyle(pkce.AuthClientSecretPost))
+				client := newClient(t, srv, reg, pkce.WithAuthMethod(pkce.AuthSecretPost))
 				f, loc := signIn(t, srv, client)
-				return errOf(client.FinishRequest(callback(ctx, loc), f))
+				return errOf(client.Finish(callback(ctx, loc), f))
 			},
-			code: pkce.ErrInvalidClient, status: http.StatusUnauthorized, grant: "authorization_code",
+			code: pkce.ErrInvalidClient, status: http.StatusUnauthorized, op: pkce.OpExchange,
 		},
 		{
 			name:       "client_secret_basic for a client registered for client_secret_post is refused (RFC 6749 §2.3)",
 			registered: interop.ClientSecretPost,
 			run: func(t *testing.T, srv *interop.Server, reg interop.Client) error {
-				client := newClient(t, srv, reg, pkce.WithAuthStyle(pkce.AuthClientSecretBasic))
+				client := newClient(t, srv, reg, pkce.WithAuthMethod(pkce.AuthSecretBasic))
 				f, loc := signIn(t, srv, client)
-				return errOf(client.FinishRequest(callback(ctx, loc), f))
+				return errOf(client.Finish(callback(ctx, loc), f))
 			},
-			code: pkce.ErrInvalidClient, status: http.StatusUnauthorized, grant: "authorization_code",
+			code: pkce.ErrInvalidClient, status: http.StatusUnauthorized, op: pkce.OpExchange,
 		},
 		{
 			name:       "confidential client that sends no secret is refused (RFC 6749 §3.2.1)",
@@ -119,11 +122,11 @@ func TestTokenEndpointRefusals(t *testing.T) {
 				// The Blue Button confusion: PKCE does not replace the secret.
 				public := reg
 				public.Secret = ""
-				client := newClient(t, srv, public, pkce.WithAuthStyle(pkce.AuthNone))
+				client := newClient(t, srv, public, pkce.WithAuthMethod(pkce.AuthNone))
 				f, loc := signIn(t, srv, client)
-				return errOf(client.FinishRequest(callback(ctx, loc), f))
+				return errOf(client.Finish(callback(ctx, loc), f))
 			},
-			code: pkce.ErrInvalidClient, status: http.StatusUnauthorized, grant: "authorization_code",
+			code: pkce.ErrInvalidClient, status: http.StatusUnauthorized, op: pkce.OpExchange,
 		},
 		{
 			name:       "wrong client secret is refused (RFC 6749 §5.2)",
@@ -133,9 +136,9 @@ func TestTokenEndpointRefusals(t *testing.T) {
 				wrong.Secret = "not-" + reg.Secret
 				client := newClient(t, srv, wrong)
 				f, loc := signIn(t, srv, client)
-				return errOf(client.FinishRequest(callback(ctx, loc), f))
+				return errOf(client.Finish(callback(ctx, loc), f))
 			},
-			code: pkce.ErrInvalidClient, status: http.StatusUnauthorized, grant: "authorization_code",
+			code: pkce.ErrInvalidClient, status: http.StatusUnauthorized, op: pkce.OpExchange,
 		},
 		{
 			name:       "token request sent to the authorization endpoint is refused",
@@ -156,7 +159,7 @@ func TestTokenEndpointRefusals(t *testing.T) {
 				f, loc := signIn(t, srv, client)
 				return errOf(confused.Exchange(ctx, f, loc.Query().Get("code")))
 			},
-			code: pkce.ErrInvalidClient, status: http.StatusUnauthorized, grant: "authorization_code",
+			code: pkce.ErrInvalidClient, status: http.StatusUnauthorized, op: pkce.OpExchange,
 		},
 		{
 			name:       "revoked refresh token is refused (RFC 7009 §2.1)",
@@ -171,7 +174,7 @@ func TestTokenEndpointRefusals(t *testing.T) {
 				assert.Equal(t, http.StatusUnauthorized, status)
 				return errOf(client.Refresh(ctx, tok.RefreshToken))
 			},
-			code: pkce.ErrInvalidGrant, status: http.StatusBadRequest, grant: "refresh_token",
+			code: pkce.ErrInvalidGrant, status: http.StatusBadRequest, op: pkce.OpRefresh,
 		},
 		{
 			name:       "refresh token of another client is refused (RFC 6749 §6)",
@@ -182,7 +185,7 @@ func TestTokenEndpointRefusals(t *testing.T) {
 				thief.ID = "other-app"
 				return errOf(newClient(t, srv, thief).Refresh(ctx, tok.RefreshToken))
 			},
-			code: pkce.ErrInvalidGrant, status: http.StatusBadRequest, grant: "refresh_token",
+			code: pkce.ErrInvalidGrant, status: http.StatusBadRequest, op: pkce.OpRefresh,
 		},
 	}
 	for _, tt := range tests {
@@ -193,8 +196,8 @@ func TestTokenEndpointRefusals(t *testing.T) {
 			srv := start(t, interop.Config{Clients: []interop.Client{reg, other}})
 
 			err := tt.run(t, srv, reg)
-			assertTokenError(t, err, tt.code, tt.status, tt.grant)
-			if tt.grant == "refresh_token" {
+			assertTokenError(t, err, tt.code, tt.status, tt.op)
+			if tt.op == pkce.OpRefresh {
 				assert.ErrorIs(t, err, pkce.ErrSignInRequired, "invalid_grant on refresh means sign in again")
 			}
 			assert.NotContains(t, err.Error(), reg.Secret)
@@ -261,10 +264,11 @@ func TestCallbackAgainstFosite(t *testing.T) {
 			name: "iss differs from the issuer (RFC 9207 §2.4)", send: true, override: evil,
 			check: func(t *testing.T, err error) {
 				assert.ErrorIs(t, err, pkce.ErrIssuerMismatch)
-				var mis *pkce.IssuerMismatchError
-				if assert.ErrorAs(t, err, &mis) {
-					assert.Equal(t, evil, mis.Got)
-					assert.False(t, mis.Missing)
+				var cbErr *pkce.CallbackError
+				if assert.ErrorAs(t, err, &cbErr) {
+					assert.Equal(t, "iss", cbErr.Param)
+					assert.Equal(t, "RFC 9207 §2.4", cbErr.Rule)
+					assert.Contains(t, cbErr.Problem, `"`+evil+`"`, "names the iss received")
 				}
 			},
 		},
@@ -272,9 +276,11 @@ func TestCallbackAgainstFosite(t *testing.T) {
 			name: "iss missing though the client expects it (RFC 9207 §2.4)", send: false,
 			check: func(t *testing.T, err error) {
 				assert.ErrorIs(t, err, pkce.ErrIssuerMismatch)
-				var mis *pkce.IssuerMismatchError
-				if assert.ErrorAs(t, err, &mis) {
-					assert.True(t, mis.Missing)
+				var cbErr *pkce.CallbackError
+				if assert.ErrorAs(t, err, &cbErr) {
+					assert.Equal(t, "iss", cbErr.Param)
+					assert.Equal(t, "RFC 9207 §2.4", cbErr.Rule)
+					assert.Contains(t, cbErr.Problem, "no iss", "says that iss is missing")
 				}
 			},
 		},
@@ -291,9 +297,11 @@ func TestCallbackAgainstFosite(t *testing.T) {
 			start: []pkce.StartOption{pkce.Scopes("admin")},
 			check: func(t *testing.T, err error) {
 				assert.ErrorIs(t, err, pkce.ErrInvalidScope)
-				var authErr *pkce.AuthorizationError
+				var authErr *pkce.OAuthError
 				if assert.ErrorAs(t, err, &authErr) {
+					assert.Equal(t, pkce.OpAuthorize, authErr.Op)
 					assert.Equal(t, "invalid_scope", authErr.Code)
+					assert.Zero(t, authErr.StatusCode, "no HTTP status on a redirect")
 					assert.NotEmpty(t, authErr.Description)
 				}
 			},
@@ -303,8 +311,10 @@ func TestCallbackAgainstFosite(t *testing.T) {
 			start: []pkce.StartOption{pkce.Param("audience", "other:api")},
 			check: func(t *testing.T, err error) {
 				assert.ErrorIs(t, err, pkce.ErrInvalidRequest)
-				var authErr *pkce.AuthorizationError
-				assert.ErrorAs(t, err, &authErr)
+				var authErr *pkce.OAuthError
+				if assert.ErrorAs(t, err, &authErr) {
+					assert.Equal(t, pkce.OpAuthorize, authErr.Op)
+				}
 			},
 		},
 	}
@@ -317,7 +327,7 @@ func TestCallbackAgainstFosite(t *testing.T) {
 
 			f, loc := signIn(t, srv, client, tt.start...)
 			assert.Equal(t, f.State, loc.Query().Get("state"), "fosite returns the state on errors too")
-			_, err := client.FinishRequest(callback(context.Background(), loc), f)
+			_, err := client.Finish(callback(context.Background(), loc), f)
 			tt.check(t, err)
 			wantRequests := 0
 			if err == nil {
@@ -326,4 +336,21 @@ func TestCallbackAgainstFosite(t *testing.T) {
 			assert.Equal(t, wantRequests, srv.TokenRequests())
 		})
 	}
+}
+
+// withRedirectURL returns f with its redirect URL replaced, through the
+// JSON form in which applications store flows.
+func withRedirectURL(t *testing.T, f *pkce.Flow, redirectURL string) *pkce.Flow {
+	t.Helper()
+	b, err := json.Marshal(f)
+	require.NoError(t, err)
+	var members map[string]any
+	require.NoError(t, json.Unmarshal(b, &members))
+	require.Contains(t, members, "redirect_url")
+	members["redirect_url"] = redirectURL
+	b, err = json.Marshal(members)
+	require.NoError(t, err)
+	var tampered pkce.Flow
+	require.NoError(t, json.Unmarshal(b, &tampered))
+	return &tampered
 }

@@ -25,19 +25,19 @@ func start(t *testing.T, cfg interop.Config) *interop.Server {
 	return srv
 }
 
-// styles maps fosite's registered methods to the package's styles.
-var styles = map[string]pkce.AuthStyle{
-	interop.ClientSecretBasic: pkce.AuthClientSecretBasic,
-	interop.ClientSecretPost:  pkce.AuthClientSecretPost,
+// methods maps fosite's registered methods to the package's.
+var methods = map[string]pkce.AuthMethod{
+	interop.ClientSecretBasic: pkce.AuthSecretBasic,
+	interop.ClientSecretPost:  pkce.AuthSecretPost,
 	interop.None:              pkce.AuthNone,
 }
 
 // newClient configures the package for reg at srv: the registered
 // authentication method, the first redirect URI, every registered scope.
-// Later options win, so a test can pass a different WithAuthStyle.
+// Later options win, so a test can pass a different WithAuthMethod.
 func newClient(t *testing.T, srv *interop.Server, reg interop.Client, opts ...pkce.Option) *pkce.Client {
 	t.Helper()
-	opts = append([]pkce.Option{pkce.WithAuthStyle(styles[reg.Method]), pkce.WithHTTPClient(srv.Client())}, opts...)
+	opts = append([]pkce.Option{pkce.WithAuthMethod(methods[reg.Method]), pkce.WithHTTPClient(srv.Client())}, opts...)
 	client, err := pkce.New(&oauth2.Config{
 		ClientID:     reg.ID,
 		ClientSecret: reg.Secret,
@@ -53,7 +53,7 @@ func newClient(t *testing.T, srv *interop.Server, reg interop.Client, opts ...pk
 // request and returns the redirect back to the client, unfollowed.
 func signIn(t *testing.T, srv *interop.Server, client *pkce.Client, opts ...pkce.StartOption) (*pkce.Flow, *url.URL) {
 	t.Helper()
-	f, err := client.Start(opts...)
+	f, err := client.Start(context.Background(), opts...)
 	require.NoError(t, err)
 	browser := &http.Client{
 		Transport:     srv.Client().Transport,
@@ -104,17 +104,17 @@ func bearer(srv *interop.Server, accessToken string) *http.Client {
 }
 
 // assertTokenError checks that err is the package's typed error for an
-// RFC 6749 §5.2 error response with the given code, status and grant, and
-// that the *oauth2.RetrieveError behind it agrees.
-func assertTokenError(t *testing.T, err error, code pkce.ErrorCode, status int, grant string) {
+// RFC 6749 §5.2 error response with the given code, status and operation,
+// and that the *oauth2.RetrieveError behind it agrees.
+func assertTokenError(t *testing.T, err error, code pkce.ErrorCode, status int, op pkce.Op) {
 	t.Helper()
 	require.Error(t, err)
 	assert.ErrorIs(t, err, code)
-	var tokErr *pkce.TokenError
-	if assert.ErrorAs(t, err, &tokErr) {
-		assert.Equal(t, string(code), tokErr.Code)
-		assert.Equal(t, status, tokErr.StatusCode)
-		assert.Equal(t, grant, tokErr.Grant)
+	var oauthErr *pkce.OAuthError
+	if assert.ErrorAs(t, err, &oauthErr) {
+		assert.Equal(t, string(code), oauthErr.Code)
+		assert.Equal(t, status, oauthErr.StatusCode)
+		assert.Equal(t, op, oauthErr.Op)
 	}
 	var re *oauth2.RetrieveError
 	if assert.ErrorAs(t, err, &re) {
@@ -138,9 +138,9 @@ func revokingClient(t *testing.T, srv *interop.Server, reg interop.Client) *pkce
 }
 
 // revoke revokes a refresh token with the package, as a client of reg.
-func revoke(t *testing.T, srv *interop.Server, reg interop.Client, token string) {
+func revoke(t *testing.T, srv *interop.Server, reg interop.Client, refreshToken string) {
 	t.Helper()
-	require.NoError(t, revokingClient(t, srv, reg).Revoke(context.Background(), token, pkce.HintRefreshToken))
+	require.NoError(t, revokingClient(t, srv, reg).Revoke(context.Background(), &oauth2.Token{RefreshToken: refreshToken}))
 }
 
 // errOf keeps only the error of a call that is expected to fail.

@@ -172,7 +172,7 @@ func TestProviderProfiles(t *testing.T) {
 			}
 
 			// The code exchange (RFC 6749 §4.1.3, RFC 7636 §4.5).
-			tok, err := client.FinishRequest(callback(ctx, loc), f)
+			tok, err := client.Finish(callback(ctx, loc), f)
 			require.NoError(t, err)
 			require.Equal(t, 1, srv.TokenRequests())
 			assert.NotEmpty(t, tok.AccessToken)
@@ -223,10 +223,11 @@ func TestProviderProfiles(t *testing.T) {
 			expired := *next.Token
 			expired.Expiry = time.Now().Add(-time.Minute)
 			var saved []*pkce.Token
-			ts := client.TokenSource(&expired, pkce.OnRefresh(func(_ context.Context, t *pkce.Token) error {
+			ts, err := client.TokenSource(&expired, pkce.OnRefresh(func(_ context.Context, t *pkce.Token) error {
 				saved = append(saved, t)
 				return nil
 			}))
+			require.NoError(t, err)
 			got, err := ts.TokenContext(ctx)
 			require.NoError(t, err)
 			require.Len(t, saved, 1)
@@ -243,7 +244,7 @@ func TestProviderProfiles(t *testing.T) {
 			// The refresh token that rotation replaced is refused, and the
 			// user must sign in again.
 			_, err = client.Refresh(ctx, tok.RefreshToken)
-			assertTokenError(t, err, pkce.ErrInvalidGrant, http.StatusBadRequest, "refresh_token")
+			assertTokenError(t, err, pkce.ErrInvalidGrant, http.StatusBadRequest, pkce.OpRefresh)
 			assert.ErrorIs(t, err, pkce.ErrSignInRequired)
 			assert.NotErrorIs(t, err, pkce.ErrTryLater)
 			assert.NotContains(t, err.Error(), tok.RefreshToken)
@@ -251,7 +252,7 @@ func TestProviderProfiles(t *testing.T) {
 			// fosite takes the reuse for theft and revokes the whole grant,
 			// as RFC 9700 §4.14.2 recommends: the newest tokens die too.
 			_, err = client.Refresh(ctx, got.RefreshToken)
-			assertTokenError(t, err, pkce.ErrInvalidGrant, http.StatusBadRequest, "refresh_token")
+			assertTokenError(t, err, pkce.ErrInvalidGrant, http.StatusBadRequest, pkce.OpRefresh)
 			status, _ = callResource(t, bearer(srv, got.AccessToken), srv)
 			assert.Equal(t, http.StatusUnauthorized, status)
 
@@ -259,12 +260,13 @@ func TestProviderProfiles(t *testing.T) {
 			// and forgets it.
 			rc := revokingClient(t, srv, reg)
 			fresh := signedIn(t, srv, rc)
-			src := rc.TokenSource(fresh.Token)
+			src, err := rc.TokenSource(fresh.Token)
+			require.NoError(t, err)
 			require.NoError(t, src.SignOut(ctx))
 			_, err = src.TokenContext(ctx)
 			assert.ErrorIs(t, err, pkce.ErrSignInRequired)
 			_, err = rc.Refresh(ctx, fresh.RefreshToken)
-			assertTokenError(t, err, pkce.ErrInvalidGrant, http.StatusBadRequest, "refresh_token")
+			assertTokenError(t, err, pkce.ErrInvalidGrant, http.StatusBadRequest, pkce.OpRefresh)
 		})
 	}
 }

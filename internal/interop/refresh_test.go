@@ -31,12 +31,13 @@ func TestTokenSourceSharesOneRefresh(t *testing.T) {
 		mu    sync.Mutex
 		saved []*pkce.Token
 	)
-	ts := client.TokenSource(&expired, pkce.OnRefresh(func(_ context.Context, t *pkce.Token) error {
+	ts, err := client.TokenSource(&expired, pkce.OnRefresh(func(_ context.Context, t *pkce.Token) error {
 		mu.Lock()
 		defer mu.Unlock()
 		saved = append(saved, t)
 		return nil
 	}))
+	require.NoError(t, err)
 
 	const callers = 16
 	got := make([]string, callers)

@@ -1,0 +1,215 @@
+package pkce_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/pkcetest"
+)
+
+// The benchmarks in this file put a subject's token read through Tokens
+// side by side with a plain TokenSource, and count the store round trips
+// of a refresh through Tokens. They need no Redis: the store is the
+// memory store, wrapped to count its calls.
+//
+//	go test -run '^$' -bench 'Tokens' -benchmem ./bench_tokens_test.go
+
+// tokensBenchStore counts the calls a Store gets.
+type tokensBenchStore struct {
+	pkce.Store
+	calls atomic.Int64
+}
+
+func (s *tokensBenchStore) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	s.calls.Add(1)
+	return s.Store.Claim(ctx, key, ttl)
+}
+
+func (s *tokensBenchStore) LoadToken(ctx context.Context, subject string) ([]byte, error) {
+	s.calls.Add(1)
+	return s.Store.LoadToken(ctx, subject)
+}
+
+func (s *tokensBenchStore) SaveToken(ctx context.Context, subject string, old, token []byte) (bool, error) {
+	s.calls.Add(1)
+	return s.Store.SaveToken(ctx, subject, old, token)
+}
+
+func (s *tokensBenchStore) DeleteToken(ctx context.Context, subject string) error {
+	s.calls.Add(1)
+	return s.Store.DeleteToken(ctx, subject)
+}
+
+func (s *tokensBenchStore) Lease(ctx context.Context, subject, owner string, ttl time.Duration) (bool, error) {
+	s.calls.Add(1)
+	return s.Store.Lease(ctx, subject, owner, ttl)
+}
+
+func (s *tokensBenchStore) Release(ctx context.Context, subject, owner string) error {
+	s.calls.Add(1)
+	return s.Store.Release(ctx, subject, owner)
+}
+
+// tokensBenchSetup starts a server (that does not rotate, so that a plain
+// source can refresh with the same token every time), signs a user in
+// and returns the client and the token.
+func tokensBenchSetup(b *testing.B) (*pkcetest.Server, *pkce.Client, *pkce.Token) {
+	b.Helper()
+	ctx := context.Background()
+	srv := pkcetest.NewServer(pkcetest.Config{
+		Clients: []pkcetest.Client{{ID: "bench", Method: pkcetest.MethodNone, RedirectURIs: []string{"http://127.0.0.1/cb"}}},
+	})
+	b.Cleanup(srv.Close)
+	c, err := pkce.NewFromIssuer(ctx, srv.Issuer(), &oauth2.Config{ClientID: "bench", RedirectURL: "http://127.0.0.1/cb"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	flow, err := c.Start(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cb, err := srv.Authorize(ctx, flow.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, err := cb.Request(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := c.Finish(req, flow)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return srv, c, tok
+}
+
+// BenchmarkTokensValidToken reads a valid token through Tokens (Source,
+// then TokenContext, as a request handler does) and through a plain
+// TokenSource, serially and in parallel. A valid token is served from
+// memory: store-calls/op is 0.
+func BenchmarkTokensValidToken(b *testing.B) {
+	_, c, tok := tokensBenchSetup(b)
+	ctx := context.Background()
+	src, err := c.TokenSource(tok.Token)
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := &tokensBenchStore{Store: pkce.NewMemoryStore()}
+	tokens, err := c.Tokens(store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := tokens.Save(ctx, "alice", tok); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := tokens.Source(ctx, "alice"); err != nil { // loaded once, as by the first request
+		b.Fatal(err)
+	}
+	viaTokens := func() error {
+		s, err := tokens.Source(ctx, "alice")
+		if err == nil {
+			_, err = s.TokenContext(ctx)
+		}
+		return err
+	}
+	plain := func() error {
+		_, err := src.TokenContext(ctx)
+		return err
+	}
+	for _, bm := range []struct {
+		name string
+		read func() error
+	}{
+		{"TokenSource", plain},
+		{"Tokens", viaTokens},
+	} {
+		b.Run(bm.name+"/serial", func(b *testing.B) {
+			b.ReportAllocs()
+			before := store.calls.Load()
+			for b.Loop() {
+				if err := bm.read(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(store.calls.Load()-before)/float64(b.N), "store-calls/op")
+		})
+		b.Run(bm.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			before := store.calls.Load()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := bm.read(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(store.calls.Load()-before)/float64(b.N), "store-calls/op")
+		})
+	}
+}
+
+// BenchmarkTokensRefresh refreshes an expired token through Tokens and
+// through a plain TokenSource, against a server on the loopback
+// interface, and reports the store round trips of each refresh through
+// Tokens (lease, reload, compare-and-set save, release).
+func BenchmarkTokensRefresh(b *testing.B) {
+	srv, c, tok := tokensBenchSetup(b)
+	ctx := context.Background()
+	stale := func(t *oauth2.Token) *oauth2.Token {
+		cp := *t
+		cp.Expiry = time.Now().Add(-time.Minute)
+		return &cp
+	}
+
+	b.Run("TokenSource", func(b *testing.B) {
+		b.ReportAllocs()
+		before := srv.RefreshRequests()
+		for b.Loop() {
+			b.StopTimer()
+			src, err := c.TokenSource(stale(tok.Token))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := src.TokenContext(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(srv.RefreshRequests()-before)/float64(b.N), "refreshes/op")
+	})
+	b.Run("Tokens", func(b *testing.B) {
+		b.ReportAllocs()
+		store := &tokensBenchStore{Store: pkce.NewMemoryStore()}
+		tokens, err := c.Tokens(store)
+		if err != nil {
+			b.Fatal(err)
+		}
+		current := tok.Token
+		var calls int64
+		before := srv.RefreshRequests()
+		for b.Loop() {
+			b.StopTimer()
+			if err := tokens.Save(ctx, "alice", &pkce.Token{Token: stale(current)}); err != nil {
+				b.Fatal(err)
+			}
+			src, err := tokens.Source(ctx, "alice")
+			if err != nil {
+				b.Fatal(err)
+			}
+			counted := store.calls.Load()
+			b.StartTimer()
+			if current, err = src.TokenContext(ctx); err != nil {
+				b.Fatal(err)
+			}
+			calls += store.calls.Load() - counted
+		}
+		b.ReportMetric(float64(calls)/float64(b.N), "store-calls/refresh")
+		b.ReportMetric(float64(srv.RefreshRequests()-before)/float64(b.N), "refreshes/op")
+	})
+}

@@ -1,0 +1,182 @@
+package pkce
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// How requests reach the authorization server.
+//
+// Token requests (code exchange and refresh) are built and sent by
+// golang.org/x/oauth2, which the package relies on for three things, each
+// pinned by TestOAuth2Behaviours:
+//
+//  1. it sends the request with the *http.Client it finds in the context
+//     under oauth2.HTTPClient, so the package can put its own recording
+//     transport there;
+//  2. clientcredentials.Config sends EndpointParams over its own
+//     grant_type, which gives a refresh request with an optional scope;
+//  3. it accepts a minimal JSON answer, which the recording transport
+//     hands it in place of the real one: the package reads the real answer
+//     itself, once, within its own bound, and builds the token from what
+//     it checked. (x/oauth2 would otherwise decode the body twice and cut
+//     it silently at 1 MiB.)
+//
+// Requests x/oauth2 has no call for (PAR, revocation, metadata) are sent
+// by postAuthenticated and fetchMetadata with the same HTTP client choice.
+// No request carrying credentials follows a redirect, and every request
+// without a deadline of its own gets defaultRequestTimeout.
+
+// defaultRequestTimeout bounds a request whose context has no deadline.
+const defaultRequestTimeout = 30 * time.Second
+
+// withDefaultDeadline returns ctx with defaultRequestTimeout when it has
+// no deadline.
+func withDefaultDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, defaultRequestTimeout)
+}
+
+// userHTTPClient returns the HTTP client the caller chose: ctx's
+// oauth2.HTTPClient, else fallback (WithHTTPClient), else
+// http.DefaultClient, as golang.org/x/oauth2 does.
+func userHTTPClient(ctx context.Context, fallback *http.Client) *http.Client {
+	if v, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && v != nil {
+		return v
+	}
+	if fallback != nil {
+		return fallback
+	}
+	return http.DefaultClient
+}
+
+// endpointClient returns the caller's HTTP client for a request to one of
+// the server's endpoints, made not to follow redirects.
+func endpointClient(ctx context.Context, fallback *http.Client) *http.Client {
+	hc := userHTTPClient(ctx, fallback)
+	return &http.Client{Transport: hc.Transport, CheckRedirect: stopRedirect, Jar: hc.Jar, Timeout: hc.Timeout}
+}
+
+func stopRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// readBody reads at most limit bytes of a response body and closes it.
+// A longer body is an error, never silently cut.
+func readBody(op Op, resp *http.Response, limit int64, secrets redactor) ([]byte, error) {
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	switch {
+	case err != nil:
+		return nil, &RequestError{Op: op, Err: err, Partial: true}
+	case int64(len(body)) > limit:
+		return nil, &ResponseError{Op: op, Err: ErrResponseTooLarge, StatusCode: resp.StatusCode,
+			ContentType: secrets.clean(resp.Header.Get("Content-Type")),
+			Problem:     "the body is longer than " + strconv.FormatInt(limit, 10) + " bytes"}
+	}
+	return body, nil
+}
+
+// postAuthenticated POSTs form to endpoint with the client authentication
+// of the token endpoint, exactly as x/oauth2 sends it there: HTTP Basic
+// with the id and secret form-encoded (RFC 6749 §2.3.1), both in the body,
+// or client_id alone for a public client. The PAR (RFC 9126 §2.1) and
+// revocation (RFC 7009 §2.1) endpoints authenticate clients this way.
+func (c *Client) postAuthenticated(ctx context.Context, op Op, endpoint string, form url.Values, secrets redactor) (*serverResponse, error) {
+	ctx, cancel := withDefaultDeadline(ctx)
+	defer cancel()
+	id, secret := c.config.ClientID, c.config.ClientSecret
+	switch c.authMethod {
+	case AuthSecretPost:
+		form.Set("client_id", id)
+		form.Set("client_secret", secret)
+	case AuthNone:
+		form.Set("client_id", id)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, &RequestError{Op: op, Err: err}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if c.authMethod == AuthSecretBasic {
+		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	}
+	resp, err := endpointClient(ctx, c.httpClient).Do(req)
+	if err != nil {
+		return nil, &RequestError{Op: op, Err: err}
+	}
+	body, err := readBody(op, resp, c.maxResponseBytes, secrets)
+	if err != nil {
+		return nil, err
+	}
+	return newServerResponse(op, endpoint, resp, body, secrets, c.authMethod), nil
+}
+
+// A recorder is the transport of one token request sent by x/oauth2. It
+// sends the request with the caller's transport, adding Accept:
+// application/json (without it some servers, GitHub among them, answer
+// form-encoded), reads the real answer within the client's bound, and
+// hands x/oauth2 a stand-in (see the top of this file).
+type recorder struct {
+	base    http.RoundTripper
+	client  http.Client
+	limit   int64
+	op      Op
+	secrets redactor
+
+	resp    *http.Response // the real answer, its body read into body
+	body    []byte
+	readErr error // a RequestError or a ResponseError for an oversized body
+}
+
+// standIn is what x/oauth2 decodes in place of the real answer.
+const standIn = `{"access_token":"-","token_type":"bearer"}`
+
+// recording returns a context whose HTTP client is rec, built on the
+// caller's client: its transport, jar and timeout, and no redirects, since
+// a token request carries credentials and must not be replayed elsewhere.
+func (c *Client) recording(ctx context.Context, rec *recorder) context.Context {
+	hc := userHTTPClient(ctx, c.httpClient)
+	rec.base = hc.Transport
+	if rec.base == nil {
+		rec.base = http.DefaultTransport
+	}
+	rec.client = http.Client{Transport: rec, CheckRedirect: stopRedirect, Jar: hc.Jar, Timeout: hc.Timeout}
+	return context.WithValue(ctx, oauth2.HTTPClient, &rec.client)
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	out := *req
+	out.Header = req.Header.Clone()
+	out.Header.Set("Accept", "application/json")
+	resp, err := r.base.RoundTrip(&out)
+	if err != nil {
+		return nil, err
+	}
+	r.resp = resp
+	r.body, r.readErr = readBody(r.op, resp, r.limit, r.secrets)
+	if r.readErr != nil {
+		return nil, errors.New("pkce: answer not handed on")
+	}
+	return &http.Response{
+		Status:        "200 OK",
+		StatusCode:    http.StatusOK,
+		Proto:         resp.Proto,
+		ProtoMajor:    resp.ProtoMajor,
+		ProtoMinor:    resp.ProtoMinor,
+		Header:        http.Header{"Content-Type": {"application/json"}},
+		Body:          io.NopCloser(bytes.NewReader([]byte(standIn))),
+		ContentLength: int64(len(standIn)),
+		Request:       req,
+	}, nil
+}
