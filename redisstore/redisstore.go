@@ -1,0 +1,209 @@
+// Package redisstore is a pkce.Store in Redis, for backends whose replicas
+// share sign-ins and tokens: a flow's callback is accepted once across all
+// replicas (RFC 6749 §10.12), and one replica at a time refreshes a
+// subject's token, so that a rotated refresh token is redeemed once
+// (RFC 9700 §4.14).
+//
+// Every step that reads and then writes is one command or one Lua script,
+// so it is atomic in Redis; each touches one key, which makes the store
+// usable with Redis Cluster. It is a separate module so that importers of
+// github.com/pkcekit/pkce do not download a Redis client.
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pkcekit/pkce"
+)
+
+// DefaultPrefix starts every key the store writes, unless WithPrefix
+// says otherwise.
+const DefaultPrefix = "pkce:"
+
+// A Store is a pkce.Store in Redis. It is safe for concurrent use.
+type Store struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+var _ pkce.Store = (*Store)(nil)
+
+// An Option configures a Store in New.
+type Option func(*Store)
+
+// WithPrefix sets the string that starts every key the store writes
+// (DefaultPrefix if not set), so that several applications, or test runs,
+// can share one Redis database.
+func WithPrefix(prefix string) Option { return func(s *Store) { s.prefix = prefix } }
+
+// New returns a Store that keeps its keys in the Redis that client talks
+// to. Keys are the prefix, a kind ("claim:", "token:", "lease:") and the
+// claim key or subject as given: Redis keys are binary-safe, so no two
+// subjects share a key.
+//
+// For calls to end when their context does, create the client with
+// ContextTimeoutEnabled set: otherwise go-redis bounds a call to an
+// unresponsive server by its ReadTimeout and WriteTimeout, not by ctx.
+func New(client redis.UniversalClient, opts ...Option) *Store {
+	s := &Store{client: client, prefix: DefaultPrefix}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+func (s *Store) key(kind, name string) string { return s.prefix + kind + name }
+
+// millis rounds ttl up to whole milliseconds, the unit of PX: rounding
+// down could end a claim early.
+func millis(ttl time.Duration) time.Duration {
+	return (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+}
+
+// fail wraps a failed call. Redis errors name commands and error codes,
+// never the values sent, so tokens do not reach the message.
+func fail(op string, err error) error { return fmt.Errorf("redisstore: %s: %w", op, err) }
+
+var errNonPositiveTTL = errors.New("redisstore: ttl must be positive")
+
+// Claim implements pkce.Store with SET key 1 NX PX ttl.
+func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fail("claim", err)
+	}
+	if ttl <= 0 {
+		return false, errNonPositiveTTL
+	}
+	err := s.client.SetArgs(ctx, s.key("claim:", key), 1, redis.SetArgs{Mode: "NX", TTL: millis(ttl)}).Err()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fail("claim", err)
+	}
+	return true, nil
+}
+
+// LoadToken implements pkce.Store.
+func (s *Store) LoadToken(ctx context.Context, subject string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fail("load token", err)
+	}
+	tok, err := s.client.Get(ctx, s.key("token:", subject)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fail("load token", err)
+	}
+	return tok, nil
+}
+
+// compareAndSet sets KEYS[1] to ARGV[2] if it holds ARGV[1]. GET of a
+// missing key gives false, which equals no string: a compare-and-set
+// against a missing token fails.
+var compareAndSet = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	redis.call('SET', KEYS[1], ARGV[2])
+	return 1
+end
+return 0
+`)
+
+// SaveToken implements pkce.Store: SET, or the compare-and-set script when
+// old is not nil. Tokens do not expire in Redis; the application deletes
+// them.
+func (s *Store) SaveToken(ctx context.Context, subject string, old, token []byte) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fail("save token", err)
+	}
+	k := s.key("token:", subject)
+	if old == nil {
+		if err := s.client.Set(ctx, k, token, 0).Err(); err != nil {
+			return false, fail("save token", err)
+		}
+		return true, nil
+	}
+	n, err := compareAndSet.Run(ctx, s.client, []string{k}, old, token).Int()
+	if err != nil {
+		return false, fail("save token", err)
+	}
+	return n == 1, nil
+}
+
+// DeleteToken implements pkce.Store.
+func (s *Store) DeleteToken(ctx context.Context, subject string) error {
+	if err := ctx.Err(); err != nil {
+		return fail("delete token", err)
+	}
+	if err := s.client.Del(ctx, s.key("token:", subject)).Err(); err != nil {
+		return fail("delete token", err)
+	}
+	return nil
+}
+
+// extendLease extends KEYS[1] by ARGV[2] ms if ARGV[1] holds it, and takes
+// it if it expired since the SET NX that preceded the script.
+var extendLease = redis.NewScript(`
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+	redis.call('PEXPIRE', KEYS[1], ARGV[2])
+	return 1
+end
+if not holder then
+	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+	return 1
+end
+return 0
+`)
+
+// releaseLease deletes KEYS[1] only if ARGV[1] holds it, so that a holder
+// whose lease expired cannot end the next holder's.
+var releaseLease = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// Lease implements pkce.Store: SET lease owner NX PX ttl takes a free
+// lease in one step; when that fails, a script extends the lease if owner
+// already holds it. A holder that disappears holds the lease until ttl
+// runs out.
+func (s *Store) Lease(ctx context.Context, subject, owner string, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fail("lease", err)
+	}
+	if ttl <= 0 {
+		return false, errNonPositiveTTL
+	}
+	k, ttl := s.key("lease:", subject), millis(ttl)
+	err := s.client.SetArgs(ctx, k, owner, redis.SetArgs{Mode: "NX", TTL: ttl}).Err()
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, redis.Nil) {
+		return false, fail("lease", err)
+	}
+	n, err := extendLease.Run(ctx, s.client, []string{k}, owner, ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, fail("lease", err)
+	}
+	return n == 1, nil
+}
+
+// Release implements pkce.Store.
+func (s *Store) Release(ctx context.Context, subject, owner string) error {
+	if err := ctx.Err(); err != nil {
+		return fail("release", err)
+	}
+	if err := releaseLease.Run(ctx, s.client, []string{s.key("lease:", subject)}, owner).Err(); err != nil {
+		return fail("release", err)
+	}
+	return nil
+}

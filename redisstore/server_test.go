@@ -1,0 +1,140 @@
+//go:build unix
+
+package redisstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// A redisServer is a redis-server process that a test started and stops:
+// on a loopback port, in its own directory, without persistence.
+type redisServer struct {
+	Addr    string
+	port    int
+	dir     string
+	cmd     *exec.Cmd
+	out     *syncBuffer
+	exited  chan error // gets the process's exit, once
+	stopped bool
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// redisServerPath finds redis-server. In CI a missing server is an error
+// that says how to install it; elsewhere, as root, it is installed.
+func redisServerPath() (string, error) {
+	if path, err := exec.LookPath("redis-server"); err == nil {
+		return path, nil
+	}
+	const help = "redisstore: the tests need redis-server; install it (Debian, Ubuntu: apt-get install -y redis-server)"
+	if os.Getenv("CI") == "true" || os.Geteuid() != 0 {
+		return "", errors.New(help)
+	}
+	fmt.Fprintln(os.Stderr, "redisstore: redis-server is missing; running apt-get install -y redis-server")
+	install := exec.Command("apt-get", "install", "-y", "redis-server")
+	install.Stdout, install.Stderr = os.Stderr, os.Stderr
+	if err := install.Run(); err != nil {
+		return "", fmt.Errorf("%s (apt-get install failed: %w)", help, err)
+	}
+	return exec.LookPath("redis-server")
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startRedis starts redis-server on port (a free one if 0), keeping its
+// files in dir, and returns once it answers PING.
+func startRedis(port int, dir string) (*redisServer, error) {
+	path, err := redisServerPath()
+	if err != nil {
+		return nil, err
+	}
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	s := &redisServer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port: port, dir: dir, out: &syncBuffer{}}
+	s.cmd = exec.Command(path,
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--save", "", "--appendonly", "no", "--daemonize", "no")
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start redis-server: %w", err)
+	}
+	s.exited = make(chan error, 1)
+	go func() { s.exited <- s.cmd.Wait() }()
+	client := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer client.Close()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := client.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return s, nil
+		}
+		select {
+		case err := <-s.exited:
+			return nil, fmt.Errorf("redis-server on port %d exited (%v); its output:\n%s", port, err, s.out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			_ = s.cmd.Process.Kill()
+			return nil, fmt.Errorf("redis-server on port %d does not answer PING: %v; its output:\n%s", port, err, s.out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop ends the server by its process id and waits until it has exited.
+// It may be called more than once.
+func (s *redisServer) Stop() error {
+	if s.stopped {
+		return nil
+	}
+	s.stopped = true
+	select {
+	case <-s.exited: // it ended by itself
+		return nil
+	default:
+	}
+	if err := syscall.Kill(s.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		return err
+	}
+	<-s.exited
+	return nil
+}
