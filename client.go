@@ -2,7 +2,6 @@ package pkce
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -323,26 +322,15 @@ func (c *Client) resolveAuthMethod() error {
 // was configured with, or nil.
 func (c *Client) Metadata() *Metadata { return c.metadata.clone() }
 
-// String describes the client without its secret.
-func (c *Client) String() string {
+// describe prints the client without its secret.
+func (c *Client) describe() string {
 	return fmt.Sprintf("pkce.Client{client_id: %q, auth: %s, token_url: %q, issuer: %q, secret: %s}",
 		c.config.ClientID, c.authMethod, c.config.Endpoint.TokenURL, c.issuer, presence(c.config.ClientSecret))
 }
 
-// Format prints the String form for every verb, so %v, %+v and %#v never
-// reach the client secret.
-func (c *Client) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
-
-// LogValue implements slog.LogValuer without the client secret.
-func (c *Client) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("client_id", c.config.ClientID),
-		slog.String("auth", string(c.authMethod)),
-		slog.String("token_url", c.config.Endpoint.TokenURL),
-		slog.String("issuer", c.issuer),
-		slog.String("secret", presence(c.config.ClientSecret)),
-	)
-}
+// Format prints the client without its secret for every verb, so %v, %+v
+// and %#v (and slog's text output) never reach it.
+func (c *Client) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.describe()) }
 
 func presence(secret string) string {
 	if secret == "" {

@@ -87,19 +87,19 @@ type ErrorCode string
 
 func (c ErrorCode) Error() string { return "pkce: OAuth error " + string(c) }
 
-// Error codes of RFC 6749 §4.1.2.1 (authorization endpoint) and §5.2
-// (token endpoint).
+// The error codes of RFC 6749 §4.1.2.1 (authorization endpoint) and §5.2
+// (token endpoint) that applications branch on. The others
+// (unauthorized_client, unsupported_response_type, unsupported_grant_type)
+// say the client's registration needs fixing; match them as
+// ErrorCode("unauthorized_client").
 const (
-	ErrInvalidRequest          ErrorCode = "invalid_request"
-	ErrUnauthorizedClient      ErrorCode = "unauthorized_client"
-	ErrAccessDenied            ErrorCode = "access_denied"
-	ErrUnsupportedResponseType ErrorCode = "unsupported_response_type"
-	ErrInvalidScope            ErrorCode = "invalid_scope"
-	ErrServerError             ErrorCode = "server_error"
-	ErrTemporarilyUnavailable  ErrorCode = "temporarily_unavailable"
-	ErrInvalidClient           ErrorCode = "invalid_client"
-	ErrInvalidGrant            ErrorCode = "invalid_grant"
-	ErrUnsupportedGrantType    ErrorCode = "unsupported_grant_type"
+	ErrInvalidRequest         ErrorCode = "invalid_request"
+	ErrAccessDenied           ErrorCode = "access_denied"
+	ErrInvalidScope           ErrorCode = "invalid_scope"
+	ErrServerError            ErrorCode = "server_error"
+	ErrTemporarilyUnavailable ErrorCode = "temporarily_unavailable"
+	ErrInvalidClient          ErrorCode = "invalid_client"
+	ErrInvalidGrant           ErrorCode = "invalid_grant"
 )
 
 // A CallbackError says which rule the redirect back from the

@@ -76,14 +76,15 @@ func (f *Flow) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// String returns a form without the state and the verifier.
-func (f Flow) String() string {
+// describe returns a form without the state and the verifier.
+func (f Flow) describe() string {
 	return fmt.Sprintf("pkce.Flow{redirect_url: %q, issuer: %q, expires: %s, state: redacted, verifier: redacted}",
 		f.redirectURL, f.issuer, f.Expires.Format(time.RFC3339))
 }
 
-// Format prints the String form for every verb, %#v included.
-func (f Flow) Format(s fmt.State, _ rune) { fmt.Fprint(s, f.String()) }
+// Format prints the flow without its state and verifier for every verb,
+// %#v included.
+func (f Flow) Format(s fmt.State, _ rune) { fmt.Fprint(s, f.describe()) }
 
 // LogValue implements slog.LogValuer without the state and the verifier.
 func (f Flow) LogValue() slog.Value {

@@ -508,5 +508,5 @@ func TestClientRedactsSecret(t *testing.T) {
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 		assert.NotContains(t, fmt.Sprintf(format, c), "s3cret-value", format)
 	}
-	assert.True(t, strings.Contains(c.String(), "client_secret_basic"))
+	assert.Contains(t, fmt.Sprint(c), "client_secret_basic")
 }

@@ -358,7 +358,7 @@ func FuzzFlowJSON(f *testing.F) {
 		if _, err := pkce.ParseVerifier(j.Verifier); err != nil {
 			t.Fatalf("a stored verifier that breaks RFC 7636 was loaded: %v", err)
 		}
-		printed := fmt.Sprintf("%v %+v %#v %s", got, &got, got, got.String())
+		printed := fmt.Sprintf("%v %+v %#v %s", got, &got, got, fmt.Sprint(got))
 		public := j.RedirectURL + j.Issuer
 		for _, secret := range []string{j.State, j.Verifier} {
 			if len(secret) >= 8 && !strings.Contains(public, secret) && strings.Contains(printed, secret) {

@@ -101,8 +101,8 @@ func (v Verifier) Challenge() string { return v.buf[v.n:] }
 // isZero reports whether v is the zero Verifier.
 func (v Verifier) isZero() bool { return v.buf == "" }
 
-// String returns a redacted form.
-func (v Verifier) String() string {
+// describe returns a redacted form.
+func (v Verifier) describe() string {
 	if v.isZero() {
 		return "pkce.Verifier(empty)"
 	}
@@ -110,4 +110,4 @@ func (v Verifier) String() string {
 }
 
 // Format prints the redacted form for every verb, %#v included.
-func (v Verifier) Format(f fmt.State, _ rune) { fmt.Fprint(f, v.String()) }
+func (v Verifier) Format(f fmt.State, _ rune) { fmt.Fprint(f, v.describe()) }

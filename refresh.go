@@ -84,7 +84,7 @@ func classify(err error) error {
 		switch ErrorCode(oe.Code) {
 		case ErrInvalidGrant:
 			class = ErrSignInRequired
-		case ErrInvalidClient, ErrUnauthorizedClient, ErrUnsupportedGrantType:
+		case ErrInvalidClient, "unauthorized_client", "unsupported_grant_type":
 			class = ErrClientRejected
 		}
 	case re != nil && status >= 400:

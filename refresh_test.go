@@ -121,7 +121,7 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 		}, pkce.ErrClientRejected, pkce.ErrInvalidClient},
 		{"unauthorized_client rejects the client", func(s *stack, _ string) {
 			s.srv.SetFaults(pkcetest.Faults{Raw: &pkcetest.RawResponse{Status: 400, ContentType: "application/json", Body: `{"error":"unauthorized_client"}`}})
-		}, pkce.ErrClientRejected, pkce.ErrUnauthorizedClient},
+		}, pkce.ErrClientRejected, pkce.ErrorCode("unauthorized_client")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -482,8 +482,8 @@ func TestRefreshErrorClasses(t *testing.T) {
 
 		// invalid_client, unauthorized_client, unsupported_grant_type: the client is rejected.
 		{name: "invalid_client", run: refresh(oauthError(401, "invalid_client")), want: pkce.ErrClientRejected, also: pkce.ErrInvalidClient, cause: true},
-		{name: "unauthorized_client", run: refresh(oauthError(400, "unauthorized_client")), want: pkce.ErrClientRejected, also: pkce.ErrUnauthorizedClient, cause: true},
-		{name: "unsupported_grant_type", run: refresh(oauthError(400, "unsupported_grant_type")), want: pkce.ErrClientRejected, also: pkce.ErrUnsupportedGrantType, cause: true},
+		{name: "unauthorized_client", run: refresh(oauthError(400, "unauthorized_client")), want: pkce.ErrClientRejected, also: pkce.ErrorCode("unauthorized_client"), cause: true},
+		{name: "unsupported_grant_type", run: refresh(oauthError(400, "unsupported_grant_type")), want: pkce.ErrClientRejected, also: pkce.ErrorCode("unsupported_grant_type"), cause: true},
 
 		// Any other code: try later.
 		{name: "other code: invalid_request", run: refresh(oauthError(400, "invalid_request")), want: pkce.ErrTryLater, also: pkce.ErrInvalidRequest, cause: true},

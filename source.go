@@ -403,8 +403,8 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(r)
 }
 
-// String describes the source without its tokens.
-func (s *TokenSource) String() string {
+// describe prints the source without its tokens.
+func (s *TokenSource) describe() string {
 	st := s.current.Load()
 	if st == nil {
 		return "pkce.TokenSource{token: none}"
@@ -412,5 +412,6 @@ func (s *TokenSource) String() string {
 	return fmt.Sprintf("pkce.TokenSource{token: %v, refresh_at: %s}", st.full, expiryString(st.refreshAt))
 }
 
-// Format prints the String form for every verb, %#v included.
-func (s *TokenSource) Format(f fmt.State, _ rune) { fmt.Fprint(f, s.String()) }
+// Format prints the source without its tokens for every verb, %#v
+// included.
+func (s *TokenSource) Format(f fmt.State, _ rune) { fmt.Fprint(f, s.describe()) }

@@ -41,8 +41,8 @@ func (t Token) member(key string) string {
 	return s
 }
 
-// String describes the token without the access or refresh token.
-func (t Token) String() string {
+// describe prints the token without the access or refresh token.
+func (t Token) describe() string {
 	if t.Token == nil {
 		return "pkce.Token(nil)"
 	}
@@ -50,8 +50,9 @@ func (t Token) String() string {
 		t.Type(), expiryString(t.Expiry), presence(t.AccessToken), presence(t.RefreshToken), presence(t.IDToken()))
 }
 
-// Format prints the String form for every verb, %#v included.
-func (t Token) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
+// Format prints the token without its secrets for every verb, %#v
+// included.
+func (t Token) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.describe()) }
 
 // LogValue implements slog.LogValuer without the secrets.
 func (t Token) LogValue() slog.Value {

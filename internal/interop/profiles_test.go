@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -192,7 +193,7 @@ func TestProviderProfiles(t *testing.T) {
 			for k, v := range p.wantMembers {
 				assert.Equal(t, v, tok.Extra(k), "member %q kept", k)
 			}
-			assert.NotContains(t, tok.String(), tok.AccessToken)
+			assert.NotContains(t, fmt.Sprint(tok), tok.AccessToken)
 
 			// The protected resource accepts the bearer token (RFC 6750 §2.1).
 			status, res := callResource(t, bearer(srv, tok.AccessToken), srv)
