@@ -193,8 +193,10 @@ func (c *Client) checkFlow(f *Flow) error {
 	case f.created.After(c.now().Add(time.Minute)):
 		return invalid("the flow was created in the future")
 	}
-	if err := checkRedirectURL(f.redirectURL); err != nil {
-		return invalid("its redirect URL breaks the rules of New: " + configProblem(err))
+	if f.redirectURL != c.config.RedirectURL { // New checked the configured one
+		if err := checkRedirectURL(f.redirectURL); err != nil {
+			return invalid("its redirect URL breaks the rules of New: " + configProblem(err))
+		}
 	}
 	return nil
 }
@@ -215,8 +217,15 @@ func validState(s string) bool {
 // claimKey is the fixed-size key under which a flow's state is claimed:
 // a digest, so that the store never holds the state itself.
 func claimKey(state string) string {
-	sum := sha256.Sum256([]byte("pkce flow state\x00" + state))
-	return "flow:" + hex.EncodeToString(sum[:16])
+	const prefix = "flow:"
+	h := sha256.New()
+	h.Write([]byte("pkce flow state\x00"))
+	h.Write([]byte(state))
+	var sum [sha256.Size]byte
+	var key [len(prefix) + 32]byte
+	copy(key[:], prefix)
+	hex.Encode(key[len(prefix):], h.Sum(sum[:0])[:16])
+	return string(key[:])
 }
 
 // first returns the first value of key, or "" when there is none; unlike

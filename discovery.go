@@ -348,11 +348,11 @@ func fetchMetadata(ctx context.Context, hc *http.Client, u string, limit int64) 
 		return nil, u, false, &RequestError{Op: OpDiscover, Err: err}
 	}
 	from = resp.Request.URL.String()
-	body, err := readBody(OpDiscover, resp, limit, nil)
+	body, err := readBody(OpDiscover, resp, limit, redactor{})
 	if err != nil {
 		return nil, from, false, err
 	}
-	r := newServerResponse(OpDiscover, from, resp, body, nil, "")
+	r := newServerResponse(OpDiscover, from, resp, body, redactor{}, "")
 	switch {
 	case r.status >= 400 && r.status < 500:
 		return nil, from, true, r.fail(ErrUnexpectedStatus, "no metadata here", "RFC 8414 §3.2")

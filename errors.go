@@ -40,7 +40,7 @@ var ErrInvalidVerifier = errors.New("pkce: invalid code verifier")
 var (
 	ErrInvalidFlow       = errors.New("pkce: flow is not valid for this client")
 	ErrMalformedCallback = errors.New("pkce: callback is malformed")
-	ErrStateMismatch     = errors.New("pkce: callback state does not match the flow")
+	ErrStateMismatch     = errors.New("pkce: callback state is not the flow's")
 	ErrIssuerMismatch    = errors.New("pkce: issuer does not match")
 	ErrFlowExpired       = errors.New("pkce: flow expired")
 	ErrFlowFinished      = errors.New("pkce: flow already finished")

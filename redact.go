@@ -12,8 +12,12 @@ import (
 // A redactor removes the secrets of one request (client secret, Basic
 // credentials, code, verifier, state, tokens) from text a server sent
 // back, before that text reaches an error, in every encoding a server may
-// echo it in.
-type redactor []string
+// echo it in. It is a value, so that a request that succeeds allocates
+// nothing for it.
+type redactor struct {
+	request [4]string // the request's own secrets
+	client  []string  // the client secret's forms, shared
+}
 
 // minSecret is the shortest value worth searching for: shorter ones would
 // mangle ordinary words and are not secrets anyone should use.
@@ -22,7 +26,9 @@ const minSecret = 4
 // redactor returns the redactor for one request of c: the request's own
 // secrets and the client secret in every form it travels in.
 func (c *Client) redactor(secrets ...string) redactor {
-	return redactor(append(secrets, c.secretForms...))
+	r := redactor{client: c.secretForms}
+	copy(r.request[:], secrets)
+	return r
 }
 
 // secretForms returns the client secret as sent in a body and in the two
@@ -89,12 +95,14 @@ func (r redactor) clean(s string) string {
 	if s == "" {
 		return s
 	}
-	for _, secret := range r {
-		if len(secret) < minSecret {
-			continue
-		}
-		for _, form := range encodings(secret) {
-			s = strings.ReplaceAll(s, form, "[redacted]")
+	for _, list := range [2][]string{r.request[:], r.client} {
+		for _, secret := range list {
+			if len(secret) < minSecret {
+				continue
+			}
+			for _, form := range encodings(secret) {
+				s = strings.ReplaceAll(s, form, "[redacted]")
+			}
 		}
 	}
 	return s

@@ -1,8 +1,10 @@
 package pkce
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -121,22 +123,34 @@ func (r *serverResponse) jsonObject(rule string, known ...string) (members, erro
 // errorMembers are the members of an RFC 6749 §5.2 error object.
 var errorMembers = []string{"error", "error_description", "error_uri"}
 
-// decodeObject parses a JSON object, keeping numbers exact. The string
-// result describes a failure and is "" on success.
+// decodeObject parses a JSON object. The string result describes a
+// failure and is "" on success.
 func decodeObject(body []byte) (members, string) {
-	trimmed := strings.TrimSpace(string(body))
+	trimmed := bytes.TrimSpace(body)
 	switch {
-	case trimmed == "":
+	case len(trimmed) == 0:
 		return nil, "an empty body"
 	case trimmed[0] == '<':
 		return nil, "an HTML or XML page, not JSON"
 	case trimmed[0] == '[':
 		return nil, "a JSON array, not an object"
 	}
-	dec := json.NewDecoder(strings.NewReader(trimmed))
-	dec.UseNumber()
 	var m map[string]any
-	if err := dec.Decode(&m); err != nil || dec.More() {
+	err := json.Unmarshal(trimmed, &m)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && strings.HasPrefix(te.Value, "number") {
+		// A number beyond float64, such as 1e400: valid JSON, so decode
+		// again keeping numbers as written, for the member checks to
+		// report.
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		dec.UseNumber()
+		m = nil
+		err = dec.Decode(&m)
+		if err == nil && dec.More() {
+			err = errors.New("trailing data")
+		}
+	}
+	if err != nil {
 		return nil, "not a valid JSON object"
 	}
 	if m == nil {

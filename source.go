@@ -310,10 +310,10 @@ func (s *TokenSource) obtain(ctx context.Context, st *sourceState) (next *Token,
 func panicText(v any, st *sourceState, next *Token) string {
 	var secrets redactor
 	if st != nil {
-		secrets = append(secrets, st.token.AccessToken, st.token.RefreshToken)
+		secrets.request[0], secrets.request[1] = st.token.AccessToken, st.token.RefreshToken
 	}
 	if next != nil && next.Token != nil {
-		secrets = append(secrets, next.AccessToken, next.RefreshToken)
+		secrets.request[2], secrets.request[3] = next.AccessToken, next.RefreshToken
 	}
 	return clip(secrets.clean(fmt.Sprint(v)), 300)
 }

@@ -1,7 +1,6 @@
 package pkce
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -137,10 +136,16 @@ type recorder struct {
 	resp    *http.Response // the real answer, its body read into body
 	body    []byte
 	readErr error // a RequestError or a ResponseError for an oversized body
+
+	standIn     strings.Reader
+	standInResp http.Response
 }
 
 // standIn is what x/oauth2 decodes in place of the real answer.
 const standIn = `{"access_token":"-","token_type":"bearer"}`
+
+// standInHeader labels the stand-in; x/oauth2 only reads it.
+var standInHeader = http.Header{"Content-Type": {"application/json"}}
 
 // recording returns a context whose HTTP client is rec, built on the
 // caller's client: its transport, jar and timeout, and no redirects, since
@@ -156,10 +161,10 @@ func (c *Client) recording(ctx context.Context, rec *recorder) context.Context {
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	out := *req
-	out.Header = req.Header.Clone()
-	out.Header.Set("Accept", "application/json")
-	resp, err := r.base.RoundTrip(&out)
+	// x/oauth2 made this request for this call alone and never looks at
+	// it again, so the header is set in place rather than on a copy.
+	req.Header.Set("Accept", "application/json")
+	resp, err := r.base.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
@@ -168,15 +173,9 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if r.readErr != nil {
 		return nil, errors.New("pkce: answer not handed on")
 	}
-	return &http.Response{
-		Status:        "200 OK",
-		StatusCode:    http.StatusOK,
-		Proto:         resp.Proto,
-		ProtoMajor:    resp.ProtoMajor,
-		ProtoMinor:    resp.ProtoMinor,
-		Header:        http.Header{"Content-Type": {"application/json"}},
-		Body:          io.NopCloser(bytes.NewReader([]byte(standIn))),
-		ContentLength: int64(len(standIn)),
-		Request:       req,
-	}, nil
+	r.standIn.Reset(standIn)
+	r.standInResp = http.Response{Status: "200 OK", StatusCode: http.StatusOK, Proto: resp.Proto,
+		ProtoMajor: resp.ProtoMajor, ProtoMinor: resp.ProtoMinor, Header: standInHeader,
+		Body: io.NopCloser(&r.standIn), ContentLength: int64(len(standIn)), Request: req}
+	return &r.standInResp, nil
 }
