@@ -107,7 +107,16 @@ func writeHTML(w http.ResponseWriter, page *template.Template, data any) {
 var (
 	consentPage = template.Must(template.New("consent").Parse(`<!DOCTYPE html>
 <html lang="en">
-<head><meta charset="utf-8"/><title>Authorize {{.ClientID}}</title></head>
+<head><meta charset="utf-8"/><meta name="viewport" content="width=device-width, initial-scale=1"/><title>Authorize {{.ClientID}}</title>
+<style>
+body { font-family: system-ui, sans-serif; background: #f3f4f6; color: #1f2937; margin: 0; padding: 3rem 1rem; }
+h1, p, form { max-width: 32rem; margin: 0 auto 1rem; }
+h1 { font-size: 1.5rem; }
+form { display: flex; gap: .75rem; }
+button { font: inherit; padding: .5rem 1.25rem; border-radius: .375rem; border: 1px solid #1d4ed8; cursor: pointer; }
+button[value=approve] { background: #1d4ed8; color: #fff; }
+button[value=deny] { background: #fff; color: #1d4ed8; }
+</style></head>
 <body>
 <h1>Authorize {{.ClientID}}</h1>
 <p>{{.ClientID}} asks to act as {{.User}}{{if .Scope}} with the scope {{.Scope}}{{end}}.</p>

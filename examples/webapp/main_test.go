@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -23,8 +24,10 @@ import (
 // server, and a browser with a cookie jar.
 type testApp struct {
 	as      *pkcetest.Server
+	app     *app
 	srv     *httptest.Server
 	browser *http.Client
+	logs    *logBuffer
 
 	mu        sync.Mutex
 	callbacks []*url.URL // redirects to /callback the browser followed
@@ -46,6 +49,7 @@ func startApp(t *testing.T, tls bool, opts ...pkce.Option) *testApp {
 		SendIssuer: true,
 	})
 	t.Cleanup(as.Close)
+	logs := &logBuffer{}
 	a, err := newApp(config{
 		OAuth2: &oauth2.Config{
 			ClientID:     "webapp",
@@ -57,6 +61,7 @@ func startApp(t *testing.T, tls bool, opts ...pkce.Option) *testApp {
 		Options:      append([]pkce.Option{pkce.WithIssuer(as.Issuer())}, opts...),
 		StartOptions: []pkce.StartOption{pkce.Param("audience", "https://api.example")},
 		ResourceURL:  as.ResourceURL(),
+		Log:          slog.New(slog.NewJSONHandler(logs, nil)),
 	})
 	require.NoError(t, err)
 	srv.Config.Handler = a.routes()
@@ -67,7 +72,7 @@ func startApp(t *testing.T, tls bool, opts ...pkce.Option) *testApp {
 	}
 	t.Cleanup(srv.Close)
 
-	ta := &testApp{as: as, srv: srv}
+	ta := &testApp{as: as, app: a, srv: srv, logs: logs}
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
 	browser := *srv.Client()
@@ -143,18 +148,45 @@ func TestWebappKeepsNextOutOfState(t *testing.T) {
 	assert.Equal(t, "tab=keys", resp.Request.URL.RawQuery)
 }
 
-func TestWebappRefusesReplayedCallback(t *testing.T) {
-	ta := startApp(t, false)
-	_, body := ta.get(t, "/login?next=/me")
-	require.Contains(t, body, "test-user")
-	require.Len(t, ta.callbacks, 1)
+func TestWebappReplayedCallback(t *testing.T) {
+	tests := []struct {
+		name       string
+		signOut    bool // sign out before the replay
+		otherJar   bool // replay in another browser
+		wantStatus int
+		wantPath   string
+		wantBody   string
+	}{
+		{name: "replayed while signed in goes home", wantStatus: http.StatusOK, wantPath: "/", wantBody: "Signed in as <strong>test-user</strong>"},
+		{name: "replayed after sign-out finds no sign-in in progress", signOut: true, wantStatus: http.StatusBadRequest, wantPath: "/callback", wantBody: "used already"},
+		{name: "replayed in another browser finds no sign-in in progress", otherJar: true, wantStatus: http.StatusBadRequest, wantPath: "/callback", wantBody: "No sign-in is in progress"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ta := startApp(t, false)
+			_, body := ta.get(t, "/login?next=/me")
+			require.Contains(t, body, "test-user")
+			require.Len(t, ta.callbacks, 1)
+			if tt.signOut {
+				resp, err := ta.browser.Post(ta.srv.URL+"/logout", "", nil)
+				require.NoError(t, err)
+				resp.Body.Close()
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+			}
+			if tt.otherJar {
+				jar, err := cookiejar.New(nil)
+				require.NoError(t, err)
+				ta.browser.Jar = jar
+			}
 
-	resp, body := ta.get(t, ta.callbacks[0].String())
+			resp, body := ta.get(t, ta.callbacks[0].String())
 
-	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	assert.Contains(t, body, "No sign-in is in progress")
-	assert.Contains(t, body, "used already")
-	assert.Equal(t, 1, ta.as.TokenRequests(), "the replay made no token request")
+			assert.Equal(t, tt.wantStatus, resp.StatusCode)
+			assert.Equal(t, tt.wantPath, resp.Request.URL.Path)
+			assert.Contains(t, body, tt.wantBody)
+			assert.Equal(t, 1, ta.as.TokenRequests(), "the replay made no token request")
+		})
+	}
 }
 
 func TestWebappRefusesExpiredFlow(t *testing.T) {
@@ -184,10 +216,21 @@ func TestWebappCallbackErrors(t *testing.T) {
 	}{
 		{"person declined", func(q url.Values) { q.Del("code"); q.Set("error", "access_denied") }, http.StatusForbidden, "You declined", 0},
 		{"error code is escaped", func(q url.Values) { q.Del("code"); q.Set("error", "<script>alert(1)</script>") }, http.StatusBadRequest, "&lt;script&gt;", 0},
+		{"server's error_description is shown", func(q url.Values) {
+			q.Del("code")
+			q.Set("error", "invalid_scope")
+			q.Set("error_description", "the scope admin is not granted")
+		}, http.StatusBadRequest, "<dd>the scope admin is not granted</dd>", 0},
+		{"error_description is escaped", func(q url.Values) {
+			q.Del("code")
+			q.Set("error", "access_denied")
+			q.Set("error_description", "<script>alert(1)</script>")
+		}, http.StatusForbidden, "&lt;script&gt;alert(1)&lt;/script&gt;", 0},
 		{"state of another flow", func(q url.Values) { q.Set("state", "forged") }, http.StatusBadRequest, "does not belong to this sign-in", 0},
 		{"issuer of another server", func(q url.Values) { q.Set("iss", "https://evil.example") }, http.StatusBadRequest, "does not belong to this sign-in", 0},
 		{"no code", func(q url.Values) { q.Del("code") }, http.StatusBadRequest, "does not belong to this sign-in", 0},
 		{"code refused by the token endpoint", func(q url.Values) { q.Set("code", "forged") }, http.StatusBadGateway, "did not issue a token", 1},
+		{"token endpoint's error_description is shown", func(q url.Values) { q.Set("code", "forged") }, http.StatusBadGateway, "<dd>the authorization code is unknown</dd>", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

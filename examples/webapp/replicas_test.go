@@ -104,10 +104,10 @@ func TestWebappReplicas(t *testing.T) {
 		assert.Contains(t, body, "completed already")
 		assert.Equal(t, 1, as.TokenRequests(), "the refused callback made no token request")
 	})
-	t.Run("a replay on replica 0 finds no sign-in in progress", func(t *testing.T) {
-		resp, body := get(t, browser, callback, "0")
-		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
-		assert.Contains(t, body, "No sign-in is in progress")
+	t.Run("a replay on replica 0 goes home, signed in", func(t *testing.T) {
+		resp, _ := get(t, browser, callback, "0")
+		assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		assert.Equal(t, "/", resp.Header.Get("Location"))
 		assert.Equal(t, 1, as.TokenRequests())
 	})
 	t.Run("replica 1 serves /me with the stored token", func(t *testing.T) {
