@@ -49,6 +49,7 @@ type Client struct {
 	formPost         bool
 	store            Store
 	now              func() time.Time
+	tol              tolerances // named opt-ins, tolerances.go
 
 	// metadata is the server's metadata (WithMetadata), or nil. With it,
 	// issOptional lets callbacks omit iss when the server does not

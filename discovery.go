@@ -83,7 +83,7 @@ func NewFromIssuer(ctx context.Context, issuer string, cfg *oauth2.Config, opts 
 	if err != nil {
 		return nil, err
 	}
-	md, err := discover(ctx, c.httpClient, issuer, c.maxResponseBytes)
+	md, err := c.discover(ctx, issuer) // tolerances.go
 	if err != nil {
 		return nil, err
 	}

@@ -119,6 +119,16 @@
 // [WithAuthMethod], a client with a secret uses Basic and one without uses
 // none.
 //
+// # Providers that deviate
+//
+// The package is strict by default. Where a major provider deviates from
+// the RFCs in a documented way, a named option tolerates that deviation
+// and nothing else: [WithAcceptedTokenStatus] for token responses sent
+// with 201 (the Supabase Management API), [WithIssuerTrailingSlashTolerance]
+// for metadata whose issuer differs from the one asked for by a trailing
+// slash, [WithTokenTypes] for token types other than Bearer (Slack's
+// "bot"). The README has a table of providers and what each needs.
+//
 // # Errors
 //
 // Errors say what broke and where the rule is written, since the package is

@@ -138,9 +138,9 @@ func (c *Client) retrieve(ctx context.Context, op Op, secrets redactor, send fun
 		return nil, oe
 	}
 	switch {
-	case r.status >= 200 && r.status < 300 && r.status != http.StatusOK:
-		return nil, r.fail(ErrUnexpectedStatus, "a successful token response must have status 200", "RFC 6749 §5.1")
-	case r.status != http.StatusOK:
+	case r.status >= 200 && r.status < 300 && r.status != http.StatusOK && !c.tol.acceptsTokenStatus(r.status):
+		return nil, r.fail(ErrUnexpectedStatus, "a successful token response must have status 200 (other 2xx statuses only with WithAcceptedTokenStatus)", "RFC 6749 §5.1")
+	case r.status != http.StatusOK && !c.tol.acceptsTokenStatus(r.status):
 		return nil, r.fail(ErrUnexpectedStatus, "an error status without an error member ("+m.names(secrets)+")", "RFC 6749 §5.2")
 	case !isJSONMediaType(r.contentType):
 		return nil, r.fail(ErrNotJSON, "a successful token response must be labelled application/json", "RFC 6749 §5.1")

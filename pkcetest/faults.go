@@ -82,6 +82,23 @@ type Faults struct {
 	// ErrorsAs200 sends token endpoint errors with status 200 instead of
 	// 400 or 401 (RFC 6749 §5.2), as GitHub does.
 	ErrorsAs200 bool
+	// FormEncodedUnlessJSONAccepted sends token endpoint answers, success
+	// and error, form-encoded unless the request's Accept header names
+	// application/json, as GitHub documents; JSON when it does.
+	FormEncodedUnlessJSONAccepted bool
+	// TokenTemplate, when set, is the body of every successful token
+	// response: a text/template executed with the TokenValues the server
+	// issued, so that the grant goes on working, and sent as
+	// application/json with the status of TokenSuccessStatus or 200. It
+	// reproduces a provider's documented answer member by member (vendor
+	// members, nested objects, expires_in as a string or missing) where
+	// the shape faults above do not reach; they, FormEncodedBody and
+	// OversizeBody do not apply to it. The function json quotes a value:
+	//
+	//	{"access_token":{{json .AccessToken}},"token_type":"bearer","scope":"repo,gist"}
+	//
+	// SetFaults panics if the template does not parse.
+	TokenTemplate string
 
 	// MetadataIssuer is sent as the metadata's issuer member instead of
 	// the real issuer, which RFC 8414 §3.3 forbids.
@@ -147,10 +164,12 @@ func (s *Server) SetFaults(f Faults) {
 	for _, raw := range []**RawResponse{&f.Raw, &f.RefreshRaw, &f.MetadataRaw, &f.OAuthMetadataRaw, &f.RevocationRaw, &f.PARRaw} {
 		*raw = (*raw).clone()
 	}
+	tmpl := parseTokenTemplate(f.TokenTemplate)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = f
 	s.faultsLeft = f.TokenStatusTimes
+	s.tokenTemplate = tmpl
 }
 
 // currentFaults returns the faults in force. The pointers in the result

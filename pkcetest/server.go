@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"text/template"
 	"time"
 )
 
@@ -38,7 +39,8 @@ type Server struct {
 	mu            sync.Mutex
 	now           func() time.Time
 	faults        Faults
-	faultsLeft    int // TokenStatus answers left when faults.TokenStatusTimes > 0
+	faultsLeft    int                // TokenStatus answers left when faults.TokenStatusTimes > 0
+	tokenTemplate *template.Template // faults.TokenTemplate, parsed
 	lastAuthorize url.Values
 	lastToken     TokenRequest
 	lastRevoke    TokenRequest

@@ -61,7 +61,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
-	f := s.currentFaults()
+	f := s.currentFaults().forRequest(r)
 	if s.injectTokenFault(w, r, f, isRefresh) {
 		return
 	}
@@ -210,6 +210,10 @@ func (s *Server) refresh(client Client, form url.Values) (issued, *tokenError) {
 // writeTokenResponse writes a successful token response (RFC 6749 §5.1),
 // reshaped by the faults f.
 func (s *Server) writeTokenResponse(w http.ResponseWriter, f Faults, out issued) {
+	if t := s.templateFor(); t != nil {
+		writeTemplatedToken(w, t, f, out)
+		return
+	}
 	body := map[string]any{
 		"access_token": out.accessToken,
 		"token_type":   "Bearer",

@@ -1,0 +1,735 @@
+package pkce_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
+
+	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/pkcetest"
+)
+
+// providerRow is one authorization server as its own documentation
+// describes it, reproduced on the public test server, and the client
+// configured as the README's provider table says. Each row signs in
+// through Start, the server's authorization endpoint and Finish, calls the
+// server's protected resource with the token, refreshes when the provider
+// issues refresh tokens, and revokes when it has an RFC 7009 endpoint.
+type providerRow struct {
+	// name is the provider, as in the README table.
+	name string
+	// docs are the provider's own pages the row follows.
+	docs []string
+
+	// server is the provider's shape: issuer path, iss on the redirect
+	// (RFC 9207), refresh token rotation, advertised auth methods.
+	server pkcetest.Config
+	// faults make the answers look as documented, mostly with a
+	// TokenTemplate.
+	faults pkcetest.Faults
+	// metadataIssuer, if set, is the issuer the metadata publishes, from
+	// the server's: providers whose issuer ends with a slash.
+	metadataIssuer func(issuer string) string
+	// method is how the registered client authenticates.
+	method pkcetest.AuthMethod
+	// redirect is the registered redirect URI; "" means
+	// https://app.example/callback.
+	redirect string
+
+	// issuer, if set, configures the client with NewFromIssuer from this
+	// issuer; otherwise the endpoints are given by hand.
+	issuer func(serverIssuer string) string
+	// opts are the options the README row names.
+	opts   func(srv *pkcetest.Server) []pkce.Option
+	scopes []string
+	params []pkce.StartOption
+
+	refresh refreshRule
+	// revoke says the provider documents an RFC 7009 revocation endpoint.
+	revoke bool
+	// check asserts what matters for this provider.
+	check func(t *testing.T, r *providerRun)
+}
+
+// refreshRule is what the provider documents about refresh tokens.
+type refreshRule int
+
+const (
+	// noRefreshToken: the provider issues none in this configuration.
+	noRefreshToken refreshRule = iota
+	// refreshKeepsToken: the refresh answer omits refresh_token, so the
+	// old one is kept.
+	refreshKeepsToken
+	// refreshRotates: every refresh answer carries a new refresh token.
+	refreshRotates
+	// refreshRotatesReuseRefused: as refreshRotates, and the replaced one
+	// is refused afterwards.
+	refreshRotatesReuseRefused
+)
+
+// providerRun is a row in progress.
+type providerRun struct {
+	srv       *pkcetest.Server
+	client    *pkce.Client
+	callback  *pkcetest.Callback
+	tok       *pkce.Token // from the sign-in
+	refreshed *pkce.Token // from the refresh, or nil
+	newClient func(opts ...pkce.Option) (*pkce.Client, error)
+}
+
+const providerSecret = "provider-secret"
+
+// Token response templates, each as the provider's page shows its answer.
+const (
+	googleTokens = `{"access_token":{{json .AccessToken}},"expires_in":3599,"token_type":"Bearer","scope":{{json .Scope}}` +
+		`{{if .RefreshToken}},"refresh_token":{{json .RefreshToken}},"refresh_token_expires_in":604799{{end}}` +
+		`{{if .IDToken}},"id_token":{{json .IDToken}}{{end}}}`
+	entraTokens = `{"token_type":"Bearer","scope":{{json .Scope}},"expires_in":3599,"ext_expires_in":3599,` +
+		`"access_token":{{json .AccessToken}},"refresh_token":{{json .RefreshToken}}{{if .IDToken}},"id_token":{{json .IDToken}}{{end}}}`
+	githubOAuthAppTokens = `{"access_token":{{json .AccessToken}},"scope":"repo,gist","token_type":"bearer"}`
+	githubAppTokens      = `{"access_token":{{json .AccessToken}},"expires_in":28800,"refresh_token":{{json .RefreshToken}},` +
+		`"refresh_token_expires_in":15897600,"scope":"","token_type":"bearer"}`
+	gitlabTokens = `{"access_token":{{json .AccessToken}},"token_type":"Bearer","expires_in":7200,"refresh_token":{{json .RefreshToken}},` +
+		`"scope":{{json .Scope}},"created_at":1607635748{{if .IDToken}},"id_token":{{json .IDToken}}{{end}}}`
+	keycloakTokens = `{"access_token":{{json .AccessToken}},"expires_in":300,"refresh_expires_in":1800,"refresh_token":{{json .RefreshToken}},` +
+		`"token_type":"Bearer"{{if .IDToken}},"id_token":{{json .IDToken}}{{end}},"not-before-policy":0,` +
+		`"session_state":"5e1bb2a4-7d1c-4c8c-9b8a-0c6b0e2c7a51","scope":{{json .Scope}}}`
+	cognitoTokens = `{"access_token":{{json .AccessToken}}{{if .IDToken}},"id_token":{{json .IDToken}}{{end}}` +
+		`{{if .RefreshToken}},"refresh_token":{{json .RefreshToken}}{{end}},"token_type":"Bearer","expires_in":3600}`
+	// Apple always sends an id_token; its scopes are name and email, not
+	// openid, so the row's is a fixed one.
+	appleTokens = `{"access_token":{{json .AccessToken}},"token_type":"Bearer","expires_in":3600` +
+		`{{if .RefreshToken}},"refresh_token":{{json .RefreshToken}}{{end}},"id_token":"eyJraWQiOiJXNldjT0tCIiwiYWxnIjoiUlMyNTYifQ.e30.c2lnbmF0dXJl"}`
+	salesforceTokens = `{"access_token":{{json .AccessToken}},"signature":"CMJ4l+CCaPQiKjoOEwEig9H4wqhpuLSk4J2urAe+fVg=",` +
+		`"scope":{{json .Scope}}{{if .IDToken}},"id_token":{{json .IDToken}}{{end}},"instance_url":"https://mycompany.my.salesforce.com",` +
+		`"id":"https://login.salesforce.com/id/00Dx0000000BV7z/005x00000012Q9P","token_type":"Bearer","issued_at":"1278448101416"` +
+		`{{if .RefreshToken}},"refresh_token":{{json .RefreshToken}}{{end}}}`
+	slackTokens = `{"ok":true,"access_token":{{json .AccessToken}},"token_type":"bot","scope":"commands,incoming-webhook",` +
+		`"bot_user_id":"U0KRQLJ9H","app_id":"A0KRD7HC3","team":{"name":"Slack Softball Team","id":"T9TK3CUKW"},"enterprise":null,` +
+		`"authed_user":{"id":"U1234","scope":"chat:write","access_token":"xoxp-1234","token_type":"user"},` +
+		`"expires_in":43200,"refresh_token":{{json .RefreshToken}}}`
+)
+
+var providers = []providerRow{
+	{
+		name: "Google",
+		docs: []string{
+			"https://developers.google.com/identity/protocols/oauth2/web-server",
+			"https://developers.google.com/identity/openid-connect/reference",
+		},
+		// The discovery document lists both secret methods and sets
+		// authorization_response_iss_parameter_supported.
+		server: pkcetest.Config{SendIssuer: true, AuthMethodsSupported: []pkcetest.AuthMethod{pkcetest.MethodPost, pkcetest.MethodBasic}},
+		faults: pkcetest.Faults{TokenTemplate: googleTokens},
+		method: pkcetest.MethodBasic,
+		issuer: same,
+		scopes: []string{"openid", "email"},
+		params: []pkce.StartOption{pkce.Param("access_type", "offline"), pkce.Param("prompt", "consent")},
+		// No rotation: the refresh answer has no refresh_token.
+		refresh: refreshKeepsToken,
+		revoke:  true,
+		check: func(t *testing.T, r *providerRun) {
+			assert.Equal(t, "offline", r.srv.LastAuthorizationRequest().Get("access_type"))
+			assert.NotEmpty(t, r.callback.Params.Get("iss"), "Google sends iss; the metadata says so")
+			assert.Equal(t, json.Number("604799"), r.tok.Extra("refresh_token_expires_in"))
+			assert.NotEmpty(t, r.tok.IDToken())
+		},
+	},
+	{
+		name: "Microsoft Entra ID",
+		docs: []string{
+			"https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow",
+			"https://learn.microsoft.com/en-us/entra/identity-platform/v2-protocols-oidc",
+		},
+		// A tenant-specific issuer: https://login.microsoftonline.com/{tenant-id}/v2.0.
+		server: pkcetest.Config{PathPrefix: "/11111111-2222-3333-4444-555555555555/v2.0", Rotate: true,
+			AuthMethodsSupported: []pkcetest.AuthMethod{pkcetest.MethodPost, "private_key_jwt", pkcetest.MethodBasic}},
+		faults:  pkcetest.Faults{TokenTemplate: entraTokens},
+		method:  pkcetest.MethodBasic,
+		issuer:  same,
+		scopes:  []string{"openid", "offline_access", "https://graph.microsoft.com/User.Read"},
+		refresh: refreshRotates,
+		check: func(t *testing.T, r *providerRun) {
+			assert.Equal(t, json.Number("3599"), r.tok.Extra("ext_expires_in"), "ext_expires_in is kept")
+			assert.Equal(t, json.Number("3599"), r.refreshed.Extra("ext_expires_in"))
+		},
+	},
+	{
+		name: "GitHub OAuth app",
+		docs: []string{
+			"https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps",
+			"https://github.blog/changelog/2025-07-14-pkce-support-for-oauth-and-github-app-authentication",
+		},
+		// Form-encoded unless asked for JSON, errors with 200, no
+		// expires_in and no refresh token, comma-separated scopes.
+		faults: pkcetest.Faults{TokenTemplate: githubOAuthAppTokens, FormEncodedUnlessJSONAccepted: true, ErrorsAs200: true},
+		method: pkcetest.MethodPost,
+		opts:   func(*pkcetest.Server) []pkce.Option { return []pkce.Option{pkce.WithAuthMethod(pkce.AuthSecretPost)} },
+		scopes: []string{"repo", "gist"},
+		check: func(t *testing.T, r *providerRun) {
+			assert.True(t, r.tok.Expiry.IsZero(), "GitHub OAuth app tokens do not expire")
+			assert.Equal(t, "repo,gist", r.tok.Scope())
+			src, err := r.client.TokenSource(r.tok.Token)
+			require.NoError(t, err)
+			got, err := src.Token()
+			require.NoError(t, err)
+			assert.Equal(t, r.tok.AccessToken, got.AccessToken, "a token without expiry is used as it is")
+			assertErrorWith200(t, r)
+		},
+	},
+	{
+		name: "GitHub App (user access token)",
+		docs: []string{
+			"https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app",
+			"https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens",
+		},
+		server:  pkcetest.Config{Rotate: true},
+		faults:  pkcetest.Faults{TokenTemplate: githubAppTokens, FormEncodedUnlessJSONAccepted: true, ErrorsAs200: true},
+		method:  pkcetest.MethodPost,
+		opts:    func(*pkcetest.Server) []pkce.Option { return []pkce.Option{pkce.WithAuthMethod(pkce.AuthSecretPost)} },
+		refresh: refreshRotates,
+		check: func(t *testing.T, r *providerRun) {
+			assert.False(t, r.tok.Expiry.IsZero(), "expiring user tokens: expires_in 28800")
+			assert.Equal(t, json.Number("15897600"), r.tok.Extra("refresh_token_expires_in"))
+			assert.Equal(t, "", r.tok.Scope(), "GitHub Apps have no scopes")
+			assertErrorWith200(t, r)
+		},
+	},
+	{
+		name: "GitLab",
+		docs: []string{"https://docs.gitlab.com/api/oauth2/"},
+		server: pkcetest.Config{Rotate: true,
+			AuthMethodsSupported: []pkcetest.AuthMethod{pkcetest.MethodBasic, pkcetest.MethodPost}},
+		faults:  pkcetest.Faults{TokenTemplate: gitlabTokens},
+		method:  pkcetest.MethodBasic,
+		issuer:  same,
+		scopes:  []string{"openid", "read_user"},
+		refresh: refreshRotates,
+		revoke:  true,
+		check: func(t *testing.T, r *providerRun) {
+			assert.Equal(t, json.Number("1607635748"), r.tok.Extra("created_at"), "created_at is kept")
+		},
+	},
+	{
+		name: "Okta",
+		docs: []string{
+			"https://developer.okta.com/docs/guides/implement-grant-type/authcodepkce/main/",
+			"https://developer.okta.com/docs/guides/refresh-tokens/main/",
+			"https://developer.okta.com/docs/guides/revoke-tokens/main/",
+		},
+		// A custom authorization server: https://{yourOktaDomain}/oauth2/default.
+		server:   pkcetest.Config{PathPrefix: "/oauth2/default", Rotate: true},
+		method:   pkcetest.MethodNone,
+		redirect: "http://127.0.0.1/callback",
+		issuer:   same,
+		scopes:   []string{"openid", "profile", "offline_access"},
+		refresh:  refreshRotates,
+		revoke:   true,
+		check: func(t *testing.T, r *providerRun) {
+			assert.Empty(t, r.srv.LastTokenRequest().Authorization, "a public client sends no credentials")
+		},
+	},
+	{
+		name: "Auth0",
+		docs: []string{
+			"https://auth0.com/docs/get-started/authentication-and-authorization-flow/authorization-code-flow-with-pkce/call-your-api-using-the-authorization-code-flow-with-pkce",
+			"https://auth0.com/docs/secure/tokens/refresh-tokens/refresh-token-rotation",
+			"https://auth0.com/docs/api/authentication#revoke-refresh-token",
+		},
+		// The issuer is https://{tenant}.auth0.com/, with the slash.
+		metadataIssuer: slash,
+		server:         pkcetest.Config{Rotate: true},
+		method:         pkcetest.MethodPost,
+		issuer:         slash,
+		scopes:         []string{"openid", "profile", "offline_access"},
+		params:         []pkce.StartOption{pkce.Param("audience", "https://api.example.com")},
+		refresh:        refreshRotatesReuseRefused,
+		revoke:         true,
+		check: func(t *testing.T, r *providerRun) {
+			assert.Equal(t, "https://api.example.com", r.srv.LastAuthorizationRequest().Get("audience"))
+			assert.True(t, strings.HasSuffix(r.client.Metadata().Issuer, "/"))
+			// A reused rotated refresh token is answered 403 with
+			// invalid_grant.
+			r.srv.SetFaults(pkcetest.Faults{RefreshRaw: &pkcetest.RawResponse{Status: http.StatusForbidden,
+				ContentType: "application/json", Body: `{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}`}})
+			defer r.srv.SetFaults(pkcetest.Faults{MetadataIssuer: slash(r.srv.Issuer())})
+			_, err := r.client.Refresh(context.Background(), r.tok.RefreshToken)
+			assert.ErrorIs(t, err, pkce.ErrSignInRequired, "403 invalid_grant means sign in again")
+			assert.ErrorIs(t, err, pkce.ErrInvalidGrant)
+		},
+	},
+	{
+		name: "Auth0, issuer configured without the slash",
+		docs: []string{
+			"https://auth0.com/docs/get-started/applications/configure-applications-with-oidc-discovery",
+		},
+		metadataIssuer: slash,
+		server:         pkcetest.Config{Rotate: true},
+		method:         pkcetest.MethodPost,
+		issuer:         same,
+		opts:           func(*pkcetest.Server) []pkce.Option { return []pkce.Option{pkce.WithIssuerTrailingSlashTolerance()} },
+		scopes:         []string{"openid", "offline_access"},
+		refresh:        refreshRotates,
+		check: func(t *testing.T, r *providerRun) {
+			_, err := r.newClient()
+			assert.ErrorIs(t, err, pkce.ErrIssuerMismatch, "without the option, the slash is a different issuer")
+		},
+	},
+	{
+		name: "Keycloak",
+		docs: []string{
+			"https://www.keycloak.org/securing-apps/oidc-layers",
+			"https://www.keycloak.org/docs/latest/server_admin/index.html#_oidc-auth-flows",
+		},
+		// Realm issuer https://{host}/realms/{realm}; iss on every
+		// authorization response (RFC 9207).
+		server:  pkcetest.Config{PathPrefix: "/realms/myrealm", SendIssuer: true, Rotate: true},
+		faults:  pkcetest.Faults{TokenTemplate: keycloakTokens},
+		method:  pkcetest.MethodBasic,
+		issuer:  same,
+		scopes:  []string{"openid"},
+		refresh: refreshRotates,
+		revoke:  true,
+		check: func(t *testing.T, r *providerRun) {
+			assert.Equal(t, r.srv.Issuer(), r.callback.Params.Get("iss"))
+			assert.Equal(t, json.Number("1800"), r.tok.Extra("refresh_expires_in"))
+			assert.Equal(t, json.Number("0"), r.tok.Extra("not-before-policy"))
+		},
+	},
+	{
+		name: "Amazon Cognito",
+		docs: []string{
+			"https://docs.aws.amazon.com/cognito/latest/developerguide/authorization-endpoint.html",
+			"https://docs.aws.amazon.com/cognito/latest/developerguide/token-endpoint.html",
+			"https://docs.aws.amazon.com/cognito/latest/developerguide/revocation-endpoint.html",
+		},
+		// Issuer https://cognito-idp.{region}.amazonaws.com/{userPoolId}.
+		server:  pkcetest.Config{PathPrefix: "/us-east-1_EXAMPLE"},
+		faults:  pkcetest.Faults{TokenTemplate: cognitoTokens},
+		method:  pkcetest.MethodBasic,
+		issuer:  same,
+		scopes:  []string{"openid", "email"},
+		refresh: refreshKeepsToken,
+		revoke:  true,
+		check: func(t *testing.T, r *providerRun) {
+			assert.NotEmpty(t, r.refreshed.IDToken(), "a refresh brings a new id_token")
+		},
+	},
+	{
+		name: "Sign in with Apple",
+		docs: []string{
+			"https://developer.apple.com/documentation/signinwithapplerestapi/request-an-authorization-to-the-sign-in-with-apple-server",
+			"https://developer.apple.com/documentation/signinwithapplerestapi/generate-and-validate-tokens",
+			"https://developer.apple.com/documentation/signinwithapplerestapi/revoke-tokens",
+		},
+		// client_secret is a JWT the app signs, sent in the body; name
+		// and email need response_mode=form_post.
+		server:  pkcetest.Config{AuthMethodsSupported: []pkcetest.AuthMethod{pkcetest.MethodPost}},
+		faults:  pkcetest.Faults{TokenTemplate: appleTokens},
+		method:  pkcetest.MethodPost,
+		issuer:  same,
+		opts:    func(*pkcetest.Server) []pkce.Option { return []pkce.Option{pkce.WithFormPost()} },
+		scopes:  []string{"name", "email"},
+		refresh: refreshKeepsToken,
+		revoke:  true,
+		check: func(t *testing.T, r *providerRun) {
+			assert.True(t, r.callback.FormPost, "the code comes in a POST form")
+			assert.Equal(t, "form_post", r.srv.LastAuthorizationRequest().Get("response_mode"))
+			assert.NotEmpty(t, r.tok.IDToken())
+		},
+	},
+	{
+		name: "Salesforce",
+		docs: []string{
+			"https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_web_server_flow.htm",
+			"https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_refresh_token_flow.htm",
+			"https://help.salesforce.com/s/articleView?id=sf.remoteaccess_revoke_token.htm",
+		},
+		faults:  pkcetest.Faults{TokenTemplate: salesforceTokens},
+		method:  pkcetest.MethodPost,
+		issuer:  same,
+		opts:    func(*pkcetest.Server) []pkce.Option { return []pkce.Option{pkce.WithAuthMethod(pkce.AuthSecretPost)} },
+		scopes:  []string{"api", "refresh_token", "openid"},
+		refresh: refreshKeepsToken,
+		revoke:  true,
+		check: func(t *testing.T, r *providerRun) {
+			assert.Equal(t, "https://mycompany.my.salesforce.com", r.tok.Extra("instance_url"), "instance_url is reachable")
+			assert.Equal(t, "1278448101416", r.tok.Extra("issued_at"), "issued_at stays a string")
+			assert.True(t, r.tok.Expiry.IsZero(), "no expires_in: the lifetime is the org's session timeout")
+			assert.Equal(t, "https://mycompany.my.salesforce.com", r.refreshed.Extra("instance_url"))
+		},
+	},
+	{
+		name: "Slack",
+		docs: []string{
+			"https://docs.slack.dev/reference/methods/oauth.v2.access",
+			"https://docs.slack.dev/authentication/using-token-rotation",
+		},
+		// token_type "bot"; errors as {"ok":false,"error":...} with 200.
+		server:  pkcetest.Config{Rotate: true},
+		faults:  pkcetest.Faults{TokenTemplate: slackTokens, ErrorsAs200: true},
+		method:  pkcetest.MethodBasic,
+		opts:    func(*pkcetest.Server) []pkce.Option { return []pkce.Option{pkce.WithTokenTypes("bot")} },
+		scopes:  []string{"commands", "incoming-webhook"},
+		refresh: refreshRotatesReuseRefused,
+		check: func(t *testing.T, r *providerRun) {
+			user, ok := r.tok.Extra("authed_user").(map[string]any)
+			require.True(t, ok, "authed_user is a nested object: %T", r.tok.Extra("authed_user"))
+			assert.Equal(t, "xoxp-1234", user["access_token"], "the user token is nested")
+			assert.Equal(t, "user", user["token_type"])
+			assert.Equal(t, true, r.tok.Extra("ok"))
+			assert.Equal(t, "bot", r.tok.Type())
+			assertErrorWith200(t, r)
+
+			strict, err := r.newClient(pkce.WithAuthMethod(pkce.AuthSecretBasic))
+			require.NoError(t, err)
+			_, err = signInOnce(t, r.srv, strict)
+			assert.ErrorIs(t, err, pkce.ErrInvalidResponse, `without WithTokenTypes("bot") the bot token is refused`)
+		},
+	},
+	{
+		name: "Supabase Auth (OAuth 2.1 server)",
+		docs: []string{
+			"https://supabase.com/docs/guides/auth/oauth-server/getting-started",
+			"https://supabase.com/docs/guides/auth/oauth-server/oauth-flows",
+		},
+		// Issuer https://{project-ref}.supabase.co/auth/v1, metadata at
+		// the RFC 8414 location.
+		server:   pkcetest.Config{PathPrefix: "/auth/v1", Rotate: true},
+		method:   pkcetest.MethodNone,
+		redirect: "http://127.0.0.1/callback",
+		issuer:   same,
+		scopes:   []string{"openid", "email"},
+		refresh:  refreshRotates,
+		check: func(t *testing.T, r *providerRun) {
+			assert.Equal(t, []string{"/.well-known/oauth-authorization-server/auth/v1"}, r.srv.MetadataRequests(),
+				"RFC 8414 metadata is found at the first place asked")
+		},
+	},
+	{
+		name: "Supabase Management API (OAuth apps)",
+		docs: []string{
+			"https://supabase.com/docs/guides/integrations/build-a-supabase-oauth-integration",
+			"https://api.supabase.com/api/v1#tag/oauth/POST/v1/oauth/token",
+		},
+		// The token endpoint answers 201 Created.
+		faults: pkcetest.Faults{TokenSuccessStatus: http.StatusCreated},
+		method: pkcetest.MethodPost,
+		opts: func(*pkcetest.Server) []pkce.Option {
+			return []pkce.Option{pkce.WithAuthMethod(pkce.AuthSecretPost), pkce.WithAcceptedTokenStatus(http.StatusCreated)}
+		},
+		refresh: refreshKeepsToken,
+		check: func(t *testing.T, r *providerRun) {
+			strict, err := r.newClient(pkce.WithAuthMethod(pkce.AuthSecretPost))
+			require.NoError(t, err)
+			_, err = signInOnce(t, r.srv, strict)
+			assert.ErrorIs(t, err, pkce.ErrUnexpectedStatus, "without WithAcceptedTokenStatus(201) the answer is refused")
+		},
+	},
+	{
+		name: "ZITADEL",
+		docs: []string{
+			"https://zitadel.com/docs/apis/openidoauth/endpoints",
+			"https://zitadel.com/docs/guides/integrate/login/oidc/login-users",
+		},
+		server:   pkcetest.Config{Rotate: true},
+		method:   pkcetest.MethodNone,
+		redirect: "http://127.0.0.1/callback",
+		issuer:   same,
+		scopes:   []string{"openid", "profile", "offline_access"},
+		refresh:  refreshRotates,
+		revoke:   true,
+	},
+	{
+		name: "authentik",
+		docs: []string{"https://docs.goauthentik.io/docs/add-secure-apps/providers/oauth2/"},
+		// Issuer https://{host}/application/o/{slug}/, with the slash.
+		server:         pkcetest.Config{PathPrefix: "/application/o/my-app", Rotate: true},
+		metadataIssuer: slash,
+		method:         pkcetest.MethodBasic,
+		issuer:         slash,
+		scopes:         []string{"openid", "profile", "offline_access"},
+		refresh:        refreshRotates,
+		revoke:         true,
+		check: func(t *testing.T, r *providerRun) {
+			assert.Equal(t, slash(r.srv.Issuer()), r.client.Metadata().Issuer)
+		},
+	},
+	{
+		name: "Ory (Hydra, Ory Network)",
+		docs: []string{
+			"https://www.ory.sh/docs/oauth2-oidc/authorization-code-flow",
+			"https://www.ory.sh/docs/oauth2-oidc/refresh-token-grant",
+			"https://www.ory.sh/docs/oauth2-oidc/revoke-consent",
+		},
+		// token_type "bearer" in lower case; rotated refresh tokens,
+		// reuse revokes the chain.
+		server:  pkcetest.Config{Rotate: true},
+		faults:  pkcetest.Faults{TokenType: "bearer"},
+		method:  pkcetest.MethodBasic,
+		issuer:  same,
+		scopes:  []string{"openid", "offline_access"},
+		refresh: refreshRotatesReuseRefused,
+		revoke:  true,
+		check: func(t *testing.T, r *providerRun) {
+			assert.Equal(t, "bearer", r.tok.TokenType, "compared case-insensitively")
+		},
+	},
+
+	// The seed providers (shared/seeds).
+	{
+		name:    "CMS Blue Button 2.0",
+		docs:    []string{"https://bluebutton.cms.gov/api-documentation/", "shared/seeds/000_93768e669867e10c.txt"},
+		server:  pkcetest.Config{PathPrefix: "/v1/o"},
+		method:  pkcetest.MethodBasic,
+		scopes:  []string{"patient/Patient.read"},
+		refresh: refreshKeepsToken,
+		check: func(t *testing.T, r *providerRun) {
+			assert.NotEmpty(t, r.srv.LastTokenRequest().Authorization, "Basic is the default with a secret")
+			// Leaving the secret out gets invalid_client.
+			public, err := pkce.New(&oauth2.Config{ClientID: "app-id", RedirectURL: "https://app.example/callback",
+				Endpoint: oauth2.Endpoint{AuthURL: r.srv.AuthURL(), TokenURL: r.srv.TokenURL()}})
+			require.NoError(t, err)
+			_, err = signInOnce(t, r.srv, public)
+			assert.ErrorIs(t, err, pkce.ErrInvalidClient)
+		},
+	},
+	{
+		name:     "Auth0 native app",
+		docs:     []string{"https://auth0.com/docs/get-started/authentication-and-authorization-flow/authorization-code-flow-with-pkce", "shared/seeds/001_6fbea552b9458534.txt"},
+		server:   pkcetest.Config{Rotate: true},
+		method:   pkcetest.MethodNone,
+		redirect: "http://127.0.0.1/callback",
+		scopes:   []string{"openid", "offline_access"},
+		params:   []pkce.StartOption{pkce.Param("audience", "https://api.example.com")},
+		refresh:  refreshRotates,
+		check: func(t *testing.T, r *providerRun) {
+			assert.NotEmpty(t, r.tok.IDToken())
+		},
+	},
+	{
+		name:    "Pagero",
+		docs:    []string{"shared/seeds/002_87056e2ab66e0d4c.txt"},
+		server:  pkcetest.Config{SendIssuer: true},
+		method:  pkcetest.MethodBasic,
+		opts:    func(srv *pkcetest.Server) []pkce.Option { return []pkce.Option{pkce.WithIssuer(srv.Issuer())} },
+		refresh: refreshKeepsToken,
+		check: func(t *testing.T, r *providerRun) {
+			assert.Equal(t, "publicid", r.tok.Extra("claims"))
+		},
+	},
+	{
+		name:    "any RFC 6749 server",
+		docs:    []string{"https://www.rfc-editor.org/rfc/rfc6749", "shared/seeds/003_0b2d98ee265a0e6c.txt"},
+		method:  pkcetest.MethodPost,
+		opts:    func(*pkcetest.Server) []pkce.Option { return []pkce.Option{pkce.WithAuthMethod(pkce.AuthSecretPost)} },
+		scopes:  []string{"photos"},
+		refresh: refreshKeepsToken,
+	},
+	{
+		name:    "The Identity Hub",
+		docs:    []string{"shared/seeds/004_51ae12770b27fcb0.txt"},
+		server:  pkcetest.Config{PathPrefix: "/acme/oauth2/v1", Rotate: true},
+		method:  pkcetest.MethodPost,
+		opts:    func(*pkcetest.Server) []pkce.Option { return []pkce.Option{pkce.WithAuthMethod(pkce.AuthSecretPost)} },
+		refresh: refreshRotates,
+	},
+}
+
+func TestProviders(t *testing.T) {
+	for _, p := range providers {
+		t.Run(p.name, func(t *testing.T) {
+			require.NotEmpty(t, p.docs, "every row cites the provider's documentation")
+			ctx := context.Background()
+			r := p.start(t)
+
+			var err error
+			r.tok, r.callback, err = signIn(t, r.srv, r.client, p.params...)
+			require.NoError(t, err)
+			require.NotEmpty(t, r.tok.AccessToken)
+			assertBearerAccepted(t, r.srv, r.tok.AccessToken)
+
+			switch p.refresh {
+			case noRefreshToken:
+				assert.Empty(t, r.tok.RefreshToken)
+			default:
+				require.NotEmpty(t, r.tok.RefreshToken)
+				r.refreshed, err = r.client.Refresh(ctx, r.tok.RefreshToken)
+				require.NoError(t, err)
+				assertBearerAccepted(t, r.srv, r.refreshed.AccessToken)
+				if p.refresh == refreshKeepsToken {
+					assert.Equal(t, r.tok.RefreshToken, r.refreshed.RefreshToken, "the old refresh token is kept")
+				} else {
+					assert.NotEqual(t, r.tok.RefreshToken, r.refreshed.RefreshToken, "the rotated refresh token is returned")
+				}
+			}
+			if p.check != nil {
+				p.check(t, r)
+			}
+			if p.refresh == refreshRotatesReuseRefused {
+				_, err := r.client.Refresh(ctx, r.tok.RefreshToken)
+				assert.ErrorIs(t, err, pkce.ErrSignInRequired, "the replaced refresh token is refused")
+			}
+			if p.revoke {
+				// On a grant of its own, so that nothing else ended it.
+				tok, _, err := signIn(t, r.srv, r.client, p.params...)
+				require.NoError(t, err)
+				require.NoError(t, r.client.Revoke(ctx, tok.Token))
+				_, err = r.client.Refresh(ctx, tok.RefreshToken)
+				assert.ErrorIs(t, err, pkce.ErrSignInRequired, "the revoked refresh token is refused")
+			}
+		})
+	}
+}
+
+// start serves the provider and builds its client.
+func (p providerRow) start(t *testing.T) *providerRun {
+	t.Helper()
+	cfg := p.server
+	secret := ""
+	if p.method != pkcetest.MethodNone {
+		secret = providerSecret
+	}
+	redirect := p.redirect
+	if redirect == "" {
+		redirect = "https://app.example/callback"
+	}
+	cfg.Clients = []pkcetest.Client{{ID: "app-id", Secret: secret, Method: p.method, RedirectURIs: []string{redirect}}}
+	srv := pkcetest.NewServer(cfg)
+	t.Cleanup(srv.Close)
+	faults := p.faults
+	if p.metadataIssuer != nil {
+		faults.MetadataIssuer = p.metadataIssuer(srv.Issuer())
+	}
+	srv.SetFaults(faults)
+
+	newClient := func(opts ...pkce.Option) (*pkce.Client, error) {
+		cfg := &oauth2.Config{ClientID: "app-id", ClientSecret: secret, RedirectURL: redirect, Scopes: p.scopes}
+		if p.issuer != nil {
+			return pkce.NewFromIssuer(context.Background(), p.issuer(srv.Issuer()), cfg, opts...)
+		}
+		cfg.Endpoint = oauth2.Endpoint{AuthURL: srv.AuthURL(), TokenURL: srv.TokenURL()}
+		if p.revoke {
+			opts = append(opts, pkce.WithRevocationURL(srv.RevocationURL()))
+		}
+		return pkce.New(cfg, opts...)
+	}
+	var opts []pkce.Option
+	if p.opts != nil {
+		opts = p.opts(srv)
+	}
+	client, err := newClient(opts...)
+	require.NoError(t, err)
+	return &providerRun{srv: srv, client: client, newClient: newClient}
+}
+
+// signIn runs Start, the server's authorization endpoint and Finish.
+func signIn(t *testing.T, srv *pkcetest.Server, client *pkce.Client, params ...pkce.StartOption) (*pkce.Token, *pkcetest.Callback, error) {
+	t.Helper()
+	ctx := context.Background()
+	flow, err := client.Start(ctx, params...)
+	require.NoError(t, err)
+	cb, err := srv.Authorize(ctx, flow.URL)
+	require.NoError(t, err)
+	req, err := cb.Request(ctx)
+	require.NoError(t, err)
+	tok, err := client.Finish(req, flow)
+	return tok, cb, err
+}
+
+func signInOnce(t *testing.T, srv *pkcetest.Server, client *pkce.Client) (*pkce.Token, error) {
+	t.Helper()
+	tok, _, err := signIn(t, srv, client)
+	return tok, err
+}
+
+// assertBearerAccepted calls the server's protected resource with the
+// access token.
+func assertBearerAccepted(t *testing.T, srv *pkcetest.Server, accessToken string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, srv.ResourceURL(), nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the server honours the access token")
+}
+
+// assertErrorWith200 exchanges a code the server does not know: the
+// provider answers its error with status 200, which the package reports
+// as the *OAuthError it is.
+func assertErrorWith200(t *testing.T, r *providerRun) {
+	t.Helper()
+	flow, err := r.client.Start(context.Background())
+	require.NoError(t, err)
+	_, err = r.client.Exchange(context.Background(), flow, "a-code-the-server-never-issued")
+	var oe *pkce.OAuthError
+	require.ErrorAs(t, err, &oe)
+	assert.Equal(t, http.StatusOK, oe.StatusCode, "sent with 200")
+	assert.ErrorIs(t, err, pkce.ErrInvalidGrant)
+}
+
+func TestProvidersAreInREADME(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	for _, p := range providers {
+		assert.True(t, strings.Contains(string(readme), "| "+p.name+" |"), "the README's provider table has a row for %s", p.name)
+	}
+}
+
+// GitHub answers form-encoded unless the request asks for JSON. The test
+// server does the same, and the package always asks, so GitHub needs no
+// tolerance.
+func TestGitHubAnswersJSONBecauseThePackageAsks(t *testing.T) {
+	srv := quirkServer(t, pkcetest.Config{})
+	srv.SetFaults(pkcetest.Faults{FormEncodedUnlessJSONAccepted: true, ErrorsAs200: true})
+
+	// Without Accept: application/json, a form-encoded answer (here an
+	// error, sent with 200), which the package would refuse.
+	resp, err := http.PostForm(srv.TokenURL(), map[string][]string{"grant_type": {"authorization_code"},
+		"code": {"unknown"}, "client_id": {"app"}, "redirect_uri": {"http://127.0.0.1/cb"}, "code_verifier": {strings.Repeat("v", 43)}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "application/x-www-form-urlencoded; charset=utf-8", resp.Header.Get("Content-Type"))
+
+	client, err := pkce.New(&oauth2.Config{ClientID: "app", RedirectURL: "http://127.0.0.1/cb",
+		Endpoint: oauth2.Endpoint{AuthURL: srv.AuthURL(), TokenURL: srv.TokenURL()}})
+	require.NoError(t, err)
+	tok := signInWith(t, srv, client)
+	assert.NotEmpty(t, tok.AccessToken, "the package asked for JSON and got it")
+}
+
+// The package does not verify ID tokens, so an id_token on refresh that
+// carries the sign-in's nonce (or none) needs no tolerance: it is kept as
+// the provider sent it.
+func TestIDTokenWithNonceOnRefreshNeedsNoTolerance(t *testing.T) {
+	// {"alg":"RS256"} . {"iss":"https://as.example","nonce":"n-0S6_WzA2Mj"} . signature
+	const idToken = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2FzLmV4YW1wbGUiLCJub25jZSI6Im4tMFM2X1d6QTJNaiJ9.c2ln"
+	srv := quirkServer(t, pkcetest.Config{Rotate: true})
+	srv.SetFaults(pkcetest.Faults{TokenTemplate: `{"access_token":{{json .AccessToken}},"token_type":"Bearer","expires_in":3600,` +
+		`"refresh_token":{{json .RefreshToken}},"id_token":"` + idToken + `"}`})
+	client, err := pkce.New(&oauth2.Config{ClientID: "app", RedirectURL: "http://127.0.0.1/cb", Scopes: []string{"openid"},
+		Endpoint: oauth2.Endpoint{AuthURL: srv.AuthURL(), TokenURL: srv.TokenURL()}})
+	require.NoError(t, err)
+	flow, err := client.Start(context.Background(), pkce.Param("nonce", "n-0S6_WzA2Mj"))
+	require.NoError(t, err)
+	cb, err := srv.Authorize(context.Background(), flow.URL)
+	require.NoError(t, err)
+	req, err := cb.Request(context.Background())
+	require.NoError(t, err)
+	tok, err := client.Finish(req, flow)
+	require.NoError(t, err)
+
+	refreshed, err := client.Refresh(context.Background(), tok.RefreshToken)
+	require.NoError(t, err)
+	assert.Equal(t, idToken, refreshed.IDToken(), "kept verbatim; verifying it is the OpenID Connect library's job")
+}
