@@ -3,6 +3,7 @@ package pkce
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -50,6 +51,7 @@ type Client struct {
 	store            Store
 	now              func() time.Time
 	tol              tolerances // named opt-ins, tolerances.go
+	resources        []string   // RFC 8707 resource indicators of every request
 
 	// metadata is the server's metadata (WithMetadata), or nil. With it,
 	// issOptional lets callbacks omit iss when the server does not
@@ -198,6 +200,38 @@ func WithStore(s Store) Option {
 		c.store = s
 		return nil
 	}
+}
+
+// WithResource names a protected resource the client's tokens are for
+// (RFC 8707 resource indicators): every authorization request, code
+// exchange and refresh of the client then carries resource=uri, so that
+// the authorization server can restrict the token's audience to it. uri
+// must be an absolute URI without a fragment (RFC 8707 §2); give the
+// resource's canonical URI, such as an MCP server's URL. The option may
+// be repeated for several resources (RFC 8707 §2); the code exchange then
+// leaves resource out, which asks for a token for all of them
+// (RFC 8707 §2.2), because golang.org/x/oauth2 can send a parameter once.
+// A client with WithResource refuses Param("resource", ...).
+func WithResource(uri string) Option {
+	return func(c *Client) error {
+		if err := checkResourceURI(uri); err != nil {
+			return err
+		}
+		c.resources = append(c.resources, uri)
+		return nil
+	}
+}
+
+// checkResourceURI applies RFC 8707 §2 to a resource indicator.
+func checkResourceURI(uri string) error {
+	u, err := url.Parse(uri)
+	switch {
+	case err != nil || !u.IsAbs():
+		return configErrorf("resource %q is not an absolute URI (RFC 8707 §2)", uri)
+	case u.Fragment != "" || strings.Contains(uri, "#"):
+		return configErrorf("resource %q has a fragment (RFC 8707 §2)", uri)
+	}
+	return nil
 }
 
 // New returns a Client for cfg. It checks the configuration and fails with

@@ -24,6 +24,10 @@ const (
 	OpPush      Op = "pushed authorization request" // RFC 9126 §2
 	OpRevoke    Op = "revocation"                   // RFC 7009 §2
 	OpDiscover  Op = "metadata discovery"           // RFC 8414 §3
+
+	OpResourceMetadata Op = "protected resource metadata" // RFC 9728 §3
+	OpRegister         Op = "dynamic client registration" // RFC 7591 §3
+	OpResource         Op = "protected resource"          // a request to the resource itself
 )
 
 // ErrInvalidConfig is matched by every error that New, NewFromIssuer,
@@ -289,6 +293,12 @@ func (op Op) endpoint() string {
 		return "metadata endpoint"
 	case OpAuthorize:
 		return "authorization endpoint"
+	case OpResourceMetadata:
+		return "protected resource metadata endpoint"
+	case OpRegister:
+		return "registration endpoint"
+	case OpResource:
+		return "protected resource"
 	}
 	return string(op)
 }

@@ -115,7 +115,9 @@ type startRequest struct {
 }
 
 // Param adds a parameter to the authorization request, such as audience,
-// prompt, login_hint or resource. Parameters the package controls
+// prompt, login_hint or resource (for a resource indicator that only the
+// authorization request should carry; WithResource puts it on every
+// request). Parameters the package controls
 // (response_type, response_mode, client_id, redirect_uri, scope, state,
 // code_challenge, code_challenge_method, code_verifier, client_secret,
 // request_uri) cannot be set this way: Start fails instead. A key may be
@@ -237,6 +239,9 @@ func (c *Client) startRequest(opts []StartOption) (startRequest, error) {
 			return req, err
 		}
 	}
+	if len(c.resources) > 0 && indexOfKey(req.params, "resource") {
+		return req, fmt.Errorf("pkce: the client was made WithResource, so the authorization request carries its resources; Param(\"resource\", ...) would contradict them")
+	}
 	return req, nil
 }
 
@@ -270,7 +275,7 @@ func (c *Client) start(ctx context.Context, req startRequest) (*Flow, error) {
 		chalKey   = "&code_challenge="
 		methodKey = "&code_challenge_method=" + methodS256
 	)
-	extra := encodeParams(req.params)
+	extra := encodeParams(req.params) + c.resourceParams()
 	var b strings.Builder
 	b.Grow(len(prefix) + len(stateKey) + stateLength + len(chalKey) + challengeLength + len(methodKey) + len(extra))
 	b.WriteString(prefix)
@@ -316,6 +321,17 @@ func (c *Client) authorizePrefix(redirect string, scopes []string) string {
 	}
 	if c.formPost {
 		b.WriteString("&response_mode=form_post")
+	}
+	return b.String()
+}
+
+// resourceParams is the query of the client's resource indicators
+// (RFC 8707 §2), one resource parameter each.
+func (c *Client) resourceParams() string {
+	var b strings.Builder
+	for _, r := range c.resources {
+		b.WriteString("&resource=")
+		b.WriteString(url.QueryEscape(r))
 	}
 	return b.String()
 }

@@ -39,6 +39,9 @@ func (c *Client) push(ctx context.Context, f *Flow, req startRequest) error {
 	if c.formPost {
 		form.Set("response_mode", "form_post")
 	}
+	if len(c.resources) > 0 {
+		form["resource"] = c.resources
+	}
 	for i := 0; i < len(req.params); i += 2 {
 		form.Set(req.params[i], req.params[i+1])
 	}

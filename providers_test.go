@@ -2,7 +2,6 @@ package pkce_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"os"
 	"strings"
@@ -138,7 +137,7 @@ var providers = []providerRow{
 		check: func(t *testing.T, r *providerRun) {
 			assert.Equal(t, "offline", r.srv.LastAuthorizationRequest().Get("access_type"))
 			assert.NotEmpty(t, r.callback.Params.Get("iss"), "Google sends iss; the metadata says so")
-			assert.Equal(t, json.Number("604799"), r.tok.Extra("refresh_token_expires_in"))
+			assert.Equal(t, float64(604799), r.tok.Extra("refresh_token_expires_in"))
 			assert.NotEmpty(t, r.tok.IDToken())
 		},
 	},
@@ -157,8 +156,8 @@ var providers = []providerRow{
 		scopes:  []string{"openid", "offline_access", "https://graph.microsoft.com/User.Read"},
 		refresh: refreshRotates,
 		check: func(t *testing.T, r *providerRun) {
-			assert.Equal(t, json.Number("3599"), r.tok.Extra("ext_expires_in"), "ext_expires_in is kept")
-			assert.Equal(t, json.Number("3599"), r.refreshed.Extra("ext_expires_in"))
+			assert.Equal(t, float64(3599), r.tok.Extra("ext_expires_in"), "ext_expires_in is kept")
+			assert.Equal(t, float64(3599), r.refreshed.Extra("ext_expires_in"))
 		},
 	},
 	{
@@ -197,7 +196,7 @@ var providers = []providerRow{
 		refresh: refreshRotates,
 		check: func(t *testing.T, r *providerRun) {
 			assert.False(t, r.tok.Expiry.IsZero(), "expiring user tokens: expires_in 28800")
-			assert.Equal(t, json.Number("15897600"), r.tok.Extra("refresh_token_expires_in"))
+			assert.Equal(t, float64(15897600), r.tok.Extra("refresh_token_expires_in"))
 			assert.Equal(t, "", r.tok.Scope(), "GitHub Apps have no scopes")
 			assertErrorWith200(t, r)
 		},
@@ -214,7 +213,7 @@ var providers = []providerRow{
 		refresh: refreshRotates,
 		revoke:  true,
 		check: func(t *testing.T, r *providerRun) {
-			assert.Equal(t, json.Number("1607635748"), r.tok.Extra("created_at"), "created_at is kept")
+			assert.Equal(t, float64(1607635748), r.tok.Extra("created_at"), "created_at is kept")
 		},
 	},
 	{
@@ -299,8 +298,8 @@ var providers = []providerRow{
 		revoke:  true,
 		check: func(t *testing.T, r *providerRun) {
 			assert.Equal(t, r.srv.Issuer(), r.callback.Params.Get("iss"))
-			assert.Equal(t, json.Number("1800"), r.tok.Extra("refresh_expires_in"))
-			assert.Equal(t, json.Number("0"), r.tok.Extra("not-before-policy"))
+			assert.Equal(t, float64(1800), r.tok.Extra("refresh_expires_in"))
+			assert.Equal(t, float64(0), r.tok.Extra("not-before-policy"))
 		},
 	},
 	{

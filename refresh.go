@@ -10,7 +10,7 @@ import (
 )
 
 // Refresh runs the refresh grant (RFC 6749 §6) with the client's
-// authentication. scopes, when given, ask for a narrower scope than the
+// authentication, and the client's resource indicators (WithResource). scopes, when given, ask for a narrower scope than the
 // original grant; servers may ignore the request and grant the original
 // scope again, so check the returned token's Scope.
 //
@@ -45,6 +45,9 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, scopes ...str
 			"grant_type":    {"refresh_token"},
 			"refresh_token": {refreshToken},
 		},
+	}
+	if len(c.resources) > 0 {
+		cc.EndpointParams["resource"] = c.resources // RFC 8707 §2.2
 	}
 	tok, err := c.retrieve(ctx, OpRefresh, c.redactor(refreshToken), func(ctx context.Context) error {
 		_, err := cc.Token(ctx)

@@ -39,7 +39,7 @@ func newServerResponse(op Op, u string, resp *http.Response, body []byte, secret
 func (r *serverResponse) fail(kind error, problem, rule string) error {
 	e := &ResponseError{Op: r.op, Err: kind, StatusCode: r.status, ContentType: r.secrets.clean(r.contentType),
 		Problem: problem, Rule: rule}
-	if r.op == OpDiscover {
+	if r.op == OpDiscover || r.op == OpResourceMetadata || r.op == OpRegister {
 		e.URL = r.url
 	}
 	if r.status < 200 || r.status > 299 {

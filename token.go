@@ -102,7 +102,12 @@ func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, er
 	verifier := f.verifier.Reveal()
 	secrets := c.redactor(code, verifier, f.State)
 	return c.retrieve(ctx, OpExchange, secrets, func(ctx context.Context) error {
-		_, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+		opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}
+		if len(c.resources) == 1 {
+			// RFC 8707 §2.2; with several, none asks for all of them.
+			opts = append(opts, oauth2.SetAuthURLParam("resource", c.resources[0]))
+		}
+		_, err := cfg.Exchange(ctx, code, opts...)
 		return err
 	})
 }
