@@ -118,7 +118,8 @@ type startRequest struct {
 // prompt, login_hint or resource. Parameters the package controls
 // (response_type, response_mode, client_id, redirect_uri, scope, state,
 // code_challenge, code_challenge_method, code_verifier, client_secret,
-// request_uri) cannot be set this way: Start fails instead. A key may be
+// request_uri, dpop_jkt, client_assertion, client_assertion_type) cannot
+// be set this way: Start fails instead. A key may be
 // given once (RFC 6749 §3.1).
 func Param(key, value string) StartOption {
 	return startOption(func(r *startRequest) error {
@@ -181,7 +182,8 @@ func checkScopes(scopes []string) error {
 func reservedParam(key string) bool {
 	switch key {
 	case "response_type", "response_mode", "client_id", "redirect_uri", "scope", "state",
-		"code_challenge", "code_challenge_method", "code_verifier", "client_secret", "request_uri":
+		"code_challenge", "code_challenge_method", "code_verifier", "client_secret", "request_uri",
+		"dpop_jkt", "client_assertion", "client_assertion_type":
 		return true
 	}
 	return false
@@ -271,6 +273,11 @@ func (c *Client) start(ctx context.Context, req startRequest) (*Flow, error) {
 		methodKey = "&code_challenge_method=" + methodS256
 	)
 	extra := encodeParams(req.params)
+	if c.dpop != nil {
+		// Binds the code to the DPoP key (RFC 9449 §10); the thumbprint is
+		// base64url and needs no escaping.
+		extra = "&dpop_jkt=" + c.dpop.jkt + extra
+	}
 	var b strings.Builder
 	b.Grow(len(prefix) + len(stateKey) + stateLength + len(chalKey) + challengeLength + len(methodKey) + len(extra))
 	b.WriteString(prefix)

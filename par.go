@@ -39,6 +39,12 @@ func (c *Client) push(ctx context.Context, f *Flow, req startRequest) error {
 	if c.formPost {
 		form.Set("response_mode", "form_post")
 	}
+	if c.dpop != nil {
+		// The proof on the request binds the code already (RFC 9449
+		// §10.1); dpop_jkt says the same for servers that look only at the
+		// authorization request's parameters.
+		form.Set("dpop_jkt", c.dpop.jkt)
+	}
 	for i := 0; i < len(req.params); i += 2 {
 		form.Set(req.params[i], req.params[i+1])
 	}
