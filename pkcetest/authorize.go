@@ -16,6 +16,7 @@ type authCode struct {
 	challenge   string
 	scope       string
 	resources   []string
+	dpopJKT     string // the DPoP key the code is bound to (RFC 9449 §10)
 	expires     time.Time
 	// grant is set when the code has been exchanged; a second exchange
 	// revokes it (RFC 6749 §4.1.2).
@@ -33,6 +34,7 @@ type pendingAuthorization struct {
 	challenge string
 	scope     string
 	resources []string
+	dpopJKT   string
 	// response holds state and iss, which go with every answer, success
 	// and error alike (RFC 6749 §4.1.2, RFC 9207 §2).
 	response url.Values
@@ -102,6 +104,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		challenge:   q.Get("code_challenge"),
 		scope:       q.Get("scope"),
 		resources:   q["resource"],
+		dpopJKT:     q.Get("dpop_jkt"),
 		response:    url.Values{},
 	}
 	// An empty parameter counts as omitted (RFC 6749 §3.1), so an empty
@@ -174,6 +177,7 @@ func (s *Server) approve(w http.ResponseWriter, p *pendingAuthorization) {
 		challenge:   p.challenge,
 		scope:       p.scope,
 		resources:   p.resources,
+		dpopJKT:     p.dpopJKT,
 		expires:     s.now().Add(s.cfg.CodeLifetime),
 	}
 	s.mu.Unlock()
