@@ -104,8 +104,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		challenge:   q.Get("code_challenge"),
 		scope:       q.Get("scope"),
 		resources:   q["resource"],
-		dpopJKT:     q.Get("dpop_jkt"),
 		response:    url.Values{},
+	}
+	if s.cfg.DPoP {
+		// A server without DPoP ignores dpop_jkt, like any unknown
+		// parameter (RFC 6749 §3.1).
+		p.dpopJKT = q.Get("dpop_jkt")
 	}
 	// An empty parameter counts as omitted (RFC 6749 §3.1), so an empty
 	// state is not echoed.
