@@ -11,6 +11,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -198,5 +200,33 @@ func TestKeysArePrintedRedacted(t *testing.T) {
 		assert.Contains(t, out, "dpop key: redacted")
 		assert.NotContains(t, out, ecKey.D.String())
 		assert.NotContains(t, out, ec2Key.D.String())
+	}
+}
+
+func TestAssertionsAndProofsStayOutOfErrors(t *testing.T) {
+	var assertion, proof string
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		assertion, proof = r.PostForm.Get("client_assertion"), r.Header.Get("DPoP")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request",
+			"error_description": "bad assertion " + assertion + " and proof " + proof})
+	}))
+	t.Cleanup(echo.Close)
+	client, err := pkce.New(&oauth2.Config{ClientID: "app", RedirectURL: redirect,
+		Endpoint: oauth2.Endpoint{AuthURL: echo.URL + "/authorize", TokenURL: echo.URL + "/token"}},
+		pkce.WithClientKey(ecKey, "", ""), pkce.WithDPoP(ec2Key))
+	require.NoError(t, err)
+	_, err = client.Refresh(context.Background(), "refresh-token-value")
+	require.Error(t, err)
+	require.NotEmpty(t, assertion)
+	require.NotEmpty(t, proof)
+	var re *oauth2.RetrieveError
+	require.ErrorAs(t, err, &re)
+	for _, text := range []string{err.Error(), fmt.Sprintf("%+v", err), string(re.Body), re.ErrorDescription} {
+		assert.NotContains(t, text, assertion)
+		assert.NotContains(t, text, proof)
+		assert.NotContains(t, text, "refresh-token-value")
 	}
 }
