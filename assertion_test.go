@@ -198,8 +198,12 @@ func TestKeysArePrintedRedacted(t *testing.T) {
 		out := fmt.Sprintf(verb, client)
 		assert.Contains(t, out, "client key: redacted")
 		assert.Contains(t, out, "dpop key: redacted")
-		assert.NotContains(t, out, ecKey.D.String())
-		assert.NotContains(t, out, ec2Key.D.String())
+		for _, k := range []*ecdsa.PrivateKey{ecKey, ec2Key} {
+			d, err := k.Bytes()
+			require.NoError(t, err)
+			assert.NotContains(t, out, base64.RawURLEncoding.EncodeToString(d))
+			assert.NotContains(t, out, fmt.Sprintf("%x", d))
+		}
 	}
 }
 

@@ -23,9 +23,10 @@ import (
 type proofKey struct{ *ecdsa.PrivateKey }
 
 func (k proofKey) jwk() map[string]any {
+	point, _ := k.PublicKey.Bytes() // 0x04 || x || y
 	return map[string]any{"kty": "EC", "crv": "P-256",
-		"x": base64.RawURLEncoding.EncodeToString(k.X.FillBytes(make([]byte, 32))),
-		"y": base64.RawURLEncoding.EncodeToString(k.Y.FillBytes(make([]byte, 32)))}
+		"x": base64.RawURLEncoding.EncodeToString(point[1:33]),
+		"y": base64.RawURLEncoding.EncodeToString(point[33:])}
 }
 
 func (k proofKey) sign(t *testing.T, header, claims map[string]any) string {
@@ -53,7 +54,8 @@ func TestDPoPProofRules(t *testing.T) {
 		{name: "typ must be dpop+jwt", edit: func(h, _ map[string]any) { h["typ"] = "JWT" }, code: "invalid_dpop_proof"},
 		{name: "alg none is refused", edit: func(h, _ map[string]any) { h["alg"] = "none" }, code: "invalid_dpop_proof"},
 		{name: "a private key in jwk is refused", edit: func(h, _ map[string]any) {
-			h["jwk"].(map[string]any)["d"] = base64.RawURLEncoding.EncodeToString(raw.D.Bytes())
+			d, _ := raw.Bytes()
+			h["jwk"].(map[string]any)["d"] = base64.RawURLEncoding.EncodeToString(d)
 		}, code: "invalid_dpop_proof"},
 		{name: "htm must be the method", edit: func(_, c map[string]any) { c["htm"] = "GET" }, code: "invalid_dpop_proof"},
 		{name: "htu must be the URL without query", edit: func(_, c map[string]any) { c["htu"] = c["htu"].(string) + "?x=1" }, code: "invalid_dpop_proof"},

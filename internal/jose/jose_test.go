@@ -56,7 +56,9 @@ func decode(t *testing.T, s string) []byte {
 
 func ecKey(t *testing.T, x, y string) *ecdsa.PublicKey {
 	t.Helper()
-	return &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(decode(t, x)), Y: new(big.Int).SetBytes(decode(t, y))}
+	k, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, decode(t, x)...), decode(t, y)...))
+	require.NoError(t, err)
+	return k
 }
 
 // verifyES256 checks an r||s signature (RFC 7518 §3.4) with the standard
