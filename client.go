@@ -1,6 +1,7 @@
 package pkce
 
 import (
+	"crypto"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -33,6 +34,10 @@ const (
 	// AuthNone is for public clients: client_id in the body, no secret and
 	// no Authorization header (RFC 6749 §2.1, RFC 7636).
 	AuthNone AuthMethod = "none"
+	// AuthPrivateKeyJWT sends a JWT signed with the client's private key
+	// (WithClientKey) as client_assertion in the body, a fresh one for
+	// every request (RFC 7523 §2.2, OpenID Connect Core §9).
+	AuthPrivateKeyJWT AuthMethod = "private_key_jwt"
 )
 
 // Client runs authorization-code flows with PKCE for one OAuth client
@@ -52,6 +57,15 @@ type Client struct {
 	now              func() time.Time
 	tol              tolerances // named opt-ins, tolerances.go
 	resources        []string   // RFC 8707 resource indicators of every request
+
+	// clientKey signs private_key_jwt assertions (assertion.go); dpop
+	// proves possession of the DPoP key (dpop.go); fapi2 holds the client
+	// to the FAPI 2.0 Security Profile (fapi.go).
+	clientKey    *clientKey
+	dpop         *dpopProver
+	dpopKey      crypto.Signer
+	dpopRequired bool
+	fapi2        bool
 
 	// metadata is the server's metadata (WithMetadata), or nil. With it,
 	// issOptional lets callbacks omit iss when the server does not
@@ -91,13 +105,14 @@ func WithIssuer(issuer string) Option {
 }
 
 // WithAuthMethod chooses the client authentication explicitly. Without
-// it, the oauth2.Config's Endpoint.AuthStyle decides, then the metadata's
+// it, a client key (WithClientKey) means AuthPrivateKeyJWT; otherwise the
+// oauth2.Config's Endpoint.AuthStyle decides, then the metadata's
 // token_endpoint_auth_methods_supported, then the secret: AuthSecretBasic
 // with one, AuthNone without.
 func WithAuthMethod(m AuthMethod) Option {
 	return func(c *Client) error {
 		switch m {
-		case AuthSecretBasic, AuthSecretPost, AuthNone:
+		case AuthSecretBasic, AuthSecretPost, AuthNone, AuthPrivateKeyJWT:
 			c.authMethod = m
 			return nil
 		}
@@ -152,6 +167,9 @@ func WithTokenTypes(types ...string) Option {
 		for _, t := range types {
 			if t == "" {
 				return configErrorf("WithTokenTypes was given an empty token type")
+			}
+			if strings.EqualFold(t, tokenTypeDPoP) {
+				return configErrorf("DPoP tokens need a proof key: use WithDPoP, not WithTokenTypes")
 			}
 		}
 		c.tokenTypes = append(c.tokenTypes, types...)
@@ -289,6 +307,9 @@ func (c *Client) init() error {
 }
 
 func (c *Client) check() error {
+	if err := c.requireFAPI2(); err != nil {
+		return err
+	}
 	if err := c.applyMetadata(); err != nil {
 		return err
 	}
@@ -311,7 +332,18 @@ func (c *Client) check() error {
 	if err := checkScopes(cfg.Scopes); err != nil {
 		return configErrorf("%s", strings.TrimPrefix(err.Error(), "pkce: "))
 	}
-	return c.resolveAuthMethod()
+	if err := c.resolveAuthMethod(); err != nil {
+		return err
+	}
+	if c.clientKey != nil {
+		if err := c.clientKey.prepare(c.metadata, c.issuer, cfg.Endpoint.TokenURL); err != nil {
+			return err
+		}
+	}
+	if err := c.prepareDPoP(); err != nil {
+		return err
+	}
+	return c.checkFAPI2()
 }
 
 // resolveAuthMethod settles the client authentication once, so that every
@@ -319,8 +351,13 @@ func (c *Client) check() error {
 // one place.
 func (c *Client) resolveAuthMethod() error {
 	secret := c.config.ClientSecret != ""
+	if secret && c.clientKey != nil {
+		return configErrorf("both a ClientSecret and a client key (WithClientKey) are set; a client authenticates one way (RFC 6749 §2.3): remove one")
+	}
 	if c.authMethod == "" {
 		switch {
+		case c.clientKey != nil:
+			c.authMethod = AuthPrivateKeyJWT
 		case c.config.Endpoint.AuthStyle == oauth2.AuthStyleInHeader:
 			c.authMethod = AuthSecretBasic
 		case c.config.Endpoint.AuthStyle == oauth2.AuthStyleInParams && secret:
@@ -349,6 +386,16 @@ func (c *Client) resolveAuthMethod() error {
 		// x/oauth2 puts client_id in the body and, with an empty secret,
 		// nothing else.
 		c.config.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	case AuthPrivateKeyJWT:
+		if c.clientKey == nil {
+			return configErrorf("private_key_jwt needs the client's key: add WithClientKey")
+		}
+		// client_id in the body (RFC 7523 §3.1 allows it), no secret; the
+		// assertion is added to each request (clientAuthParams).
+		c.config.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	}
+	if c.authMethod != AuthPrivateKeyJWT && c.clientKey != nil {
+		return configErrorf("a client key is set (WithClientKey) but the auth method is %s; use AuthPrivateKeyJWT", c.authMethod)
 	}
 	return nil
 }
@@ -359,13 +406,21 @@ func (c *Client) Metadata() *Metadata { return c.metadata.clone() }
 
 // describe prints the client without its secret.
 func (c *Client) describe() string {
-	return fmt.Sprintf("pkce.Client{client_id: %q, auth: %s, token_url: %q, issuer: %q, secret: %s}",
-		c.config.ClientID, c.authMethod, c.config.Endpoint.TokenURL, c.issuer, presence(c.config.ClientSecret))
+	return fmt.Sprintf("pkce.Client{client_id: %q, auth: %s, token_url: %q, issuer: %q, secret: %s, client key: %s, dpop key: %s}",
+		c.config.ClientID, c.authMethod, c.config.Endpoint.TokenURL, c.issuer, presence(c.config.ClientSecret),
+		keyPresence(c.clientKey != nil), keyPresence(c.dpopKey != nil))
 }
 
 // Format prints the client without its secret for every verb, so %v, %+v
 // and %#v (and slog's text output) never reach it.
 func (c *Client) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.describe()) }
+
+func keyPresence(set bool) string {
+	if set {
+		return "redacted"
+	}
+	return "absent"
+}
 
 func presence(secret string) string {
 	if secret == "" {

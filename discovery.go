@@ -55,6 +55,12 @@ type Metadata struct {
 	// https URL as client_id and fetches the client's metadata from it
 	// (OAuth Client ID Metadata Document, draft-ietf-oauth-client-id-metadata-document §4).
 	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
+	// TokenEndpointAuthSigningAlgValuesSupported lists the JWS algorithms
+	// the server accepts for private_key_jwt assertions (RFC 8414 §2).
+	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	// DPoPSigningAlgValuesSupported lists the JWS algorithms the server
+	// accepts for DPoP proofs (RFC 9449 §5.1).
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 // Discover fetches the metadata of the authorization server whose issuer
@@ -146,6 +152,8 @@ func (md *Metadata) clone() *Metadata {
 	cp.CodeChallengeMethodsSupported = slices.Clone(md.CodeChallengeMethodsSupported)
 	cp.TokenEndpointAuthMethodsSupported = slices.Clone(md.TokenEndpointAuthMethodsSupported)
 	cp.ScopesSupported = slices.Clone(md.ScopesSupported)
+	cp.TokenEndpointAuthSigningAlgValuesSupported = slices.Clone(md.TokenEndpointAuthSigningAlgValuesSupported)
+	cp.DPoPSigningAlgValuesSupported = slices.Clone(md.DPoPSigningAlgValuesSupported)
 	return &cp
 }
 
@@ -198,6 +206,12 @@ func (c *Client) applyMetadata() error {
 	}
 	if c.pushAuthorization && md.PushedAuthorizationRequestEndpoint == "" {
 		return configErrorf("pushed authorization requests were asked for, but the metadata has no pushed_authorization_request_endpoint (RFC 9126 §5)")
+	}
+	if c.authMethod == "" && c.clientKey != nil {
+		if !slices.Contains(md.TokenEndpointAuthMethodsSupported, string(AuthPrivateKeyJWT)) {
+			return configErrorf("a client key is set, but the server's token_endpoint_auth_methods_supported %q lacks private_key_jwt; choose with WithAuthMethod if the server accepts it anyway", clipAll(md.TokenEndpointAuthMethodsSupported))
+		}
+		c.authMethod = AuthPrivateKeyJWT
 	}
 	if c.authMethod == "" && ep.AuthStyle == oauth2.AuthStyleAutoDetect && c.config.ClientSecret != "" {
 		m, err := md.secretMethod()
@@ -410,7 +424,8 @@ var metadataMembers = []string{"issuer", "authorization_endpoint", "token_endpoi
 	"pushed_authorization_request_endpoint", "require_pushed_authorization_requests", "response_types_supported",
 	"code_challenge_methods_supported", "token_endpoint_auth_methods_supported",
 	"authorization_response_iss_parameter_supported", "registration_endpoint", "scopes_supported",
-	"client_id_metadata_document_supported"}
+	"client_id_metadata_document_supported",
+	"token_endpoint_auth_signing_alg_values_supported", "dpop_signing_alg_values_supported"}
 
 // fetchMetadata GETs one metadata document (RFC 8414 §3.1, §3.2) and
 // returns it with the URL it came from. tryNext reports an answer after

@@ -136,9 +136,33 @@
 //
 // The method is explicit and never probed: [AuthSecretBasic] (HTTP Basic
 // with the id and secret form-encoded, RFC 6749 §2.3.1), [AuthSecretPost]
-// (in the body), or [AuthNone] for public clients. Without
-// [WithAuthMethod], a client with a secret uses Basic and one without uses
-// none.
+// (in the body), [AuthPrivateKeyJWT] (a JWT signed with the client's own
+// key, RFC 7523 §2.2), or [AuthNone] for public clients. Without
+// [WithAuthMethod], a client with a key ([WithClientKey]) uses
+// private_key_jwt, one with a secret uses Basic and one without either
+// uses none. A private_key_jwt client signs a fresh, 60-second assertion
+// for every request to the token, PAR and revocation endpoints, with the
+// issuer identifier as its audience:
+//
+//	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // register its public key with the server
+//	client, err := pkce.NewFromIssuer(ctx, issuer, cfg, pkce.WithClientKey(key, "key-1", ""))
+//
+// # Sender-constrained tokens
+//
+// [WithDPoP] binds tokens to a key the client holds (DPoP, RFC 9449):
+// token and PAR requests carry a proof signed with it, the authorization
+// request carries its thumbprint (dpop_jkt), and [TokenSource.Client]
+// sends DPoP tokens with a fresh proof per request. When a server asks for
+// a nonce, the request is sent once more with it. Keep the key with the
+// tokens: refresh tokens of public clients are bound to it.
+// [WithDPoPRequired] refuses servers that answer with a Bearer token.
+//
+// [WithFAPI2] holds a client to the FAPI 2.0 Security Profile: PAR,
+// private_key_jwt, DPoP, iss on every callback, and PS256, ES256 or EdDSA
+// only; New names the clause of whatever the configuration lacks.
+//
+//	client, err := pkce.NewFromIssuer(ctx, issuer, cfg, pkce.WithFAPI2(),
+//		pkce.WithClientKey(clientKey, "key-1", ""), pkce.WithDPoP(dpopKey))
 //
 // # Providers that deviate
 //

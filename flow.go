@@ -120,7 +120,8 @@ type startRequest struct {
 // request). Parameters the package controls
 // (response_type, response_mode, client_id, redirect_uri, scope, state,
 // code_challenge, code_challenge_method, code_verifier, client_secret,
-// request_uri) cannot be set this way: Start fails instead. A key may be
+// request_uri, dpop_jkt, client_assertion, client_assertion_type) cannot
+// be set this way: Start fails instead. A key may be
 // given once (RFC 6749 §3.1).
 func Param(key, value string) StartOption {
 	return startOption(func(r *startRequest) error {
@@ -183,7 +184,8 @@ func checkScopes(scopes []string) error {
 func reservedParam(key string) bool {
 	switch key {
 	case "response_type", "response_mode", "client_id", "redirect_uri", "scope", "state",
-		"code_challenge", "code_challenge_method", "code_verifier", "client_secret", "request_uri":
+		"code_challenge", "code_challenge_method", "code_verifier", "client_secret", "request_uri",
+		"dpop_jkt", "client_assertion", "client_assertion_type":
 		return true
 	}
 	return false
@@ -276,6 +278,11 @@ func (c *Client) start(ctx context.Context, req startRequest) (*Flow, error) {
 		methodKey = "&code_challenge_method=" + methodS256
 	)
 	extra := encodeParams(req.params) + c.resourceParams()
+	if c.dpop != nil {
+		// Binds the code to the DPoP key (RFC 9449 §10); the thumbprint is
+		// base64url and needs no escaping.
+		extra = "&dpop_jkt=" + c.dpop.jkt + extra
+	}
 	var b strings.Builder
 	b.Grow(len(prefix) + len(stateKey) + stateLength + len(chalKey) + challengeLength + len(methodKey) + len(extra))
 	b.WriteString(prefix)

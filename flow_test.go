@@ -62,7 +62,8 @@ func TestNewChecksConfig(t *testing.T) {
 		{"basic without secret", func(c *oauth2.Config) { c.ClientSecret = "" }, []Option{WithAuthMethod(AuthSecretBasic)}, "needs a ClientSecret"},
 		{"post without secret", func(c *oauth2.Config) { c.ClientSecret = "" }, []Option{WithAuthMethod(AuthSecretPost)}, "needs a ClientSecret"},
 		{"none with a secret", nil, []Option{WithAuthMethod(AuthNone)}, "sends no secret"},
-		{"unknown auth method", nil, []Option{WithAuthMethod("private_key_jwt")}, "unknown auth method"},
+		{"unknown auth method", nil, []Option{WithAuthMethod("tls_client_auth")}, "unknown auth method"},
+		{"private_key_jwt without a key", func(c *oauth2.Config) { c.ClientSecret = "" }, []Option{WithAuthMethod(AuthPrivateKeyJWT)}, "needs the client's key"},
 		{"response bound too small", nil, []Option{WithMaxResponseBytes(10)}, "max response bytes"},
 		// v1: the bound may now go up to 16 MiB (it was capped at 1 MiB,
 		// what x/oauth2 reads, before the package read bodies itself).

@@ -42,6 +42,12 @@ func (c *Client) push(ctx context.Context, f *Flow, req startRequest) error {
 	if len(c.resources) > 0 {
 		form["resource"] = c.resources
 	}
+	if c.dpop != nil {
+		// The proof on the request binds the code already (RFC 9449
+		// §10.1); dpop_jkt says the same for servers that look only at the
+		// authorization request's parameters.
+		form.Set("dpop_jkt", c.dpop.jkt)
+	}
 	for i := 0; i < len(req.params); i += 2 {
 		form.Set(req.params[i], req.params[i+1])
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -16,7 +17,21 @@ import (
 // nothing for it.
 type redactor struct {
 	request [4]string // the request's own secrets
+	extra   []string  // more of them, when four are not enough
 	client  []string  // the client secret's forms, shared
+}
+
+// with returns r with more secrets of the request, such as a client
+// assertion or a DPoP proof made for it.
+func (r redactor) with(secrets ...string) redactor {
+	for _, s := range secrets {
+		if i := slices.Index(r.request[:], ""); i >= 0 {
+			r.request[i] = s
+			continue
+		}
+		r.extra = append(slices.Clip(r.extra), s)
+	}
+	return r
 }
 
 // minSecret is the shortest value worth searching for: shorter ones would
@@ -95,7 +110,7 @@ func (r redactor) clean(s string) string {
 	if s == "" {
 		return s
 	}
-	for _, list := range [2][]string{r.request[:], r.client} {
+	for _, list := range [3][]string{r.request[:], r.extra, r.client} {
 		for _, secret := range list {
 			if len(secret) < minSecret {
 				continue

@@ -41,15 +41,16 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, scopes ...str
 		TokenURL:     c.config.Endpoint.TokenURL,
 		Scopes:       scopes,
 		AuthStyle:    c.config.Endpoint.AuthStyle,
-		EndpointParams: url.Values{
-			"grant_type":    {"refresh_token"},
-			"refresh_token": {refreshToken},
-		},
 	}
-	if len(c.resources) > 0 {
-		cc.EndpointParams["resource"] = c.resources // RFC 8707 §2.2
-	}
-	tok, err := c.retrieve(ctx, OpRefresh, c.redactor(refreshToken), func(ctx context.Context) error {
+	tok, err := c.retrieve(ctx, OpRefresh, c.redactor(refreshToken), func(ctx context.Context, auth url.Values) error {
+		cc := cc
+		cc.EndpointParams = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
+		if len(c.resources) > 0 {
+			cc.EndpointParams["resource"] = c.resources // RFC 8707 §2.2
+		}
+		for k, v := range auth {
+			cc.EndpointParams[k] = v
+		}
 		_, err := cc.Token(ctx)
 		return err
 	})

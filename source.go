@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +87,7 @@ func WithRefreshTimeout(d time.Duration) SourceOption {
 // Token returns an *oauth2.Token, which prints its secrets with %v and
 // slog; log a pkce.Token{Token: tok} instead, which prints without them.
 type TokenSource struct {
+	dpop      *dpopProver // the client's, for DPoP tokens; nil without WithDPoP
 	refresh   func(ctx context.Context, current *Token) (*Token, error)
 	revoke    func(ctx context.Context, tok *oauth2.Token) error
 	onRefresh func(context.Context, *Token) error
@@ -139,7 +139,7 @@ func (c *Client) TokenSource(tok *oauth2.Token, opts ...SourceOption) (*TokenSou
 }
 
 func (c *Client) newSource(refresh func(context.Context, *Token) (*Token, error)) *TokenSource {
-	return &TokenSource{refresh: refresh, revoke: c.Revoke, margin: defaultExpiryMargin,
+	return &TokenSource{dpop: c.dpop, refresh: refresh, revoke: c.Revoke, margin: defaultExpiryMargin,
 		timeout: defaultRefreshTimeout, now: c.now}
 }
 
@@ -361,47 +361,6 @@ func (s *TokenSource) SignOut(ctx context.Context) error {
 }
 
 var errSignedOut = errors.New("pkce: signed out; the token source has no token")
-
-// Client returns an HTTP client that sends the source's access token as a
-// bearer token (RFC 6750 §2.1) and refreshes it as needed, using each
-// request's context for the wait. It is built on ctx's oauth2.HTTPClient
-// (its transport, timeout, jar and redirect policy) or
-// http.DefaultClient's, and refreshes go through that client too.
-func (s *TokenSource) Client(ctx context.Context) *http.Client {
-	hc := userHTTPClient(ctx, nil)
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	t := &bearerTransport{source: s, base: base}
-	if v, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && v != nil {
-		t.httpClient = v
-	}
-	return &http.Client{Transport: t, Timeout: hc.Timeout, Jar: hc.Jar, CheckRedirect: hc.CheckRedirect}
-}
-
-type bearerTransport struct {
-	source     *TokenSource
-	base       http.RoundTripper
-	httpClient *http.Client // for refreshes, when Client's ctx had one
-}
-
-func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	if t.httpClient != nil && ctx.Value(oauth2.HTTPClient) == nil {
-		ctx = context.WithValue(ctx, oauth2.HTTPClient, t.httpClient)
-	}
-	tok, err := t.source.TokenContext(ctx)
-	if err != nil {
-		if req.Body != nil {
-			req.Body.Close() // a RoundTripper must close the body, even on error
-		}
-		return nil, err
-	}
-	r := req.Clone(req.Context())
-	tok.SetAuthHeader(r)
-	return t.base.RoundTrip(r)
-}
 
 // describe prints the source without its tokens.
 func (s *TokenSource) describe() string {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -101,8 +102,11 @@ func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, er
 	}
 	verifier := f.verifier.Reveal()
 	secrets := c.redactor(code, verifier, f.State)
-	return c.retrieve(ctx, OpExchange, secrets, func(ctx context.Context) error {
+	return c.retrieve(ctx, OpExchange, secrets, func(ctx context.Context, auth url.Values) error {
 		opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}
+		for k := range auth {
+			opts = append(opts, oauth2.SetAuthURLParam(k, auth.Get(k)))
+		}
 		if len(c.resources) == 1 {
 			// RFC 8707 §2.2; with several, none asks for all of them.
 			opts = append(opts, oauth2.SetAuthURLParam("resource", c.resources[0]))
@@ -113,20 +117,41 @@ func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, er
 }
 
 // retrieve runs one token request through send, which must use the context
-// it is given, and holds the answer to the rules of RFC 6749 §5.
-func (c *Client) retrieve(ctx context.Context, op Op, secrets redactor, send func(context.Context) error) (*Token, error) {
+// it is given and add auth, the client authentication parameters of
+// private_key_jwt, to the body; then it holds the answer to the rules of
+// RFC 6749 §5. A DPoP client whose request the server refuses with
+// use_dpop_nonce sends the whole request once more with the nonce: the
+// code is not spent by that refusal (RFC 9449 §8), and the new request
+// gets a fresh assertion and proof, whose jti servers may remember.
+func (c *Client) retrieve(ctx context.Context, op Op, secrets redactor, send func(context.Context, url.Values) error) (*Token, error) {
 	ctx, cancel := withDefaultDeadline(ctx)
 	defer cancel()
-	rec := &recorder{limit: c.maxResponseBytes, op: op, secrets: secrets}
-	err := send(c.recording(ctx, rec))
-	switch {
-	case rec.readErr != nil:
-		return nil, rec.readErr
-	case rec.resp == nil:
-		if err == nil {
-			err = fmt.Errorf("golang.org/x/oauth2 made no request")
+	var rec *recorder
+	for attempt := 0; ; attempt++ {
+		auth, err := c.clientAuthParams()
+		if err != nil {
+			return nil, &RequestError{Op: op, Err: err}
 		}
-		return nil, &RequestError{Op: op, Err: err}
+		if a := auth.Get("client_assertion"); a != "" {
+			secrets = secrets.with(a)
+		}
+		rec = &recorder{limit: c.maxResponseBytes, op: op, secrets: secrets, dpop: c.dpop}
+		err = send(c.recording(ctx, rec), auth)
+		switch {
+		case rec.readErr != nil:
+			return nil, rec.readErr
+		case rec.resp == nil:
+			if err == nil {
+				err = fmt.Errorf("golang.org/x/oauth2 made no request")
+			}
+			return nil, &RequestError{Op: op, Err: err}
+		}
+		if rec.proof != "" {
+			secrets = secrets.with(rec.proof)
+		}
+		if attempt > 0 || c.dpop == nil || !asksForNonce(rec.resp.StatusCode, rec.resp.Header, rec.body) {
+			break
+		}
 	}
 	r := newServerResponse(op, c.config.Endpoint.TokenURL, rec.resp, rec.body, secrets, c.authMethod)
 	if r.status >= 300 && r.status < 400 {
@@ -177,8 +202,12 @@ func (c *Client) tokenFrom(m members) (*Token, string) {
 	switch {
 	case !ok || tt == "":
 		return nil, "token_type is missing"
+	case strings.EqualFold(tt, tokenTypeDPoP) && c.dpop == nil:
+		return nil, "token_type is DPoP, but the client has no DPoP key (WithDPoP) to use the token with (RFC 9449 §5)"
 	case !c.tokenTypeAllowed(tt):
 		return nil, fmt.Sprintf("token_type %q is not supported; only Bearer is (RFC 6750), unless allowed with WithTokenTypes", clip(c.redactor().clean(tt), 40))
+	case c.dpopRequired && !strings.EqualFold(tt, tokenTypeDPoP):
+		return nil, fmt.Sprintf("token_type %q, but DPoP is required (WithDPoPRequired): the server ignored the DPoP proof and issued a token that is not bound to the key (RFC 9449 §5)", clip(c.redactor().clean(tt), 40))
 	}
 	for _, key := range [...]string{"refresh_token", "scope", "id_token"} {
 		if v := m[key]; v != nil {
@@ -199,7 +228,7 @@ func (c *Client) tokenFrom(m members) (*Token, string) {
 }
 
 func (c *Client) tokenTypeAllowed(tt string) bool {
-	if strings.EqualFold(tt, "bearer") {
+	if strings.EqualFold(tt, "bearer") || c.dpop != nil && strings.EqualFold(tt, tokenTypeDPoP) {
 		return true
 	}
 	for _, t := range c.tokenTypes {

@@ -255,10 +255,16 @@ func TestInvalidClientExplainsCauses(t *testing.T) {
 }
 
 func TestWithTokenTypes(t *testing.T) {
-	te := newTokenEndpoint(t, jsonResponse(200, `{"access_token":"a","token_type":"DPoP"}`))
-	_, tok, err := exchange(t, clientFor(t, te, testSecret, pkce.WithTokenTypes("dpop")))
+	te := newTokenEndpoint(t, jsonResponse(200, `{"access_token":"a","token_type":"N_A"}`))
+	_, tok, err := exchange(t, clientFor(t, te, testSecret, pkce.WithTokenTypes("n_a")))
 	require.NoError(t, err)
-	assert.Equal(t, "DPoP", tok.TokenType)
+	assert.Equal(t, "N_A", tok.TokenType)
+
+	// DPoP tokens are usable only with the key: WithDPoP, not a type name.
+	_, err = pkce.New(&oauth2.Config{ClientID: "app", RedirectURL: "https://app.example/cb",
+		Endpoint: oauth2.Endpoint{AuthURL: "https://as.example/a", TokenURL: "https://as.example/t"}}, pkce.WithTokenTypes("dpop"))
+	assert.ErrorIs(t, err, pkce.ErrInvalidConfig)
+	assert.ErrorContains(t, err, "WithDPoP")
 }
 
 func TestExchangeHonoursContextAndHTTPClient(t *testing.T) {

@@ -88,11 +88,25 @@ func readBody(op Op, resp *http.Response, limit int64, secrets redactor) ([]byte
 // postAuthenticated POSTs form to endpoint with the client authentication
 // of the token endpoint, exactly as x/oauth2 sends it there: HTTP Basic
 // with the id and secret form-encoded (RFC 6749 §2.3.1), both in the body,
-// or client_id alone for a public client. The PAR (RFC 9126 §2.1) and
-// revocation (RFC 7009 §2.1) endpoints authenticate clients this way.
+// client_id alone for a public client, or client_id with a fresh client
+// assertion (RFC 7523 §2.2). The PAR (RFC 9126 §2.1) and revocation
+// (RFC 7009 §2.1) endpoints authenticate clients this way. A pushed
+// authorization request of a DPoP client carries a proof (RFC 9449 §10.1)
+// and is sent once more with the server's nonce when it asks for one
+// (RFC 9449 §8).
 func (c *Client) postAuthenticated(ctx context.Context, op Op, endpoint string, form url.Values, secrets redactor) (*serverResponse, error) {
 	ctx, cancel := withDefaultDeadline(ctx)
 	defer cancel()
+	withProof := op == OpPush && c.dpop != nil
+	for attempt := 0; ; attempt++ {
+		r, err := c.postAuthenticatedOnce(ctx, op, endpoint, form, secrets, withProof)
+		if err != nil || attempt > 0 || !withProof || !asksForNonce(r.status, r.http.Header, r.body) {
+			return r, err
+		}
+	}
+}
+
+func (c *Client) postAuthenticatedOnce(ctx context.Context, op Op, endpoint string, form url.Values, secrets redactor, withProof bool) (*serverResponse, error) {
 	id, secret := c.config.ClientID, c.config.ClientSecret
 	switch c.authMethod {
 	case AuthSecretPost:
@@ -100,6 +114,16 @@ func (c *Client) postAuthenticated(ctx context.Context, op Op, endpoint string, 
 		form.Set("client_secret", secret)
 	case AuthNone:
 		form.Set("client_id", id)
+	case AuthPrivateKeyJWT:
+		auth, err := c.clientAuthParams()
+		if err != nil {
+			return nil, &RequestError{Op: op, Err: err}
+		}
+		form.Set("client_id", id)
+		for k, v := range auth {
+			form[k] = v
+		}
+		secrets = secrets.with(auth.Get("client_assertion"))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -110,9 +134,20 @@ func (c *Client) postAuthenticated(ctx context.Context, op Op, endpoint string, 
 	if c.authMethod == AuthSecretBasic {
 		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 	}
+	if withProof {
+		proof, err := c.dpop.proof(http.MethodPost, req.URL, "")
+		if err != nil {
+			return nil, &RequestError{Op: op, Err: err}
+		}
+		req.Header.Set("DPoP", proof)
+		secrets = secrets.with(proof)
+	}
 	resp, err := endpointClient(ctx, c.httpClient).Do(req)
 	if err != nil {
 		return nil, &RequestError{Op: op, Err: err}
+	}
+	if c.dpop != nil {
+		c.dpop.remember(originOf(req.URL), resp.Header)
 	}
 	body, err := readBody(op, resp, c.maxResponseBytes, secrets)
 	if err != nil {
@@ -132,7 +167,9 @@ type recorder struct {
 	limit   int64
 	op      Op
 	secrets redactor
+	dpop    *dpopProver // adds a DPoP proof (RFC 9449 §5) when set
 
+	proof   string         // the DPoP proof sent, for the redactor
 	resp    *http.Response // the real answer, its body read into body
 	body    []byte
 	readErr error // a RequestError or a ResponseError for an oversized body
@@ -162,11 +199,22 @@ func (c *Client) recording(ctx context.Context, rec *recorder) context.Context {
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	// x/oauth2 made this request for this call alone and never looks at
-	// it again, so the header is set in place rather than on a copy.
+	// it again, so headers are set in place rather than on a copy.
 	req.Header.Set("Accept", "application/json")
+	if r.dpop != nil {
+		proof, err := r.dpop.proof(req.Method, req.URL, "")
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("DPoP", proof)
+		r.proof = proof
+	}
 	resp, err := r.base.RoundTrip(req)
 	if err != nil {
 		return nil, err
+	}
+	if r.dpop != nil {
+		r.dpop.remember(originOf(req.URL), resp.Header)
 	}
 	r.resp = resp
 	r.body, r.readErr = readBody(r.op, resp, r.limit, r.secrets)

@@ -16,6 +16,7 @@ type authCode struct {
 	challenge   string
 	scope       string
 	resources   []string
+	dpopJKT     string // the DPoP key the code is bound to (RFC 9449 §10)
 	expires     time.Time
 	// grant is set when the code has been exchanged; a second exchange
 	// revokes it (RFC 6749 §4.1.2).
@@ -33,6 +34,7 @@ type pendingAuthorization struct {
 	challenge string
 	scope     string
 	resources []string
+	dpopJKT   string
 	// response holds state and iss, which go with every answer, success
 	// and error alike (RFC 6749 §4.1.2, RFC 9207 §2).
 	response url.Values
@@ -104,6 +106,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		resources:   q["resource"],
 		response:    url.Values{},
 	}
+	if s.cfg.DPoP {
+		// A server without DPoP ignores dpop_jkt, like any unknown
+		// parameter (RFC 6749 §3.1).
+		p.dpopJKT = q.Get("dpop_jkt")
+	}
 	// An empty parameter counts as omitted (RFC 6749 §3.1), so an empty
 	// state is not echoed.
 	if state := q.Get("state"); state != "" {
@@ -174,6 +181,7 @@ func (s *Server) approve(w http.ResponseWriter, p *pendingAuthorization) {
 		challenge:   p.challenge,
 		scope:       p.scope,
 		resources:   p.resources,
+		dpopJKT:     p.dpopJKT,
 		expires:     s.now().Add(s.cfg.CodeLifetime),
 	}
 	s.mu.Unlock()

@@ -16,6 +16,9 @@ import (
 // request (RFC 6749 §2.3, §3.2.1). Each client must use exactly the method
 // it registered, and only one method per request (RFC 6749 §2.3).
 func (s *Server) authenticateClient(r *http.Request, form url.Values) (Client, *tokenError) {
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return s.authenticateAssertion(r, form)
+	}
 	if authz, ok := r.Header["Authorization"]; ok {
 		if len(authz) != 1 {
 			return Client{}, invalidClient(true, "the Authorization header is repeated")

@@ -1,6 +1,7 @@
 package pkcetest
 
 import (
+	"crypto"
 	"fmt"
 	"strings"
 	"time"
@@ -32,14 +33,22 @@ const (
 	// MethodNone is a public client that sends only its client_id
 	// (RFC 6749 §2.1, §3.2.1).
 	MethodNone AuthMethod = "none"
+	// MethodPrivateKeyJWT is a JWT signed with the client's private key,
+	// checked with Client.Key (RFC 7523 §2.2).
+	MethodPrivateKeyJWT AuthMethod = "private_key_jwt"
 )
 
 // Client is a registered client (RFC 6749 §2).
 type Client struct {
 	// ID is the client identifier (RFC 6749 §2.2).
 	ID string
-	// Secret is the client secret; it must be empty for MethodNone.
+	// Secret is the client secret; it must be empty for MethodNone and
+	// MethodPrivateKeyJWT.
 	Secret string
+	// Key is the public key of a MethodPrivateKeyJWT client: an
+	// *ecdsa.PublicKey, *rsa.PublicKey or ed25519.PublicKey. Its
+	// assertions must verify with it.
+	Key crypto.PublicKey
 	// Method is the only authentication method the client may use at the
 	// token, revocation and pushed authorization request endpoints.
 	Method AuthMethod
@@ -86,6 +95,19 @@ type Config struct {
 	// registered. Faults.MetadataOmitAuthMethods leaves both members out.
 	AuthMethodsSupported []AuthMethod
 
+	// DPoP makes the server accept DPoP proofs (RFC 9449) at the token and
+	// PAR endpoints and the resource, issue DPoP-bound tokens (token_type
+	// DPoP) to token requests that carry one, honour dpop_jkt, and
+	// advertise dpop_signing_alg_values_supported. Without a proof a
+	// token request still gets a Bearer token.
+	DPoP bool
+	// DPoPNonce makes the server require its nonce in every DPoP proof
+	// (RFC 9449 §8, §9): a proof without the current nonce gets
+	// use_dpop_nonce, and every answer of the token and PAR endpoints and
+	// the resource carries the nonce in a DPoP-Nonce header.
+	// RotateDPoPNonce changes it.
+	DPoPNonce bool
+
 	// AccessTokenLifetime is how long access tokens are valid; zero means
 	// DefaultAccessTokenLifetime.
 	AccessTokenLifetime time.Duration
@@ -124,8 +146,12 @@ func (c Client) check() error {
 	switch {
 	case c.ID == "":
 		return fmt.Errorf("client without ID")
-	case c.Method != MethodBasic && c.Method != MethodPost && c.Method != MethodNone:
+	case c.Method != MethodBasic && c.Method != MethodPost && c.Method != MethodNone && c.Method != MethodPrivateKeyJWT:
 		return fmt.Errorf("client %q has unknown auth method %q", c.ID, c.Method)
+	case c.Method == MethodPrivateKeyJWT:
+		if c.Secret != "" || c.Key == nil {
+			return fmt.Errorf("private_key_jwt client %q needs a Key and no Secret", c.ID)
+		}
 	case c.Method == MethodNone && c.Secret != "":
 		return fmt.Errorf("public client %q has a secret", c.ID)
 	case c.Method != MethodNone && c.Secret == "":

@@ -9,8 +9,11 @@
 // server issuer identifier (RFC 9207), resource indicators (RFC 8707),
 // authorization server metadata (RFC 8414, and the same document at the
 // OpenID Connect Discovery path), token revocation (RFC 7009), pushed
-// authorization requests (RFC 9126), the form_post response mode and a
-// bearer-protected resource (RFC 6750). It is strict: a request that breaks
+// authorization requests (RFC 9126), the form_post response mode,
+// private_key_jwt client authentication (RFC 7523), DPoP-bound tokens
+// with optional server nonces (RFC 9449, Config.DPoP and
+// Config.DPoPNonce) and a resource protected by bearer or DPoP tokens
+// (RFC 6750, RFC 9449 §7). It is strict: a request that breaks
 // a rule is answered with the error the RFC prescribes, so a client that
 // passes against it is unlikely to be lenient by accident.
 //

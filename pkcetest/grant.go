@@ -25,6 +25,7 @@ type grant struct {
 // accessToken is an issued access token (RFC 6749 §1.4).
 type accessToken struct {
 	grant    *grant
+	jkt      string // the DPoP key it is bound to (RFC 9449 §6), or ""
 	scope    string
 	audience []string // the resources it was issued for (RFC 8707 §2.2)
 	expires  time.Time
@@ -34,6 +35,7 @@ type accessToken struct {
 // always the grant's (RFC 6749 §6).
 type refreshToken struct {
 	grant *grant
+	jkt   string // the DPoP key of a public client (RFC 9449 §5), or ""
 	// revoked is set by RevokeRefreshToken and the revocation endpoint.
 	revoked bool
 	// rotated is set when the token was exchanged for a new one; showing it
@@ -49,17 +51,29 @@ type issued struct {
 	expiresIn    int
 	scope        string
 	idToken      string // empty unless scope has "openid"
+	jkt          string // the DPoP key the access token is bound to, or ""
 }
 
-// issue creates an access token for g with scope and audience, and a
-// refresh token when withRefresh is set. s.mu must be held.
-func (s *Server) issue(g *grant, scope string, audience []string, withRefresh bool) issued {
+// tokenType is Bearer, or DPoP for a bound token (RFC 9449 §5).
+func (out issued) tokenType() string {
+	if out.jkt != "" {
+		return "DPoP"
+	}
+	return "Bearer"
+}
+
+// issue creates an access token for g with scope and audience, bound to
+// the DPoP key jkt when not empty, and a refresh token when withRefresh is
+// set, bound to jkt too when bindRefresh is. s.mu must be held.
+func (s *Server) issue(g *grant, scope string, audience []string, withRefresh bool, jkt string, bindRefresh bool) issued {
 	out := issued{
 		accessToken: randomToken(),
 		expiresIn:   int(s.cfg.AccessTokenLifetime / time.Second),
 		scope:       scope,
+		jkt:         jkt,
 	}
 	s.accessTokens[out.accessToken] = &accessToken{
+		jkt:      jkt,
 		grant:    g,
 		scope:    scope,
 		audience: audience,
@@ -67,7 +81,11 @@ func (s *Server) issue(g *grant, scope string, audience []string, withRefresh bo
 	}
 	if withRefresh {
 		out.refreshToken = randomToken()
-		s.refreshTokens[out.refreshToken] = &refreshToken{grant: g}
+		rt := &refreshToken{grant: g}
+		if bindRefresh {
+			rt.jkt = jkt
+		}
+		s.refreshTokens[out.refreshToken] = rt
 	}
 	if hasScope(scope, "openid") {
 		// Tests only need an ID token to be carried through, not to verify

@@ -82,6 +82,12 @@ func (s *Server) metadataDocument(f Faults) map[string]any {
 		// RFC 9207 §3: true only when iss is sent on every response.
 		"authorization_response_iss_parameter_supported": s.cfg.SendIssuer,
 	}
+	if s.cfg.DPoP {
+		doc["dpop_signing_alg_values_supported"] = dpopAlgs
+	}
+	if slices.Contains(s.authMethodNames(), string(MethodPrivateKeyJWT)) {
+		doc["token_endpoint_auth_signing_alg_values_supported"] = dpopAlgs
+	}
 	if !f.MetadataOmitAuthMethods {
 		names := s.authMethodNames()
 		doc["token_endpoint_auth_methods_supported"] = names

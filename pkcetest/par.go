@@ -49,8 +49,26 @@ func (s *Server) pushAuthorization(w http.ResponseWriter, r *http.Request) {
 		writeTokenError(w, &tokenError{status: http.StatusBadRequest, code: code, description: desc})
 		return
 	}
+	// A proof on the push binds the code to its key (RFC 9449 §10.1).
+	jkt, terr := s.checkProof(r, "")
+	switch {
+	case terr != nil:
+		if terr.code == "use_dpop_nonce" {
+			s.nonceRefusals.Add(1)
+		}
+		writeTokenError(w, terr)
+		return
+	case jkt != "" && form.Has("dpop_jkt") && form.Get("dpop_jkt") != jkt:
+		writeTokenError(w, invalidRequest("dpop_jkt differs from the key of the DPoP proof (RFC 9449 §10.1)"))
+		return
+	}
 
 	params := cloneValues(form)
+	if jkt != "" {
+		params.Set("dpop_jkt", jkt)
+	}
+	params.Del("client_assertion")
+	params.Del("client_assertion_type")
 	params.Del("client_secret") // client authentication, not part of the request
 	uri := requestURIPrefix + randomToken()
 	lifetime := s.cfg.RequestURILifetime

@@ -15,25 +15,40 @@ func (s *Server) resource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+	var scope string
+	var audience []string
+	switch {
+	case strings.EqualFold(scheme, "DPoP") && token != "":
+		t, ok := s.dpopResource(w, r, token)
+		if !ok {
+			return
+		}
+		s.mu.Lock()
+		scope, audience = t.scope, t.audience
+		s.mu.Unlock()
+	case !strings.EqualFold(scheme, "Bearer") || token == "":
 		// RFC 6750 §3.1: a request without authentication gets a
 		// challenge but no error code.
 		bearerChallenge(w, "")
 		return
-	}
-
-	s.mu.Lock()
-	t, ok := s.accessTokens[token]
-	valid := ok && !t.grant.revoked && s.now().Before(t.expires)
-	var scope string
-	var audience []string
-	if valid {
-		scope, audience = t.scope, t.audience
-	}
-	s.mu.Unlock()
-	if !valid {
-		bearerChallenge(w, "the access token is unknown, expired or revoked")
-		return
+	default:
+		s.mu.Lock()
+		t, ok := s.accessTokens[token]
+		valid := ok && !t.grant.revoked && s.now().Before(t.expires)
+		bound := ok && t.jkt != ""
+		if valid {
+			scope, audience = t.scope, t.audience
+		}
+		s.mu.Unlock()
+		switch {
+		case !valid:
+			bearerChallenge(w, "the access token is unknown, expired or revoked")
+			return
+		case bound:
+			// A DPoP-bound token is no bearer token (RFC 9449 §7.2).
+			bearerChallenge(w, "the access token is DPoP-bound; send it with a DPoP proof")
+			return
+		}
 	}
 
 	answer := map[string]any{"sub": TestUser, "scope": scope}

@@ -34,6 +34,7 @@ type Server struct {
 	refreshRequests    atomic.Int64
 	revocationRequests atomic.Int64
 	pushedRequests     atomic.Int64
+	nonceRefusals      atomic.Int64
 
 	// mu guards everything below.
 	mu            sync.Mutex
@@ -51,6 +52,10 @@ type Server struct {
 	accessTokens  map[string]*accessToken
 	refreshTokens map[string]*refreshToken
 	requestURIs   map[string]*pushedRequest
+	seenJTIs      map[string]int64 // jti of assertions and proofs -> expiry, against replay
+	dpopNonce     string
+	lastAssertion map[string]any
+	lastProof     map[string]any
 }
 
 // NewServer starts and returns a server on a loopback address, serving
@@ -85,6 +90,8 @@ func newServer(cfg Config) *Server {
 		accessTokens:  make(map[string]*accessToken),
 		refreshTokens: make(map[string]*refreshToken),
 		requestURIs:   make(map[string]*pushedRequest),
+		seenJTIs:      make(map[string]int64),
+		dpopNonce:     randomToken(),
 	}
 	for _, c := range cfg.Clients {
 		if err := c.check(); err != nil {
@@ -113,6 +120,10 @@ func (s *Server) Close() {
 func (s *Server) Client() *http.Client { return s.http.Client() }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; p {
+	case s.prefix + tokenPath, s.prefix + parPath, s.prefix + resourcePath:
+		s.setNonceHeader(w)
+	}
 	switch p := r.URL.Path; p {
 	case s.prefix + authorizePath:
 		s.authorize(w, r)

@@ -96,14 +96,21 @@ func (s *Server) grantTokens(r *http.Request, form url.Values) (issued, *tokenEr
 	if terr != nil {
 		return issued{}, terr
 	}
+	proofJKT, terr := s.checkProof(r, "")
+	if terr != nil {
+		if terr.code == "use_dpop_nonce" {
+			s.nonceRefusals.Add(1)
+		}
+		return issued{}, terr
+	}
 	if desc := checkResources(form["resource"]); desc != "" {
 		return issued{}, &tokenError{status: http.StatusBadRequest, code: "invalid_target", description: desc}
 	}
 	switch gt := form.Get("grant_type"); gt {
 	case "authorization_code":
-		return s.exchangeCode(client, form)
+		return s.exchangeCode(client, form, proofJKT)
 	case "refresh_token":
-		return s.refresh(client, form)
+		return s.refresh(client, form, proofJKT)
 	case "":
 		return issued{}, invalidRequest("grant_type is missing (RFC 6749 §4.1.3)")
 	default:
@@ -114,7 +121,7 @@ func (s *Server) grantTokens(r *http.Request, form url.Values) (issued, *tokenEr
 
 // exchangeCode runs the authorization code grant (RFC 6749 §4.1.3,
 // RFC 7636 §4.5, §4.6).
-func (s *Server) exchangeCode(client Client, form url.Values) (issued, *tokenError) {
+func (s *Server) exchangeCode(client Client, form url.Values, proofJKT string) (issued, *tokenError) {
 	code := form.Get("code")
 	if code == "" {
 		return issued{}, invalidRequest("code is missing (RFC 6749 §4.1.3)")
@@ -156,17 +163,21 @@ func (s *Server) exchangeCode(client Client, form url.Values) (issued, *tokenErr
 	case !verifierMatches(v, c.challenge):
 		return issued{}, invalidGrant("code_verifier does not match the code_challenge (RFC 7636 §4.6)")
 	}
+	jkt, terr := bindProof(proofJKT, c.dpopJKT)
+	if terr != nil {
+		return issued{}, terr
+	}
 	g := &grant{clientID: client.ID, scope: c.scope, resources: c.resources}
 	audience, ok := audienceFor(form["resource"], g)
 	if !ok {
 		return issued{}, invalidTarget()
 	}
 	c.grant = g
-	return s.issue(g, c.scope, audience, true), nil
+	return s.issue(g, c.scope, audience, true, jkt, client.Method == MethodNone), nil
 }
 
 // refresh runs the refresh token grant (RFC 6749 §6).
-func (s *Server) refresh(client Client, form url.Values) (issued, *tokenError) {
+func (s *Server) refresh(client Client, form url.Values, proofJKT string) (issued, *tokenError) {
 	rt := form.Get("refresh_token")
 	if rt == "" {
 		return issued{}, invalidRequest("refresh_token is missing (RFC 6749 §6)")
@@ -196,11 +207,16 @@ func (s *Server) refresh(client Client, form url.Values) (issued, *tokenError) {
 		}
 		scope = req
 	}
+	// RFC 9449 §5: a public client's refresh token is bound to its key.
+	jkt, terr := bindProof(proofJKT, t.jkt)
+	if terr != nil {
+		return issued{}, terr
+	}
 	audience, ok := audienceFor(form["resource"], t.grant)
 	if !ok {
 		return issued{}, invalidTarget()
 	}
-	out := s.issue(t.grant, scope, audience, s.cfg.Rotate)
+	out := s.issue(t.grant, scope, audience, s.cfg.Rotate, jkt, client.Method == MethodNone)
 	if s.cfg.Rotate {
 		t.rotated = true
 	}
@@ -216,7 +232,7 @@ func (s *Server) writeTokenResponse(w http.ResponseWriter, f Faults, out issued)
 	}
 	body := map[string]any{
 		"access_token": out.accessToken,
-		"token_type":   "Bearer",
+		"token_type":   out.tokenType(),
 		"expires_in":   out.expiresIn,
 		// An extension member, as some providers send; clients must ignore
 		// what they do not understand (RFC 6749 §5.1).

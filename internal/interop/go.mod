@@ -3,6 +3,7 @@ module github.com/pkcekit/pkce/internal/interop
 go 1.26.0
 
 require (
+	github.com/go-jose/go-jose/v3 v3.0.3
 	github.com/ory/fosite v0.49.0
 	github.com/pkcekit/pkce v0.0.0
 	github.com/stretchr/testify v1.12.1
@@ -22,7 +23,6 @@ require (
 	github.com/felixge/httpsnoop v1.0.4 // indirect
 	github.com/fsnotify/fsnotify v1.6.0 // indirect
 	github.com/go-chi/chi/v5 v5.5.0 // indirect
-	github.com/go-jose/go-jose/v3 v3.0.3 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect

@@ -30,6 +30,7 @@ var methods = map[string]pkce.AuthMethod{
 	interop.ClientSecretBasic: pkce.AuthSecretBasic,
 	interop.ClientSecretPost:  pkce.AuthSecretPost,
 	interop.None:              pkce.AuthNone,
+	interop.PrivateKeyJWT:     pkce.AuthPrivateKeyJWT,
 }
 
 // newClient configures the package for reg at srv: the registered

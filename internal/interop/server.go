@@ -16,6 +16,7 @@ package interop
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -30,6 +31,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/openid"
@@ -48,13 +50,22 @@ const (
 	ClientSecretBasic = "client_secret_basic"
 	ClientSecretPost  = "client_secret_post"
 	None              = "none"
+	// PrivateKeyJWT checks a JWT signed with the client's key (RFC 7523
+	// §2.2) against Client.Key. fosite wants the token endpoint URL as
+	// the assertion's aud, at every endpoint.
+	PrivateKeyJWT = "private_key_jwt"
 )
 
 // Client is a client registration (RFC 6749 §2).
 type Client struct {
 	ID string
-	// Secret must be empty exactly when Method is None.
+	// Secret must be set exactly when Method is ClientSecretBasic or
+	// ClientSecretPost.
 	Secret string
+	// Key and KeyAlg are the public key and JWS algorithm of a
+	// PrivateKeyJWT client, registered as its JWKS.
+	Key    crypto.PublicKey
+	KeyAlg string
 	// Method is the token endpoint authentication method.
 	Method       string
 	RedirectURIs []string
@@ -197,10 +208,16 @@ func Start(cfg Config) (*Server, error) {
 // register turns c into a fosite client with a hashed secret.
 func register(c Client, hasher *fosite.BCrypt) (fosite.Client, error) {
 	switch {
-	case c.Method != ClientSecretBasic && c.Method != ClientSecretPost && c.Method != None:
+	case c.Method != ClientSecretBasic && c.Method != ClientSecretPost && c.Method != None && c.Method != PrivateKeyJWT:
 		return nil, fmt.Errorf("interop: client %q: unknown method %q", c.ID, c.Method)
-	case (c.Method == None) != (c.Secret == ""):
-		return nil, fmt.Errorf("interop: client %q: a secret is needed exactly when the method is not none", c.ID)
+	case (c.Method == None || c.Method == PrivateKeyJWT) != (c.Secret == ""):
+		return nil, fmt.Errorf("interop: client %q: a secret is needed exactly for the client_secret methods", c.ID)
+	case (c.Method == PrivateKeyJWT) != (c.Key != nil):
+		return nil, fmt.Errorf("interop: client %q: a key is needed exactly for private_key_jwt", c.ID)
+	}
+	var jwks *jose.JSONWebKeySet
+	if c.Key != nil {
+		jwks = &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: c.Key, KeyID: c.ID + "-key", Algorithm: c.KeyAlg, Use: "sig"}}}
 	}
 	var hash []byte
 	if c.Secret != "" {
@@ -220,7 +237,9 @@ func register(c Client, hasher *fosite.BCrypt) (fosite.Client, error) {
 			Audience:      c.Audience,
 			Public:        c.Method == None,
 		},
-		TokenEndpointAuthMethod: c.Method,
+		TokenEndpointAuthMethod:           c.Method,
+		JSONWebKeys:                       jwks,
+		TokenEndpointAuthSigningAlgorithm: c.KeyAlg,
 	}, nil
 }
 

@@ -1,0 +1,67 @@
+// oidc-provider configured as a FAPI 2.0 authorization server: its FAPI
+// 2.0 profile, pushed authorization requests required, private_key_jwt
+// client authentication, DPoP with server nonces required at every
+// endpoint, revocation and userinfo. It signs in the fixed user
+// "test-user" without any page: the interaction URL finishes the login at
+// once, and every grant covers what the client asked for.
+//
+// The Go tests start it with FAPI_CONFIG={"port":N,"clients":[...]} and
+// wait for the line "ready <issuer>" on stdout.
+import crypto from 'node:crypto';
+import http from 'node:http';
+
+import Provider from 'oidc-provider';
+
+const { port, clients } = JSON.parse(process.env.FAPI_CONFIG);
+const issuer = `http://127.0.0.1:${port}`;
+const signingKey = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+
+const provider = new Provider(issuer, {
+  clients,
+  jwks: { keys: [{ ...signingKey, kid: 'as-es256', alg: 'ES256', use: 'sig' }] },
+  clientAuthMethods: ['private_key_jwt'],
+  enabledJWA: {
+    clientAuthSigningAlgValues: ['ES256', 'PS256', 'EdDSA'],
+    dPoPSigningAlgValues: ['ES256', 'PS256', 'EdDSA'],
+  },
+  features: {
+    fapi: { enabled: true, profile: '2.0' },
+    dPoP: { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
+    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true },
+    revocation: { enabled: true },
+    userinfo: { enabled: true },
+    devInteractions: { enabled: false },
+  },
+  cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
+  findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
+  interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+  issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+  async loadExistingGrant(ctx) {
+    const { Grant } = ctx.oidc.provider;
+    const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+    if (grantId) {
+      return Grant.find(grantId);
+    }
+    const grant = new Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+    grant.addOIDCScope(ctx.oidc.params.scope || 'openid');
+    await grant.save();
+    return grant;
+  },
+});
+
+const handle = provider.callback();
+const server = http.createServer(async (req, res) => {
+  if (req.url.startsWith('/interaction/')) {
+    try {
+      await provider.interactionFinished(req, res, { login: { accountId: 'test-user' } }, { mergeWithLastSubmission: false });
+    } catch (err) {
+      res.statusCode = 500;
+      res.end(String(err));
+    }
+    return;
+  }
+  handle(req, res);
+});
+provider.on('server_error', (_ctx, err) => console.error('server_error', err));
+server.listen(port, '127.0.0.1', () => console.log(`ready ${issuer}`));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
