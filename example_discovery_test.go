@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -50,13 +48,18 @@ func ExampleNewFromIssuer() {
 		fmt.Println(err)
 		return
 	}
-	// The browser's part, played by a test helper.
-	callback, err := followAuthorization(flow.URL)
+	// The browser's part, played by the test server.
+	callback, err := srv.Authorize(ctx, flow.URL)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	tok, err := client.Finish(httptest.NewRequestWithContext(ctx, http.MethodGet, callback.String(), nil), flow)
+	r, err := callback.Request(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	tok, err := client.Finish(r, flow)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 
@@ -106,16 +104,21 @@ func ExampleClient_Finish() {
 	}
 
 	// In a real application the browser goes to flow.URL and comes back to
-	// the redirect URL; here a test helper plays the browser and returns
-	// the redirect back.
-	callback, err := followAuthorization(flow.URL)
+	// the redirect URL; here the test server plays the browser and returns
+	// the request the browser would send to the redirect endpoint.
+	ctx := context.Background()
+	callback, err := srv.Authorize(ctx, flow.URL)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 
 	// The redirect endpoint's handler gets the browser's request.
-	r := httptest.NewRequest(http.MethodGet, callback.String(), nil)
+	r, err := callback.Request(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	tok, err := client.Finish(r, flow)
 	if err != nil {
 		fmt.Println(err)
@@ -124,7 +127,8 @@ func ExampleClient_Finish() {
 	fmt.Println(tok.Type(), tok.Valid(), tok.RefreshToken != "")
 
 	// The same callback a second time is refused before any token request.
-	_, err = client.Finish(httptest.NewRequest(http.MethodGet, callback.String(), nil), flow)
+	replay, _ := callback.Request(ctx)
+	_, err = client.Finish(replay, flow)
 	fmt.Println(errors.Is(err, pkce.ErrFlowFinished))
 	// Output:
 	// Bearer true true

@@ -9,6 +9,11 @@
 //
 //	go run ./examples/desktop -demo
 //
+// Run it again and the stored token is refreshed, without a browser (see
+// demo.go for how a server that is new on every run allows that);
+// -demo -logout signs out. When no browser opens, the program says so and
+// how long it waits for the printed URL to be visited (-timeout).
+//
 // or against a real one, with a public client whose redirect URI is
 // registered as http://127.0.0.1/callback:
 //
@@ -48,7 +53,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pkcekit/pkce"
-	"github.com/pkcekit/pkce/pkcetest"
 )
 
 func main() {
@@ -118,6 +122,11 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	return o, nil
 }
 
+// scopes splits a -scopes value at spaces and commas.
+func scopes(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
+}
+
 func envOr(key, fallback string) string {
 	if v := os.Getenv(key); v != "" {
 		return v
@@ -132,15 +141,19 @@ func run(ctx context.Context, args []string, stdout io.Writer, open func(authURL
 	if err != nil {
 		return err
 	}
-	file := "token.json"
+	store := tokenStore{path: filepath.Join(configDir, "pkce-desktop", "token.json"), tokenURL: o.tokenURL, clientID: o.clientID}
 	if o.demo {
-		// The embedded server forgets its tokens when the program ends, so
-		// they are kept apart from a real sign-in.
-		file = "demo-token.json"
-		srv := startDemoServer(o)
-		defer srv.Close()
+		// See demo.go: the demo's token is kept apart from a real
+		// sign-in, and the embedded server honours it on the next run.
+		store = tokenStore{path: filepath.Join(configDir, "pkce-desktop", "demo-token.json"),
+			tokenURL: demoProvider, clientID: demoClientID, expireOnLoad: true}
+		previous, _ := store.load()
+		demo, err := startDemoServer(o, previous)
+		if err != nil {
+			return err
+		}
+		defer demo.Close()
 	}
-	store := tokenStore{path: filepath.Join(configDir, "pkce-desktop", file), tokenURL: o.tokenURL, clientID: o.clientID}
 	if o.logout {
 		return logout(ctx, o, store, stdout)
 	}
@@ -185,7 +198,7 @@ func newClient(o *options) (*pkce.Client, error) {
 		ClientSecret: o.clientSecret,
 		Endpoint:     oauth2.Endpoint{AuthURL: o.authURL, TokenURL: o.tokenURL},
 		RedirectURL:  o.redirectURL,
-		Scopes:       strings.FieldsFunc(o.scopes, func(r rune) bool { return r == ' ' || r == ',' }),
+		Scopes:       scopes(o.scopes),
 	}, opts...)
 }
 
@@ -222,32 +235,6 @@ func logout(ctx context.Context, o *options, store tokenStore, stdout io.Writer)
 	}
 	fmt.Fprintln(stdout, "Revoked the token at the provider.")
 	return store.remove(stdout)
-}
-
-// startDemoServer starts the embedded authorization server, with a public
-// client registered for loopback redirects and rotating refresh tokens, and
-// points o at it.
-func startDemoServer(o *options) *pkcetest.Server {
-	srv := pkcetest.NewServer(pkcetest.Config{
-		Clients: []pkcetest.Client{{
-			ID:           "desktop-demo",
-			Method:       pkcetest.MethodNone,
-			RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback"},
-		}},
-		SendIssuer: true,
-		Rotate:     true,
-	})
-	o.authURL, o.tokenURL, o.issuer = srv.AuthURL(), srv.TokenURL(), srv.Issuer()
-	o.revocationURL = srv.RevocationURL()
-	o.clientID, o.clientSecret = "desktop-demo", ""
-	o.redirectURL = "http://127.0.0.1/callback"
-	if o.scopes == "" {
-		o.scopes = "openid offline_access"
-	}
-	if o.resourceURL == "" {
-		o.resourceURL = srv.ResourceURL()
-	}
-	return srv
 }
 
 // storedSource returns a token source for the stored token, refreshed if
@@ -291,8 +278,9 @@ func signIn(ctx context.Context, client *pkce.Client, store tokenStore, o *optio
 	tok, err := client.SignInLoopback(ctx, func(authURL string) error {
 		fmt.Fprintf(stdout, "Sign in in your browser. If it does not open, visit:\n\n  %s\n\n", authURL)
 		if err := open(authURL); err != nil {
-			fmt.Fprintf(stdout, "(Could not start a browser: %v.)\n", err)
+			fmt.Fprintf(stdout, "No browser opened: %v. Open the URL above yourself.\n", err)
 		}
+		fmt.Fprintf(stdout, "Waiting up to %s for the sign-in (-timeout; Ctrl-C to stop).\n", humanDuration(o.timeout))
 		return nil // the printed URL is the fallback: keep waiting
 	}, opts...)
 	if err != nil {
@@ -303,6 +291,23 @@ func signIn(ctx context.Context, client *pkce.Client, store tokenStore, o *optio
 	}
 	fmt.Fprintln(stdout, "Signed in; the token is saved in", store.path)
 	return client.TokenSource(tok.Token, pkce.OnRefresh(store.save))
+}
+
+// humanDuration prints d as "5 minutes" or "90 seconds" rather than
+// "5m0s".
+func humanDuration(d time.Duration) string {
+	switch {
+	case d >= time.Minute && d%time.Minute == 0:
+		if d == time.Minute {
+			return "1 minute"
+		}
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	case d == time.Second:
+		return "1 second"
+	case d%time.Second == 0:
+		return fmt.Sprintf("%d seconds", d/time.Second)
+	}
+	return d.String()
 }
 
 func describe(stdout io.Writer, tok *oauth2.Token) {
@@ -338,7 +343,8 @@ func callResource(ctx context.Context, source *pkce.TokenSource, url string, std
 
 // openBrowser asks the operating system to open url in the default
 // browser (RFC 8252 §6: the system browser, never an embedded one). It
-// does not wait for the browser.
+// waits a moment for the opener to fail, as xdg-open does at once without
+// a display or a browser, and not for the browser itself.
 func openBrowser(url string) error {
 	var cmd *exec.Cmd
 	switch runtime.GOOS {
@@ -347,12 +353,23 @@ func openBrowser(url string) error {
 	case "darwin":
 		cmd = exec.Command("open", url)
 	default:
+		if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+			return errors.New("no graphical display (DISPLAY and WAYLAND_DISPLAY are unset)")
+		}
 		cmd = exec.Command("xdg-open", url)
 	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	go cmd.Wait() // reap it whenever it ends
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }() // reaps it whenever it ends
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("%s: %w", cmd.Path, err)
+		}
+	case <-time.After(3 * time.Second): // still running: a browser is starting
+	}
 	return nil
 }
 
@@ -362,6 +379,10 @@ type tokenStore struct {
 	path     string
 	tokenURL string
 	clientID string
+	// expireOnLoad treats a loaded token as expired, so that it is
+	// refreshed before use: the demo's, whose access token died with the
+	// last run's embedded server.
+	expireOnLoad bool
 }
 
 type storedToken struct {
@@ -385,6 +406,9 @@ func (s tokenStore) load() (*oauth2.Token, error) {
 	}
 	if st.TokenURL != s.tokenURL || st.ClientID != s.clientID {
 		return nil, errOtherProvider
+	}
+	if s.expireOnLoad {
+		st.Token.Expiry = time.Now().Add(-time.Minute)
 	}
 	return st.Token, nil
 }

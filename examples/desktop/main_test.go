@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -360,4 +361,75 @@ func TestDesktopRefusesBadFlags(t *testing.T) {
 			assert.Zero(t, b.visits)
 		})
 	}
+}
+
+func TestDesktopSaysWhenNoBrowserOpens(t *testing.T) {
+	tests := []struct {
+		name    string
+		timeout []string
+		open    func(b *browser) func(string) error
+		want    []string
+	}{
+		{
+			name: "a browser opens: the program still says how long it waits",
+			open: func(b *browser) func(string) error { return b.open },
+			want: []string{"Waiting up to 5 minutes for the sign-in"},
+		},
+		{
+			name:    "no browser opens: the program says so, and how long it waits",
+			timeout: []string{"-timeout", "90s"},
+			open: func(b *browser) func(string) error {
+				return func(authURL string) error {
+					b.open(authURL) // the person pastes the printed URL
+					return errors.New(`exec: "xdg-open": executable file not found in $PATH`)
+				}
+			},
+			want: []string{"No browser opened: exec: \"xdg-open\"", "Open the URL above yourself",
+				"Waiting up to 90 seconds for the sign-in"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &browser{}
+			var out bytes.Buffer
+
+			require.NoError(t, run(testContext(t), append([]string{"-demo"}, tt.timeout...), &out, tt.open(b), t.TempDir()))
+
+			require.NoError(t, b.err)
+			for _, want := range tt.want {
+				assert.Contains(t, out.String(), want)
+			}
+			assert.Contains(t, out.String(), `"sub":"test-user"`, "signed in all the same")
+		})
+	}
+}
+
+func TestDesktopDemoRefreshesOnTheNextRunAndLogsOut(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pkce-desktop", "demo-token.json")
+	b := &browser{}
+	ctx := testContext(t)
+	var out bytes.Buffer
+	require.NoError(t, run(ctx, []string{"-demo"}, &out, b.open, dir))
+	require.NoError(t, b.err)
+	first := readStored(t, path)
+
+	// The next run has a new embedded server: the stored token is refreshed,
+	// without a browser, and the rotated refresh token is saved.
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"-demo"}, &out, b.open, dir))
+	assert.Equal(t, 1, b.visits, "no browser on the second run")
+	assert.Contains(t, out.String(), "Refreshed the stored sign-in")
+	assert.Contains(t, out.String(), `"sub":"test-user"`, "the refreshed token works")
+	second := readStored(t, path)
+	assert.NotEqual(t, first.Token.RefreshToken, second.Token.RefreshToken, "rotated and saved")
+	assertNoSecrets(t, out.String(), second)
+	assertPrivate(t, path)
+
+	// -logout revokes the stored token and deletes it.
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"-demo", "-logout"}, &out, b.open, dir))
+	assert.Contains(t, out.String(), "Revoked the token at the provider")
+	assert.Contains(t, out.String(), "Signed out")
+	assert.NoFileExists(t, path)
 }

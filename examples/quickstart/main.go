@@ -4,8 +4,9 @@
 //
 //	go run ./examples/quickstart
 //
-// Secrets are printed shortened, as a real application should never print
-// them at all.
+// Each step names the call it makes. The user's sign-in is simulated:
+// pkcetest plays the browser. Secrets are printed shortened, as a real
+// application should never print them at all.
 package main
 
 import (
@@ -14,11 +15,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 
@@ -34,8 +38,7 @@ func main() {
 }
 
 func run(out io.Writer) error {
-	step := func(n int, title string) { fmt.Fprintf(out, "\n%d. %s\n", n, title) }
-	show := func(name string, value any) { fmt.Fprintf(out, "   %-15s %v\n", name, value) }
+	p := &printer{out: out}
 
 	// An authorization server on 127.0.0.1 for the tenant "acme", which
 	// knows one confidential client, publishes its metadata (RFC 8414),
@@ -55,7 +58,7 @@ func run(out io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	step(1, "Configure the client from the issuer: fetch the server's metadata")
+	p.step(1, "pkce.NewFromIssuer: fetch the server's metadata, configure the client")
 	client, err := pkce.NewFromIssuer(ctx, srv.Issuer(), &oauth2.Config{
 		ClientID:     "quickstart",
 		ClientSecret: "quickstart-secret",
@@ -66,15 +69,15 @@ func run(out io.Writer) error {
 		return err
 	}
 	md := client.Metadata()
-	show("issuer", md.Issuer)
-	show("metadata", srv.MetadataURL())
-	show("authorize", md.AuthorizationEndpoint)
-	show("token", md.TokenEndpoint)
-	show("revocation", md.RevocationEndpoint)
-	show("iss on redirect", md.AuthorizationResponseIssParameterSupported)
-	show("client", client)
+	p.show("issuer", md.Issuer)
+	p.show("metadata", srv.MetadataURL())
+	p.show("authorize", md.AuthorizationEndpoint)
+	p.show("token", md.TokenEndpoint)
+	p.show("revocation", md.RevocationEndpoint)
+	p.show("iss on redirect", md.AuthorizationResponseIssParameterSupported)
+	p.show("client", client)
 
-	step(2, "Start a flow: verifier, S256 challenge, state, authorization URL")
+	p.step(2, "client.Start: verifier, S256 challenge, state, authorization URL")
 	// A web app does this in its login handler, keeps flow in the user's
 	// server-side session and redirects the browser to flow.URL. The
 	// verifier stays in flow (it prints redacted); only its challenge
@@ -83,54 +86,56 @@ func run(out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	authURL, err := url.Parse(flow.URL)
+	p.show("flow", flow)
+	p.show("state", short(flow.State))
+	p.show("expires", flow.Expires.Format(time.RFC3339))
+	p.showURL("URL", flow.URL, "state")
+
+	p.step(3, "srv.Authorize: the user signs in (simulated: pkcetest plays the browser)")
+	// A real user signs in in the browser, and the server redirects the
+	// browser back to the redirect URL with a code. Here pkcetest follows
+	// flow.URL in place of the browser and returns that callback.
+	callback, err := srv.Authorize(ctx, flow.URL)
 	if err != nil {
 		return err
 	}
-	show("flow", flow)
-	show("challenge", authURL.Query().Get("code_challenge"))
-	show("state", short(flow.State))
-	show("expires", flow.Expires.Format(time.RFC3339))
-	show("URL", redactQuery(flow.URL, "state"))
+	p.showURL("redirect", callback.URL.String(), "code", "state")
 
-	step(3, "The user signs in; the server redirects the browser back")
-	callbackURL, err := signIn(flow.URL)
-	if err != nil {
-		return err
-	}
-	show("redirect", redactQuery(callbackURL.String(), "code", "state"))
-	show("iss", callbackURL.Query().Get("iss"))
-
-	step(4, "Finish: check the callback (iss, state, expiry, error, code), then exchange the code with the verifier")
+	p.step(4, "client.Finish: check the callback (iss, state, expiry, error, code), exchange the code")
 	// A web app's callback handler gets this request from net/http; here
-	// it is built from the URL the browser was sent to. Finish makes no
-	// token request unless every check of the callback passed. (It is
-	// VerifyCallback followed by Exchange; call those two yourself only
-	// when the callback does not arrive as an *http.Request.)
-	callback := httptest.NewRequest(http.MethodGet, callbackURL.String(), nil).WithContext(ctx)
-	tok, err := client.Finish(callback, flow)
+	// it is the request the browser would send. Finish makes no token
+	// request unless every check of the callback passed, and sends the
+	// verifier with the code.
+	r, err := callback.Request(ctx)
 	if err != nil {
 		return err
 	}
-	show("token", tok)
-	show("access token", short(tok.AccessToken))
-	show("refresh token", short(tok.RefreshToken))
-	show("scope", tok.Scope())
+	tok, err := client.Finish(r, flow)
+	if err != nil {
+		return err
+	}
+	p.show("token", tok)
+	p.show("access token", short(tok.AccessToken))
+	p.show("refresh token", short(tok.RefreshToken))
+	p.show("scope", tok.Scope())
 
-	step(5, "A replayed callback is refused before any token request")
-	replay := httptest.NewRequest(http.MethodGet, callbackURL.String(), nil).WithContext(ctx)
+	p.step(5, "client.Finish again: a replayed callback is refused before any token request")
+	replay, err := callback.Request(ctx)
+	if err != nil {
+		return err
+	}
 	_, err = client.Finish(replay, flow)
-	show("error", err)
-	show("finished once", errors.Is(err, pkce.ErrFlowFinished))
+	p.show("error", err)
+	p.show("finished once", errors.Is(err, pkce.ErrFlowFinished))
 
-	step(6, "Call a protected resource with the access token")
+	p.step(6, "oauth2.NewClient: call a protected resource with the access token")
 	user, err := userinfo(ctx, srv.ResourceURL(), tok.Token)
 	if err != nil {
 		return err
 	}
-	show("userinfo", user)
+	p.show("userinfo", user)
 
-	step(7, "Refresh the token; the server rotates the refresh token")
+	p.step(7, "source.TokenContext: refresh the expired token; the server rotates it")
 	var saved *pkce.Token
 	source, err := client.TokenSource(expiredCopy(tok.Token), pkce.OnRefresh(func(_ context.Context, next *pkce.Token) error {
 		saved = next // a real application writes it to storage here
@@ -143,23 +148,107 @@ func run(out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	show("old refresh", short(tok.RefreshToken))
-	show("new refresh", short(fresh.RefreshToken))
-	show("rotated", fresh.RefreshToken != tok.RefreshToken)
-	show("hook saw it", saved != nil && saved.RefreshToken == fresh.RefreshToken)
+	p.show("old refresh", short(tok.RefreshToken))
+	p.show("new refresh", short(fresh.RefreshToken))
+	p.show("rotated", fresh.RefreshToken != tok.RefreshToken)
+	p.show("hook saw it", saved != nil && saved.RefreshToken == fresh.RefreshToken)
 	_, err = client.Refresh(ctx, tok.RefreshToken)
-	show("old one now", err)
-	show("sign in again", errors.Is(err, pkce.ErrSignInRequired))
+	p.show("old one now", err)
+	p.show("sign in again", errors.Is(err, pkce.ErrSignInRequired))
 
-	step(8, "Sign out: revoke the refresh token and forget the token")
-	show("sign-out", source.SignOut(ctx))
+	p.step(8, "source.SignOut: revoke the refresh token and forget the token")
+	p.show("sign-out", source.SignOut(ctx))
 	_, err = source.TokenContext(ctx)
-	show("token now", err)
+	p.show("token now", err)
 	_, err = userinfo(ctx, srv.ResourceURL(), fresh)
-	show("resource now", err)
+	p.show("resource now", err)
 
-	fmt.Fprintln(out, "\ndone")
+	p.line("")
+	p.line("done")
 	return nil
+}
+
+// A printer prints the steps, each value after its name, in lines of at
+// most maxWidth characters.
+type printer struct {
+	out   io.Writer
+	steps int
+}
+
+const (
+	maxWidth = 100
+	indent   = "   "
+	nameCol  = 16 // name column width
+)
+
+func (p *printer) line(s string) { fmt.Fprintln(p.out, s) }
+
+func (p *printer) step(n int, title string) {
+	if p.steps > 0 {
+		p.line("") // a blank line between steps, none before the first
+	}
+	p.steps++
+	p.line(fmt.Sprintf("%d. %s", n, title))
+}
+
+// show prints a value, wrapped at spaces; a nil error is "ok".
+func (p *printer) show(name string, value any) {
+	if err, ok := value.(error); ok || value == nil {
+		value = "ok"
+		if err != nil {
+			value = err.Error()
+		}
+	}
+	p.lines(name, wrap(fmt.Sprint(value), maxWidth-len(indent)-nameCol))
+}
+
+// showURL prints a URL as its address and then one query parameter per
+// line, decoded, with the values of secretKeys shortened.
+func (p *printer) showURL(name, raw string, secretKeys ...string) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		p.show(name, "(unparseable URL)")
+		return
+	}
+	q := u.Query()
+	u.RawQuery = ""
+	lines := []string{u.String() + "?"}
+	for _, key := range slices.Sorted(maps.Keys(q)) {
+		value := q.Get(key)
+		if slices.Contains(secretKeys, key) {
+			value = short(value)
+		}
+		lines = append(lines, "  "+key+"="+value)
+	}
+	p.lines(name, lines)
+}
+
+func (p *printer) lines(name string, lines []string) {
+	for i, l := range lines {
+		if i > 0 {
+			name = ""
+		}
+		p.line(fmt.Sprintf("%s%-*s%s", indent, nameCol, name, l))
+	}
+}
+
+// wrap breaks s at spaces into lines of at most width characters; a word
+// longer than width gets a line of its own.
+func wrap(s string, width int) []string {
+	var lines []string
+	cur := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case cur == "":
+			cur = word
+		case utf8.RuneCountInString(cur)+1+utf8.RuneCountInString(word) <= width:
+			cur += " " + word
+		default:
+			lines = append(lines, cur)
+			cur = word
+		}
+	}
+	return append(lines, cur)
 }
 
 // expiredCopy pretends tok has expired, so that the token source refreshes
@@ -168,24 +257,6 @@ func expiredCopy(tok *oauth2.Token) *oauth2.Token {
 	cp := *tok
 	cp.Expiry = time.Now().Add(-time.Minute)
 	return &cp
-}
-
-// signIn plays the browser: it follows the authorization URL and returns
-// the redirect the server answers with, without following it.
-func signIn(authURL string) (*url.URL, error) {
-	browser := &http.Client{
-		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	resp, err := browser.Get(authURL)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		return nil, fmt.Errorf("authorization endpoint answered %s", resp.Status)
-	}
-	return url.Parse(resp.Header.Get("Location"))
 }
 
 func userinfo(ctx context.Context, resource string, tok *oauth2.Token) (string, error) {
@@ -216,20 +287,4 @@ func short(secret string) string {
 		return "(redacted)"
 	}
 	return fmt.Sprintf("%s… (%d chars)", secret[:6], len(secret))
-}
-
-// redactQuery shortens the named query parameters of a URL.
-func redactQuery(raw string, keys ...string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	q := u.Query()
-	for _, k := range keys {
-		if v := q.Get(k); v != "" {
-			q.Set(k, v[:min(6, len(v))]+"...")
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
 }
