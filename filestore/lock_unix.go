@@ -44,7 +44,17 @@ func (s *Store) Lease(ctx context.Context, subject, owner string, ttl time.Durat
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := leaseKey{subject, owner}
-	until := time.Now().Add(ttl)
+	now := time.Now()
+	until := now.Add(ttl)
+	// A lease of this process whose ttl has run out ends here, whether or
+	// not its timer has fired yet: a busy process runs timers late.
+	for hk, h := range s.leases {
+		if hk.subject == subject && hk.owner != owner && !now.Before(h.until) {
+			h.timer.Stop()
+			delete(s.leases, hk)
+			_ = h.f.Close()
+		}
+	}
 	if h, ok := s.leases[k]; ok {
 		h.until = until
 		h.timer.Reset(ttl)
