@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -90,14 +89,13 @@ func TestOAuth2Behaviours(t *testing.T) {
 				form, err = url.ParseQuery(string(body))
 				require.NoError(t, err)
 				got = req
-				// The stand-in of the recording transport: x/oauth2 must
-				// accept it as a successful answer.
-				return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
-					Body: io.NopCloser(strings.NewReader(standIn)), Request: req}, nil
+				// What the recording transport does once it has the
+				// answer: x/oauth2 must end the call with that error.
+				return nil, errRecorded
 			})}
 			err := tc.send(context.WithValue(ctx, oauth2.HTTPClient, hc))
-			require.NoError(t, err, "x/oauth2 accepts the stand-in answer")
 			require.NotNil(t, got, "x/oauth2 used the client from the context")
+			assert.ErrorIs(t, err, errRecorded, "x/oauth2 returns the transport's error")
 			tc.check(t, got, form)
 		})
 	}

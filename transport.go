@@ -24,11 +24,12 @@ import (
 //     transport there;
 //  2. clientcredentials.Config sends EndpointParams over its own
 //     grant_type, which gives a refresh request with an optional scope;
-//  3. it accepts a minimal JSON answer, which the recording transport
-//     hands it in place of the real one: the package reads the real answer
-//     itself, once, within its own bound, and builds the token from what
-//     it checked. (x/oauth2 would otherwise decode the body twice and cut
-//     it silently at 1 MiB.)
+//  3. it returns the error of its HTTP client's transport as the call's
+//     error: once the recording transport has the real answer, it reads
+//     it itself, once, within its own bound, builds the token from what it
+//     checked, and ends x/oauth2's part of the call with errRecorded.
+//     (x/oauth2 would otherwise decode the body twice, build a token the
+//     package does not use, and cut the body silently at 1 MiB.)
 //
 // Requests x/oauth2 has no call for (PAR, revocation, metadata) are sent
 // by postAuthenticated and fetchMetadata with the same HTTP client choice.
@@ -160,7 +161,7 @@ func (c *Client) postAuthenticatedOnce(ctx context.Context, op Op, endpoint stri
 // sends the request with the caller's transport, adding Accept:
 // application/json (without it some servers, GitHub among them, answer
 // form-encoded), reads the real answer within the client's bound, and
-// hands x/oauth2 a stand-in (see the top of this file).
+// ends x/oauth2's part with errRecorded (see the top of this file).
 type recorder struct {
 	base    http.RoundTripper
 	client  http.Client
@@ -173,16 +174,11 @@ type recorder struct {
 	resp    *http.Response // the real answer, its body read into body
 	body    []byte
 	readErr error // a RequestError or a ResponseError for an oversized body
-
-	standIn     strings.Reader
-	standInResp http.Response
 }
 
-// standIn is what x/oauth2 decodes in place of the real answer.
-const standIn = `{"access_token":"-","token_type":"bearer"}`
-
-// standInHeader labels the stand-in; x/oauth2 only reads it.
-var standInHeader = http.Header{"Content-Type": {"application/json"}}
+// errRecorded ends x/oauth2's part of a token request once the recording
+// transport has the answer, which the package reads itself.
+var errRecorded = errors.New("pkce: the answer was recorded")
 
 // recording returns a context whose HTTP client is rec, built on the
 // caller's client: its transport, jar and timeout, and no redirects, since
@@ -218,12 +214,5 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	r.resp = resp
 	r.body, r.readErr = readBody(r.op, resp, r.limit, r.secrets)
-	if r.readErr != nil {
-		return nil, errors.New("pkce: answer not handed on")
-	}
-	r.standIn.Reset(standIn)
-	r.standInResp = http.Response{Status: "200 OK", StatusCode: http.StatusOK, Proto: resp.Proto,
-		ProtoMajor: resp.ProtoMajor, ProtoMinor: resp.ProtoMinor, Header: standInHeader,
-		Body: io.NopCloser(&r.standIn), ContentLength: int64(len(standIn)), Request: req}
-	return &r.standInResp, nil
+	return nil, errRecorded
 }
