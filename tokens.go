@@ -38,6 +38,9 @@ import (
 // before the new one was saved, the stored refresh token is dead: the next
 // refresh fails with ErrSignInRequired (invalid_grant, or a 4xx without an
 // error object), once, and the user must sign in again. No replica loops.
+// A store that refuses the save until the refresh times out is the same
+// case for the other replicas; the replica that refreshed keeps the new
+// token and hands it out rather than drop it.
 type Tokens struct {
 	client *Client
 	store  Store
@@ -274,13 +277,15 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token) (*Toke
 	if err != nil {
 		return nil, &refreshError{class: ErrTryLater, err: err}
 	}
-	saved, err := t.store.SaveToken(ctx, subject, storedBytes, b)
+	saved, err := t.save(ctx, subject, storedBytes, b)
 	switch {
 	case err != nil:
-		// The server may have rotated the refresh token; the new one is
-		// handed out (and to the OnRefresh hook), but the store still
-		// holds the old one.
-		return nil, storeError("saving the refreshed token", err)
+		// The server has issued the new token and may have rotated the
+		// refresh token: dropping it would leave only a dead one. This
+		// process hands it out (and to the OnRefresh hook); the store
+		// keeps the old one, and another replica's refresh will end in
+		// ErrSignInRequired.
+		return next, nil
 	case !saved:
 		// Someone replaced the stored token while this lease was held
 		// (a new sign-in, or a lease that ran out): theirs wins.
@@ -289,6 +294,27 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token) (*Toke
 		}
 	}
 	return next, nil
+}
+
+// save stores a refreshed token, trying again while the store fails and
+// ctx (the refresh's, bounded by its timeout) allows: the new token exists
+// nowhere else.
+func (t *Tokens) save(ctx context.Context, subject string, old, token []byte) (bool, error) {
+	wait := leasePollMin
+	for {
+		saved, err := t.store.SaveToken(ctx, subject, old, token)
+		if err == nil {
+			return saved, nil
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return false, err
+		case <-timer.C:
+		}
+		wait = min(2*wait, leasePollMax)
+	}
 }
 
 // newer reports whether stored differs from what the source holds and

@@ -207,3 +207,25 @@ func (c *countingStore) Release(ctx context.Context, subject, owner string) erro
 	}
 	return c.Store.Release(ctx, subject, owner)
 }
+
+// failingSaves is a store whose SaveToken always fails.
+type failingSaves struct{ pkce.Store }
+
+func (failingSaves) SaveToken(context.Context, string, []byte, []byte) (bool, error) {
+	return false, errors.New("store unreachable for writes")
+}
+
+func TestTokensKeepARefreshedTokenTheStoreCannotSave(t *testing.T) {
+	s := newTokensStack(t, pkce.WithRefreshTimeout(time.Second))
+	tokens, err := s.client.Tokens(failingSaves{s.store}, pkce.WithRefreshTimeout(time.Second))
+	require.NoError(t, err)
+	src, err := tokens.Source(context.Background(), "alice")
+	require.NoError(t, err)
+
+	tok, err := src.Token()
+	require.NoError(t, err, "the server rotated the refresh token: the new one is handed out, not dropped")
+	assert.Equal(t, 1, s.srv.RefreshRequests())
+	again, err := src.Token()
+	require.NoError(t, err)
+	assert.Equal(t, tok.AccessToken, again.AccessToken, "and kept by this process")
+}
