@@ -83,6 +83,12 @@ var (
 	ErrClientRejected = errors.New("pkce: the authorization server rejected the client")
 )
 
+// ErrNoRegistration is matched by the error of a Transport that found no
+// way to identify the client to the authorization server: no pre-registered
+// credentials for it, no client ID metadata document it accepts, and no
+// registration endpoint.
+var ErrNoRegistration = errors.New("pkce: no client registration for the authorization server")
+
 // ErrorCode is an OAuth 2.0 error code. An *OAuthError matches the
 // ErrorCode equal to its code with errors.Is, so
 // errors.Is(err, pkce.ErrAccessDenied) reads as it should. Codes not listed

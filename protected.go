@@ -137,12 +137,6 @@ type Transport struct {
 	sessions []*session
 }
 
-// ErrNoRegistration is matched by the error of a Transport that found no
-// way to identify the client to the authorization server: no pre-registered
-// credentials for it, no client ID metadata document it accepts, and no
-// registration endpoint.
-var ErrNoRegistration = errors.New("pkce: no client registration for the authorization server")
-
 // A session is what a Transport knows about one protected resource.
 type session struct {
 	resource string // the canonical resource identifier
