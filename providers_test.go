@@ -110,6 +110,11 @@ const (
 		`"scope":{{json .Scope}}{{if .IDToken}},"id_token":{{json .IDToken}}{{end}},"instance_url":"https://mycompany.my.salesforce.com",` +
 		`"id":"https://login.salesforce.com/id/00Dx0000000BV7z/005x00000012Q9P","token_type":"Bearer","issued_at":"1278448101416"` +
 		`{{if .RefreshToken}},"refresh_token":{{json .RefreshToken}}{{end}}}`
+	// Supabase Auth's OAuth 2.1 server; the id_token is sent whenever the
+	// test server issues one (openid scope).
+	supabaseAuthTokens = `{"access_token":{{json .AccessToken}},"token_type":"bearer","expires_in":3600` +
+		`{{if .RefreshToken}},"refresh_token":{{json .RefreshToken}}{{end}},"scope":{{json .Scope}}` +
+		`{{if .IDToken}},"id_token":{{json .IDToken}}{{end}}}`
 	slackTokens = `{"ok":true,"access_token":{{json .AccessToken}},"token_type":"bot","scope":"commands,incoming-webhook",` +
 		`"bot_user_id":"U0KRQLJ9H","app_id":"A0KRD7HC3","team":{"name":"Slack Softball Team","id":"T9TK3CUKW"},"enterprise":null,` +
 		`"authed_user":{"id":"U1234","scope":"chat:write","access_token":"xoxp-1234","token_type":"user"},` +
@@ -189,6 +194,12 @@ var providers = []providerRow{
 			"https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app",
 			"https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens",
 		},
+		// The refreshing page: each refresh returns a new user access
+		// token and a new refresh token, and the refresh token used no
+		// longer works. It does not document the error GitHub answers a
+		// used refresh token with, so the row asserts that the reuse fails
+		// and not how the package classifies it (refreshRotates, not
+		// refreshRotatesReuseRefused).
 		server:  pkcetest.Config{Rotate: true},
 		faults:  pkcetest.Faults{TokenTemplate: githubAppTokens, FormEncodedUnlessJSONAccepted: true, ErrorsAs200: true},
 		method:  pkcetest.MethodPost,
@@ -198,6 +209,8 @@ var providers = []providerRow{
 			assert.False(t, r.tok.Expiry.IsZero(), "expiring user tokens: expires_in 28800")
 			assert.Equal(t, float64(15897600), r.tok.Extra("refresh_token_expires_in"))
 			assert.Equal(t, "", r.tok.Scope(), "GitHub Apps have no scopes")
+			_, err := r.client.Refresh(context.Background(), r.tok.RefreshToken)
+			assert.Error(t, err, "a refresh token that was used no longer works")
 			assertErrorWith200(t, r)
 		},
 	},
@@ -221,9 +234,16 @@ var providers = []providerRow{
 		docs: []string{
 			"https://developer.okta.com/docs/guides/implement-grant-type/authcodepkce/main/",
 			"https://developer.okta.com/docs/guides/refresh-tokens/main/",
+			"https://developer.okta.com/docs/guides/refresh-tokens/refresh-token-rotation/",
 			"https://developer.okta.com/docs/guides/revoke-tokens/main/",
 		},
 		// A custom authorization server: https://{yourOktaDomain}/oauth2/default.
+		// Rotation is the default for SPAs, which are public clients like
+		// this one (refresh-token-rotation page). The replaced refresh token
+		// stays valid for the grace period configured on the app, and its
+		// reuse after that is detected and invalidates the newest tokens;
+		// the page gives neither a fixed grace period nor the error answer,
+		// so the row does not assert reuse (refreshRotates).
 		server:   pkcetest.Config{PathPrefix: "/oauth2/default", Rotate: true},
 		method:   pkcetest.MethodNone,
 		redirect: "http://127.0.0.1/callback",
@@ -240,6 +260,8 @@ var providers = []providerRow{
 		docs: []string{
 			"https://auth0.com/docs/get-started/authentication-and-authorization-flow/authorization-code-flow-with-pkce/call-your-api-using-the-authorization-code-flow-with-pkce",
 			"https://auth0.com/docs/secure/tokens/refresh-tokens/refresh-token-rotation",
+			"https://auth0.com/docs/tokens/guides/configure-refresh-token-rotation",
+			"https://support.auth0.com/center/s/article/troubleshoot-refresh-token-unknown-or-invalid-before-expiry-403-unknown-or-invalid-refresh-token",
 			"https://auth0.com/docs/api/authentication#revoke-refresh-token",
 		},
 		// The issuer is https://{tenant}.auth0.com/, with the slash.
@@ -254,8 +276,10 @@ var providers = []providerRow{
 		check: func(t *testing.T, r *providerRun) {
 			assert.Equal(t, "https://api.example.com", r.srv.LastAuthorizationRequest().Get("audience"))
 			assert.True(t, strings.HasSuffix(r.client.Metadata().Issuer, "/"))
-			// A reused rotated refresh token is answered 403 with
-			// invalid_grant.
+			// A reused rotated refresh token is answered 403 with this
+			// invalid_grant body (Auth0 support article, cited above), once
+			// the rotation overlap period configured on the app, if any,
+			// has passed.
 			r.srv.SetFaults(pkcetest.Faults{RefreshRaw: &pkcetest.RawResponse{Status: http.StatusForbidden,
 				ContentType: "application/json", Body: `{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}`}})
 			defer r.srv.SetFaults(pkcetest.Faults{MetadataIssuer: slash(r.srv.Issuer())})
@@ -286,9 +310,15 @@ var providers = []providerRow{
 		docs: []string{
 			"https://www.keycloak.org/securing-apps/oidc-layers",
 			"https://www.keycloak.org/docs/latest/server_admin/index.html#_oidc-auth-flows",
+			"https://keycloak.gitbooks.io/documentation/server_admin/topics/sessions/timeouts.html",
 		},
 		// Realm issuer https://{host}/realms/{realm}; iss on every
-		// authorization response (RFC 9207).
+		// authorization response (RFC 9207). The realm has Revoke Refresh
+		// Token on (Realm Settings, Tokens): each refresh then returns
+		// another refresh token and the one used is single-use (timeouts
+		// page). Without that setting the docs read do not say what a
+		// refresh returns, and no page read gives the error for a reused
+		// one, so the row asserts the rotation only (refreshRotates).
 		server:  pkcetest.Config{PathPrefix: "/realms/myrealm", SendIssuer: true, Rotate: true},
 		faults:  pkcetest.Faults{TokenTemplate: keycloakTokens},
 		method:  pkcetest.MethodBasic,
@@ -400,8 +430,13 @@ var providers = []providerRow{
 			"https://supabase.com/docs/guides/auth/oauth-server/oauth-flows",
 		},
 		// Issuer https://{project-ref}.supabase.co/auth/v1, metadata at
-		// the RFC 8414 location.
+		// the RFC 8414 location. The token answer is the oauth-flows
+		// page's: token_type "bearer", expires_in 3600, the requested
+		// scope, and an id_token on every code exchange. Its refresh
+		// example carries a new refresh token, but the page says only that
+		// refresh tokens may be rotated, so the row does not assert reuse.
 		server:   pkcetest.Config{PathPrefix: "/auth/v1", Rotate: true},
+		faults:   pkcetest.Faults{TokenTemplate: supabaseAuthTokens},
 		method:   pkcetest.MethodNone,
 		redirect: "http://127.0.0.1/callback",
 		issuer:   same,
@@ -410,6 +445,10 @@ var providers = []providerRow{
 		check: func(t *testing.T, r *providerRun) {
 			assert.Equal(t, []string{"/.well-known/oauth-authorization-server/auth/v1"}, r.srv.MetadataRequests(),
 				"RFC 8414 metadata is found at the first place asked")
+			assert.Equal(t, "bearer", r.tok.TokenType, "compared case-insensitively")
+			assert.False(t, r.tok.Expiry.IsZero(), "expires_in 3600")
+			assert.Equal(t, "openid email", r.tok.Scope())
+			assert.NotEmpty(t, r.tok.IDToken(), "an id_token comes with every code exchange")
 		},
 	},
 	{
@@ -437,7 +476,11 @@ var providers = []providerRow{
 		docs: []string{
 			"https://zitadel.com/docs/apis/openidoauth/endpoints",
 			"https://zitadel.com/docs/guides/integrate/login/oidc/login-users",
+			"https://help.zitadel.com/how-to-enable-and-receive-refresh-tokens",
 		},
+		// ZITADEL issues rotating refresh tokens: a refresh returns a new
+		// one (help article). No page read says what happens to the
+		// replaced one, so the row does not assert reuse (refreshRotates).
 		server:   pkcetest.Config{Rotate: true},
 		method:   pkcetest.MethodNone,
 		redirect: "http://127.0.0.1/callback",
@@ -466,10 +509,18 @@ var providers = []providerRow{
 		docs: []string{
 			"https://www.ory.sh/docs/oauth2-oidc/authorization-code-flow",
 			"https://www.ory.sh/docs/oauth2-oidc/refresh-token-grant",
-			"https://www.ory.sh/docs/oauth2-oidc/revoke-consent",
+			"https://www.ory.sh/docs/hydra/guides/graceful-token-refresh",
+			"https://docs.rs/ory-client/1.1.7/ory_client/apis/o_auth2_api/fn.revoke_o_auth2_token.html",
 		},
-		// token_type "bearer" in lower case; rotated refresh tokens,
-		// reuse revokes the chain.
+		// token_type "bearer" in lower case. Refresh tokens are single-use:
+		// each refresh returns a new one and invalidates the one used
+		// (refresh-token-grant page). Reusing one after the grace period,
+		// which is off unless configured, revokes every token of the
+		// consent (graceful-token-refresh page). The pages do not give the
+		// error code; fosite, Ory's OAuth2 engine, answers invalid_grant
+		// (internal/interop/profiles_test.go). Access and refresh tokens
+		// can be revoked by their client (revokeOAuth2Token, whose SDK page
+		// is cited).
 		server:  pkcetest.Config{Rotate: true},
 		faults:  pkcetest.Faults{TokenType: "bearer"},
 		method:  pkcetest.MethodBasic,
@@ -479,6 +530,10 @@ var providers = []providerRow{
 		revoke:  true,
 		check: func(t *testing.T, r *providerRun) {
 			assert.Equal(t, "bearer", r.tok.TokenType, "compared case-insensitively")
+			_, err := r.client.Refresh(context.Background(), r.tok.RefreshToken)
+			assert.ErrorIs(t, err, pkce.ErrSignInRequired, "the replaced refresh token is refused")
+			_, err = r.client.Refresh(context.Background(), r.refreshed.RefreshToken)
+			assert.ErrorIs(t, err, pkce.ErrSignInRequired, "reuse detection revoked the newest refresh token too")
 		},
 	},
 
