@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -180,6 +181,9 @@ func register(ctx context.Context, fallback *http.Client, md *Metadata, cm Clien
 	if err != nil {
 		return nil, err
 	}
+	if secret, ok := m["client_secret"].(string); ok {
+		r.secrets = r.secrets.with(secret) // nothing below quotes it
+	}
 	reg := &Registration{Issuer: md.Issuer, AuthMethod: cm.TokenEndpointAuthMethod}
 	var ok bool
 	if reg.ClientID, ok = m["client_id"].(string); !ok || reg.ClientID == "" {
@@ -199,10 +203,17 @@ func register(ctx context.Context, fallback *http.Client, md *Metadata, cm Clien
 			return nil, r.fail(ErrInvalidResponse, fmt.Sprintf("token_endpoint_auth_method %q is not one the package can use", clip(s, 40)), "RFC 7591 §2")
 		}
 	}
-	if n, ok := m["client_secret_expires_at"].(json.Number); ok {
-		if secs, err := n.Int64(); err == nil && secs > 0 {
-			reg.SecretExpiresAt = time.Unix(secs, 0)
+	switch v := m["client_secret_expires_at"].(type) {
+	case nil:
+	case float64:
+		if v != math.Trunc(v) || v < 0 || v > math.MaxInt64/2 {
+			return nil, r.fail(ErrInvalidResponse, "client_secret_expires_at is not a whole number of seconds", "RFC 7591 §3.2.1")
 		}
+		if v > 0 { // 0 means the secret does not expire
+			reg.SecretExpiresAt = time.Unix(int64(v), 0)
+		}
+	default:
+		return nil, r.fail(ErrInvalidResponse, "client_secret_expires_at is not a number", "RFC 7591 §3.2.1")
 	}
 	switch {
 	case reg.AuthMethod == AuthNone:
