@@ -48,6 +48,16 @@ func (r *serverResponse) fail(kind error, problem, rule string) error {
 	return e
 }
 
+// excerpt describes r's body for a message. A registration answer is not
+// quoted at all: it may carry a newly issued client secret, which no
+// redactor can know beforehand (RFC 7591 §3.2.1).
+func (r *serverResponse) excerpt() string {
+	if r.op == OpRegister {
+		return fmt.Sprintf("%d bytes", len(r.body))
+	}
+	return r.secrets.excerpt(r.body)
+}
+
 // retrieveError returns an *oauth2.RetrieveError about r that is safe to
 // hand out: its body and headers are cleaned of the request's secrets,
 // and its response leads to a request that has nothing but the method and
@@ -79,7 +89,7 @@ func (r *serverResponse) errorResponse(rule string) error {
 	}
 	m, problem := decodeObject(r.body)
 	if problem != "" {
-		return r.fail(ErrNotJSON, problem+": "+r.secrets.excerpt(r.body), rule)
+		return r.fail(ErrNotJSON, problem+": "+r.excerpt(), rule)
 	}
 	if key := m.caseCollision(errorMembers...); key != "" {
 		return r.fail(ErrInvalidResponse, collisionProblem(key), rule)
@@ -109,7 +119,7 @@ func (r *serverResponse) oauthError(m members) *OAuthError {
 func (r *serverResponse) jsonObject(rule string, known ...string) (members, error) {
 	m, problem := decodeObject(r.body)
 	if problem != "" {
-		return nil, r.fail(ErrNotJSON, problem+": "+r.secrets.excerpt(r.body), rule)
+		return nil, r.fail(ErrNotJSON, problem+": "+r.excerpt(), rule)
 	}
 	if !isJSONMediaType(r.contentType) {
 		return nil, r.fail(ErrNotJSON, "a JSON object, but labelled as something else than application/json", rule)
