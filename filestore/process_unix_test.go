@@ -8,9 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,7 +125,7 @@ func TestClaimAcrossProcesses(t *testing.T) {
 		s, err := filestore.New(os.Getenv("STORE_DIR"))
 		require.NoError(t, err)
 		storetest.AwaitStart()
-		storetest.Report("wins %d", claimConcurrently(t, s))
+		storetest.ClaimRace(t, s, claimGoroutines)
 		return
 	}
 	dir := filepath.Join(t.TempDir(), "tokens")
@@ -136,28 +133,6 @@ func TestClaimAcrossProcesses(t *testing.T) {
 	require.NoError(t, err)
 	ps := storetest.StartProcesses(t, claimProcesses, "claimer", "STORE_DIR="+dir)
 	ps.Start()
-	wins := 0
-	for i, lines := range ps.Wait(t) {
-		require.Len(t, lines, 1, "child %d", i)
-		n, err := strconv.Atoi(strings.TrimPrefix(lines[0], "wins "))
-		require.NoError(t, err, "child %d reported %q", i, lines[0])
-		wins += n
-	}
+	wins := storetest.TotalWins(t, ps)
 	assert.Equal(t, 1, wins, "winners among %d processes × %d goroutines", claimProcesses, claimGoroutines)
-}
-
-func claimConcurrently(t *testing.T, s *filestore.Store) int {
-	var wins atomic.Int64
-	var wg sync.WaitGroup
-	for range claimGoroutines {
-		wg.Go(func() {
-			ok, err := s.Claim(context.Background(), storetest.Key("contended"), time.Minute)
-			assert.NoError(t, err)
-			if ok {
-				wins.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	return int(wins.Load())
 }

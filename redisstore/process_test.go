@@ -6,10 +6,7 @@ import (
 	"context"
 	"errors"
 	"os"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -42,30 +39,12 @@ func TestClaimAcrossProcesses(t *testing.T) {
 	if storetest.Role() == "claimer" {
 		s := childStore(t)
 		storetest.AwaitStart()
-		var wins atomic.Int64
-		var wg sync.WaitGroup
-		for range claimGoroutines {
-			wg.Go(func() {
-				ok, err := s.Claim(context.Background(), storetest.Key("contended"), time.Minute)
-				assert.NoError(t, err)
-				if ok {
-					wins.Add(1)
-				}
-			})
-		}
-		wg.Wait()
-		storetest.Report("wins %d", wins.Load())
+		storetest.ClaimRace(t, s, claimGoroutines)
 		return
 	}
 	ps := storetest.StartProcesses(t, claimProcesses, "claimer", "REDIS_ADDR="+redisAddr, "STORE_PREFIX="+uniquePrefix())
 	ps.Start()
-	wins := 0
-	for i, lines := range ps.Wait(t) {
-		require.Len(t, lines, 1, "child %d", i)
-		n, err := strconv.Atoi(strings.TrimPrefix(lines[0], "wins "))
-		require.NoError(t, err, "child %d reported %q", i, lines[0])
-		wins += n
-	}
+	wins := storetest.TotalWins(t, ps)
 	assert.Equal(t, 1, wins, "winners among %d processes × %d goroutines", claimProcesses, claimGoroutines)
 }
 
