@@ -47,6 +47,7 @@ type Tokens struct {
 	opts   []SourceOption
 	owner  string // this Tokens' lease owner identity
 	lease  time.Duration
+	margin time.Duration // the sources' expiry margin
 
 	sources sync.Map   // subject → *subjectSource; lock-free reads
 	mu      sync.Mutex // serialises inserts, deletes and eviction
@@ -78,7 +79,7 @@ func (c *Client) Tokens(store Store, opts ...SourceOption) (*Tokens, error) {
 	var id [16]byte
 	rand.Read(id[:])
 	return &Tokens{client: c, store: store, opts: opts, owner: b64.EncodeToString(id[:]),
-		lease: probe.timeout + 5*time.Second}, nil
+		lease: probe.timeout + 5*time.Second, margin: probe.margin}, nil
 }
 
 // Save stores tok as subject's token, after sign-in (unconditionally: a
@@ -326,7 +327,10 @@ func (t *Tokens) newer(stored, cur *Token) bool {
 	if cur != nil && cur.Token != nil && stored.AccessToken == cur.AccessToken && stored.RefreshToken == cur.RefreshToken {
 		return false
 	}
-	return stored.Expiry.IsZero() || t.client.now().Add(defaultExpiryMargin).Before(stored.Expiry)
+	// The sources' own rule, so that a token handed back here is not due
+	// for refresh again at once.
+	probe := TokenSource{margin: t.margin, now: t.client.now}
+	return probe.state(stored, false).usable(t.client.now())
 }
 
 // storedToken is a Token's stored form.

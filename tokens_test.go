@@ -2,6 +2,7 @@ package pkce_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -228,4 +229,35 @@ func TestTokensKeepARefreshedTokenTheStoreCannotSave(t *testing.T) {
 	again, err := src.Token()
 	require.NoError(t, err)
 	assert.Equal(t, tok.AccessToken, again.AccessToken, "and kept by this process")
+}
+
+func TestTokensRefreshATokenDueUnderTheSourcesMargin(t *testing.T) {
+	s := newTokensStack(t)
+	counting := &countingStore{Store: s.store}
+	tokens, err := s.client.Tokens(counting, pkce.WithExpiryMargin(time.Minute))
+	require.NoError(t, err)
+	src, err := tokens.Source(context.Background(), "alice")
+	require.NoError(t, err)
+
+	// Another replica stored a token that is fresh by a 10 s margin but
+	// due by this source's minute.
+	b, err := s.store.LoadToken(context.Background(), "alice")
+	require.NoError(t, err)
+	var stored map[string]any
+	require.NoError(t, json.Unmarshal(b, &stored))
+	stored["access_token"] = "from-another-replica"
+	stored["expiry"] = time.Now().Add(30 * time.Second).Format(time.RFC3339Nano)
+	b, err = json.Marshal(stored)
+	require.NoError(t, err)
+	_, err = s.store.SaveToken(context.Background(), "alice", nil, b)
+	require.NoError(t, err)
+
+	tok, err := src.Token()
+	require.NoError(t, err)
+	assert.NotEqual(t, "from-another-replica", tok.AccessToken, "a token due by the source's margin is refreshed")
+	assert.Equal(t, 1, s.srv.RefreshRequests())
+	calls := counting.calls()
+	_, err = src.Token()
+	require.NoError(t, err)
+	assert.Equal(t, calls, counting.calls(), "and then served from memory, not looked up again")
 }
