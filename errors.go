@@ -83,6 +83,21 @@ var (
 	ErrClientRejected = errors.New("pkce: the authorization server rejected the client")
 )
 
+// Errors of the zero value or a nil pointer of a type that must be made
+// by its constructor. They match ErrInvalidConfig.
+var (
+	errZeroSource = fmt.Errorf("%w: the TokenSource was not made by Client.TokenSource or Tokens.Source", ErrInvalidConfig)
+	errZeroTokens = fmt.Errorf("%w: the Tokens was not made by Client.Tokens", ErrInvalidConfig)
+)
+
+// Causes of a Tokens failure that match ErrSignInRequired: the stored
+// refresh token was refused before (a tombstone is stored in its place),
+// or the stored bytes are no token.
+var (
+	errDeadToken        = errors.New("pkce: the stored refresh token was refused by the authorization server")
+	errUndecodableToken = errors.New("pkce: the stored token does not decode")
+)
+
 // ErrNoRegistration is matched by the error of a Transport that found no
 // way to identify the client to the authorization server: no pre-registered
 // credentials for it, no client ID metadata document it accepts, and no
