@@ -66,8 +66,10 @@ var (
 var (
 	// ErrSignInRequired: the grant is gone (invalid_grant: the refresh
 	// token expired, was revoked or rotated away; a 4xx answer without an
-	// error object; no refresh token; the source was signed out). Delete
-	// the stored token and send the user through sign-in again.
+	// error object; the same refusal of the same refresh token after the
+	// back-off; no refresh token; the source was signed out; a stored
+	// token refused before or that does not decode). Delete the stored
+	// token and send the user through sign-in again.
 	ErrSignInRequired = errors.New("pkce: sign-in required")
 	// ErrTryLater: the refresh may pass later (network errors, timeouts,
 	// 5xx, 408 and 429 answers, server_error, temporarily_unavailable,
