@@ -109,9 +109,11 @@ func (c *Client) Tokens(store Store, opts ...SourceOption) (*Tokens, error) {
 	rand.Read(id[:])
 	lease := probe.timeout + leaseMargin
 	// A holder that dies right after taking the lease keeps it for its
-	// whole ttl; a waiter must outlast that, plus a poll.
+	// whole ttl, and the replica that takes it next may need all of its
+	// own: a waiter outlasts both, so that it finds the token that the
+	// second one saved rather than give up while it is on its way.
 	return &Tokens{client: c, store: store, opts: opts, owner: b64.EncodeToString(id[:]),
-		lease: lease, leaseWait: lease + leasePollMax + time.Second, timeout: probe.timeout,
+		lease: lease, leaseWait: 2*lease + leasePollMax, timeout: probe.timeout,
 		margin: probe.margin, flights: make(map[string]*flight)}, nil
 }
 
