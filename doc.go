@@ -102,7 +102,9 @@
 //	any other error code, known or not (invalid_request,
 //	      invalid_scope, server_error, ...)                 ErrTryLater
 //	the same 4xx code to the same refresh token again,
-//	      >= 1 s later (after the back-off)                 ErrSignInRequired
+//	      >= 1 s later (after the back-off), another
+//	      refresh of the client served in between, or
+//	      for 10 minutes                                    ErrSignInRequired
 //	another 4xx without an error object (empty, HTML)       ErrSignInRequired
 //	a malformed answer (case-variant members), a malformed
 //	      2xx, a redirect, no answer, a timeout             ErrTryLater

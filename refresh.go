@@ -80,9 +80,11 @@ var errNoRefreshToken = errors.New("pkce: the token has no refresh token")
 // Some servers answer a dead refresh token with another code
 // (invalid_request, unauthorized_client). One such answer never throws a
 // refresh token away, but the same answer to the same refresh token
-// again, after the back-off, does; for a code that rejects the client,
-// only when another refresh of this client succeeded in between, so that
-// the credentials are known to work (see refusals).
+// again, after the back-off, does when another refresh of this client
+// succeeded in between: the client and the server work, so the answer is
+// about the token. Without such a witness, the same answer persisting
+// for refusalPersists does too, except for a code that rejects the
+// client, which may be about the credentials for as long as it lasts.
 func (c *Client) classify(err error, refreshToken string) error {
 	var oe *OAuthError
 	var re *ResponseError
@@ -120,6 +122,12 @@ func (c *Client) classify(err error, refreshToken string) error {
 // memory starts again, which only delays a conclusion.
 const maxRefusals = 4096
 
+// refusalPersists is how long the same ambiguous refusal of a refresh
+// token must last to end the grant when no other refresh of the client
+// succeeded meanwhile: longer than a misconfigured deployment usually
+// lasts, short enough that a user is asked to sign in the same day.
+const refusalPersists = 10 * time.Minute
+
 // refusals remembers, per refresh token (by digest, never the token), the
 // first ambiguous refusal of a refresh, so that the same refusal again
 // can be told from a passing fault.
@@ -138,15 +146,15 @@ type refusal struct {
 
 // repeated records the refusal (status, code) of refreshToken at now and
 // reports whether it is the same refusal as the first one remembered, at
-// least minBackoff later and, for a client rejection, with another
-// refresh served in between.
+// least minBackoff later, with another refresh served in between or,
+// unless it rejects the client, refusalPersists later.
 func (r *refusals) repeated(refreshToken string, status int, code string, aboutClient bool, now time.Time) bool {
 	key := sha256.Sum256([]byte(refreshToken))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	prev, ok := r.first[key]
 	if ok && prev.status == status && prev.code == code && now.Sub(prev.at) >= minBackoff &&
-		(!aboutClient || r.served.Load() > prev.served) {
+		(r.served.Load() > prev.served || !aboutClient && now.Sub(prev.at) >= refusalPersists) {
 		delete(r.first, key)
 		return true
 	}

@@ -537,14 +537,17 @@ func TestRefreshErrorClasses(t *testing.T) {
 		{name: "client rejection again after the back-off, nothing else served", run: again(oauthError(401, "invalid_client"), oauthError(401, "invalid_client"), time.Minute, false), want: pkce.ErrClientRejected, also: pkce.ErrInvalidClient, cause: true},
 
 		// The same 4xx code again after the back-off: sign in again.
-		{name: "the same 4xx code again after the back-off", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), time.Second, false), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidRequest, cause: true},
-		{name: "the same 4xx code again within the back-off", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), 500*time.Millisecond, false), want: pkce.ErrTryLater, also: pkce.ErrInvalidRequest, cause: true},
-		{name: "another 4xx code the second time", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_scope"), time.Minute, false), want: pkce.ErrTryLater, also: pkce.ErrInvalidScope, cause: true},
-		{name: "the same 5xx again after the back-off", run: again(oauthError(503, "temporarily_unavailable"), oauthError(503, "temporarily_unavailable"), time.Minute, false), want: pkce.ErrTryLater, cause: true},
+		{name: "the same 4xx code again after the back-off, another refresh served between", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), time.Second, true), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidRequest, cause: true},
+		{name: "the same 4xx code again after the back-off, nothing else served", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), time.Minute, false), want: pkce.ErrTryLater, also: pkce.ErrInvalidRequest, cause: true},
+		{name: "the same 4xx code persisting 10 minutes, nothing else served", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), 10*time.Minute, false), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidRequest, cause: true},
+		{name: "the same client rejection persisting 10 minutes, nothing else served", run: again(oauthError(400, "unauthorized_client"), oauthError(400, "unauthorized_client"), time.Hour, false), want: pkce.ErrClientRejected, cause: true},
+		{name: "the same 4xx code again within the back-off", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), 500*time.Millisecond, true), want: pkce.ErrTryLater, also: pkce.ErrInvalidRequest, cause: true},
+		{name: "another 4xx code the second time", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_scope"), time.Hour, true), want: pkce.ErrTryLater, also: pkce.ErrInvalidScope, cause: true},
+		{name: "the same 5xx again after the back-off", run: again(oauthError(503, "temporarily_unavailable"), oauthError(503, "temporarily_unavailable"), time.Hour, true), want: pkce.ErrTryLater, cause: true},
 
 		// A malformed answer: try later, however often.
 		{name: "malformed answer: error and ERROR at 400", run: refresh(malformedError), want: pkce.ErrTryLater, also: pkce.ErrInvalidResponse, cause: true},
-		{name: "malformed answer: error and ERROR at 400, again after the back-off", run: again(malformedError, malformedError, time.Minute, false), want: pkce.ErrTryLater, also: pkce.ErrInvalidResponse, cause: true},
+		{name: "malformed answer: error and ERROR at 400, again after the back-off", run: again(malformedError, malformedError, time.Hour, true), want: pkce.ErrTryLater, also: pkce.ErrInvalidResponse, cause: true},
 
 		// Tokens: a tombstone or a value that does not decode: sign in again.
 		{name: "Tokens: the stored refresh token was refused before", run: storedInTokens(`{"dead":true}`), want: pkce.ErrSignInRequired},

@@ -239,8 +239,8 @@ func TestTokenSourceRepeatedRefusals(t *testing.T) {
 		second error
 	}{
 		{"malformed error answer (error and ERROR) is never terminal", `{"error":"temporarily_unavailable","ERROR":"invalid_grant"}`, pkce.ErrTryLater, pkce.ErrTryLater},
-		{"invalid_request twice to the same refresh token", `{"error":"invalid_request"}`, pkce.ErrTryLater, pkce.ErrSignInRequired},
-		{"unauthorized_client twice, nothing else served", `{"error":"unauthorized_client"}`, pkce.ErrClientRejected, pkce.ErrClientRejected},
+		{"invalid_request to the same refresh token for 10 minutes", `{"error":"invalid_request"}`, pkce.ErrTryLater, pkce.ErrSignInRequired},
+		{"unauthorized_client for 10 minutes, nothing else served", `{"error":"unauthorized_client"}`, pkce.ErrClientRejected, pkce.ErrClientRejected},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -250,7 +250,7 @@ func TestTokenSourceRepeatedRefusals(t *testing.T) {
 			src := source(t, c, &oauth2.Token{AccessToken: "a", RefreshToken: "old-refresh", Expiry: clock.Now().Add(-time.Second)})
 			_, err := src.Token()
 			assertOneClass(t, err, tc.first)
-			clock.Advance(31 * time.Second) // past any back-off
+			clock.Advance(10 * time.Minute) // past any back-off, and the persistence rule
 			_, err = src.Token()
 			assertOneClass(t, err, tc.second)
 			assert.Equal(t, 2, te.count())
