@@ -86,6 +86,9 @@ func WithRefreshTimeout(d time.Duration) SourceOption {
 //
 // Token returns an *oauth2.Token, which prints its secrets with %v and
 // slog; log a pkce.Token{Token: tok} instead, which prints without them.
+//
+// Make a TokenSource with Client.TokenSource or Tokens.Source; the zero
+// value and a nil pointer fail with ErrInvalidConfig, never a panic.
 type TokenSource struct {
 	dpop      *dpopProver // the client's, for DPoP tokens; nil without WithDPoP
 	refresh   func(ctx context.Context, current *Token) (*Token, error)

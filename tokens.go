@@ -33,7 +33,8 @@ import (
 // A valid token is served from memory without touching the Store. Memory
 // is bounded: sources of subjects not asked for are evicted when more than
 // 10,000 subjects are held. Tokens is safe for concurrent use; create one
-// per Client and Store and share it.
+// per Client and Store with Client.Tokens and share it (the zero value
+// fails with ErrInvalidConfig).
 //
 // If a replica is killed after the server rotated the refresh token but
 // before the new one was saved, the stored refresh token is dead: the next
