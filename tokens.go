@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 )
 
 // Tokens keeps the tokens of many subjects (users, sessions: whatever key
@@ -32,7 +33,7 @@ import (
 //
 // A valid token is served from memory without touching the Store. Memory
 // is bounded: sources of subjects not asked for are evicted when more than
-// 10,000 subjects are held. Tokens is safe for concurrent use; create one
+// 10,000 subjects are held, and released after 5 to 10 minutes unasked. Tokens is safe for concurrent use; create one
 // per Client and Store with Client.Tokens and share it (the zero value
 // fails with ErrInvalidConfig).
 //
@@ -63,10 +64,13 @@ type Tokens struct {
 	// refresh token again.
 	flightMu sync.Mutex
 	flights  map[string]*flight
+	loads    map[string]*sourceLoad // cold starts in progress
 
-	sources sync.Map   // subject → *subjectSource; lock-free reads
-	mu      sync.Mutex // serialises inserts, deletes and eviction
-	count   int        // entries in sources, under mu
+	sources   sync.Map   // subject → *subjectSource; lock-free reads
+	mu        sync.Mutex // serialises inserts, deletes and eviction
+	count     int        // entries in sources, under mu
+	idle      time.Duration
+	idleTimer *time.Timer // under mu; nil when no round is due
 }
 
 // A subjectSource is one subject's shared source. used marks it as asked
@@ -87,6 +91,10 @@ type flight struct {
 
 // maxSubjects bounds the sources a Tokens holds.
 const maxSubjects = 10_000
+
+// idleRound is the period of the eviction rounds that release sources
+// not asked for: a source idle for two rounds is gone.
+const idleRound = 5 * time.Minute
 
 // leaseMargin is how much longer than the refresh timeout a lease lasts,
 // for the load before the request and the save after it.
@@ -115,7 +123,8 @@ func (c *Client) Tokens(store Store, opts ...SourceOption) (*Tokens, error) {
 	// second one saved rather than give up while it is on its way.
 	return &Tokens{client: c, store: store, opts: opts, owner: b64.EncodeToString(id[:]),
 		lease: lease, leaseWait: 2*lease + leasePollMax, timeout: probe.timeout,
-		margin: probe.margin, flights: make(map[string]*flight)}, nil
+		margin: probe.margin, flights: make(map[string]*flight), loads: make(map[string]*sourceLoad),
+		idle: idleRound}, nil
 }
 
 // ready reports whether t was made by Client.Tokens.
@@ -162,6 +171,49 @@ func (t *Tokens) Source(ctx context.Context, subject string) (*TokenSource, erro
 		}
 		return ss.src, nil
 	}
+	return t.coldSource(ctx, subject)
+}
+
+// A sourceLoad is one load of a subject's token for a new source; the
+// callers that arrive meanwhile share it.
+type sourceLoad struct {
+	done chan struct{}
+	src  *TokenSource
+	err  error
+}
+
+// coldSource makes subject's source, loading the store once however many
+// callers ask at once.
+func (t *Tokens) coldSource(ctx context.Context, subject string) (*TokenSource, error) {
+	for {
+		t.flightMu.Lock()
+		l := t.loads[subject]
+		if l == nil {
+			l = &sourceLoad{done: make(chan struct{})}
+			t.loads[subject] = l
+			t.flightMu.Unlock()
+			l.src, l.err = t.newSource(ctx, subject)
+			t.flightMu.Lock()
+			delete(t.loads, subject)
+			t.flightMu.Unlock()
+			close(l.done)
+			return l.src, l.err
+		}
+		t.flightMu.Unlock()
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: waiting for the token to load: %w", ctx.Err())}
+		}
+		// The loader's own context ending says nothing to this caller.
+		if l.err == nil || !errors.Is(l.err, context.Canceled) && !errors.Is(l.err, context.DeadlineExceeded) {
+			return l.src, l.err
+		}
+	}
+}
+
+// newSource loads subject's token and makes its shared source.
+func (t *Tokens) newSource(ctx context.Context, subject string) (*TokenSource, error) {
 	stored, _, err := t.load(ctx, subject)
 	if err != nil {
 		return nil, err
@@ -184,31 +236,55 @@ func (t *Tokens) Source(ctx context.Context, subject string) (*TokenSource, erro
 		return v.(*subjectSource).src, nil
 	}
 	if t.count >= maxSubjects {
-		t.evict()
+		for t.evictRound() == 0 {
+		}
 	}
 	ss := &subjectSource{src: src}
 	ss.used.Store(true)
 	t.sources.Store(subject, ss)
 	t.count++
+	if t.idleTimer == nil {
+		t.armIdle()
+	}
 	return src, nil
 }
 
-// evict drops the sources not asked for since the previous round, and
-// marks the others unasked; it drops at least one. A caller still holding
-// an evicted source can go on using it; it only stops being shared. t.mu
-// is held.
-func (t *Tokens) evict() {
+// evictRound drops the sources not asked for since the previous round,
+// marks the others unasked and returns how many it dropped. A caller
+// still holding an evicted source can go on using it; it only stops being
+// shared. t.mu is held.
+func (t *Tokens) evictRound() int {
 	dropped := 0
-	for dropped == 0 {
-		t.sources.Range(func(k, v any) bool {
-			if ss := v.(*subjectSource); !ss.used.Swap(false) {
-				t.sources.Delete(k)
-				dropped++
-			}
-			return true
-		})
-	}
+	t.sources.Range(func(k, v any) bool {
+		if ss := v.(*subjectSource); !ss.used.Swap(false) {
+			t.sources.Delete(k)
+			dropped++
+		}
+		return true
+	})
 	t.count -= dropped
+	return dropped
+}
+
+// armIdle runs an eviction round every t.idle while sources are held, so
+// that a source not asked for during a whole round is released without
+// waiting for the cap. The timer holds t weakly: a Tokens nobody uses is
+// collected with its sources. t.mu is held.
+func (t *Tokens) armIdle() {
+	wt := weak.Make(t)
+	t.idleTimer = time.AfterFunc(t.idle, func() {
+		t := wt.Value()
+		if t == nil {
+			return
+		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.evictRound()
+		t.idleTimer = nil
+		if t.count > 0 {
+			t.armIdle()
+		}
+	})
 }
 
 // forget drops this process's source of subject.

@@ -347,3 +347,53 @@ func waitUntil(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// Issue 24: on a cold start, many callers asking for one subject at once
+// load it from the store once.
+func TestTokensColdStartLoadsOncePerSubject(t *testing.T) {
+	s := newTokensStack(t)
+	gate := &gatedLoads{Store: s.store, open: make(chan struct{})}
+	tokens, err := s.client.Tokens(gate)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	sources := make([]*pkce.TokenSource, 50)
+	for i := range sources {
+		wg.Go(func() {
+			src, err := tokens.Source(context.Background(), "alice")
+			assert.NoError(t, err)
+			sources[i] = src
+		})
+	}
+	// Give the callers time to pile up behind the first load; the loads
+	// counted decide, not the time.
+	waitUntil(t, func() bool { return gate.count() >= 1 })
+	time.Sleep(100 * time.Millisecond)
+	close(gate.open)
+	wg.Wait()
+	assert.Equal(t, 1, gate.count(), "store loads for one subject")
+	for _, src := range sources {
+		assert.Same(t, sources[0], src, "one shared source")
+	}
+}
+
+// gatedLoads holds every LoadToken until open is closed, and counts them.
+type gatedLoads struct {
+	pkce.Store
+	open  chan struct{}
+	mu    sync.Mutex
+	loads int
+}
+
+func (g *gatedLoads) LoadToken(ctx context.Context, subject string) ([]byte, error) {
+	g.mu.Lock()
+	g.loads++
+	g.mu.Unlock()
+	<-g.open
+	return g.Store.LoadToken(ctx, subject)
+}
+
+func (g *gatedLoads) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.loads
+}
