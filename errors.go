@@ -100,6 +100,10 @@ var (
 	errUndecodableToken = errors.New("pkce: the stored token does not decode")
 )
 
+// errFlightPanicked is what the callers that joined a refresh or a load
+// get when the Store panicked under it.
+var errFlightPanicked = &refreshError{class: ErrTryLater, err: errors.New("pkce: the Store panicked during the refresh")}
+
 // ErrNoRegistration is matched by the error of a Transport that found no
 // way to identify the client to the authorization server: no pre-registered
 // credentials for it, no client ID metadata document it accepts, and no

@@ -189,14 +189,16 @@ func (t *Tokens) coldSource(ctx context.Context, subject string) (*TokenSource, 
 		t.flightMu.Lock()
 		l := t.loads[subject]
 		if l == nil {
-			l = &sourceLoad{done: make(chan struct{})}
+			l = &sourceLoad{done: make(chan struct{}), err: errFlightPanicked}
 			t.loads[subject] = l
 			t.flightMu.Unlock()
+			defer func() { // even when the Store panics
+				t.flightMu.Lock()
+				delete(t.loads, subject)
+				t.flightMu.Unlock()
+				close(l.done)
+			}()
 			l.src, l.err = t.newSource(ctx, subject)
-			t.flightMu.Lock()
-			delete(t.loads, subject)
-			t.flightMu.Unlock()
-			close(l.done)
 			return l.src, l.err
 		}
 		t.flightMu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -396,4 +397,35 @@ func (g *gatedLoads) count() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.loads
+}
+
+// A Store that panics once during a refresh costs that refresh, not the
+// subject: the next one, after the back-off, goes through.
+func TestTokensStorePanicDoesNotWedgeTheSubject(t *testing.T) {
+	s := newTokensStack(t)
+	store := &panickyLeases{Store: s.store}
+	store.panicking.Store(true)
+	tokens, err := s.client.Tokens(store)
+	require.NoError(t, err)
+	ctx := context.Background()
+	src, err := tokens.Source(ctx, "alice")
+	require.NoError(t, err)
+	_, err = src.TokenContext(ctx)
+	assertOneClass(t, err, pkce.ErrTryLater)
+	store.panicking.Store(false)
+	waitUntil(t, func() bool { _, err := src.TokenContext(ctx); return err == nil })
+	assert.Equal(t, 1, s.srv.RefreshRequests())
+}
+
+// panickyLeases panics in Lease while panicking is set.
+type panickyLeases struct {
+	pkce.Store
+	panicking atomic.Bool
+}
+
+func (p *panickyLeases) Lease(ctx context.Context, subject, owner string, ttl time.Duration) (bool, error) {
+	if p.panicking.Load() {
+		panic("store bug")
+	}
+	return p.Store.Lease(ctx, subject, owner, ttl)
 }

@@ -25,14 +25,18 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token) (*Toke
 	t.flightMu.Lock()
 	f := t.flights[subject]
 	if f == nil {
-		f = &flight{done: make(chan struct{})}
+		f = &flight{done: make(chan struct{}), err: errFlightPanicked}
 		t.flights[subject] = f
 		t.flightMu.Unlock()
+		// Deferred: a Store that panics (the source recovers it) must
+		// not leave the subject's flight open for ever.
+		defer func() {
+			t.flightMu.Lock()
+			delete(t.flights, subject)
+			t.flightMu.Unlock()
+			close(f.done)
+		}()
 		f.tok, f.err = t.refreshLeased(ctx, subject, cur)
-		t.flightMu.Lock()
-		delete(t.flights, subject)
-		t.flightMu.Unlock()
-		close(f.done)
 		return f.tok, f.err
 	}
 	t.flightMu.Unlock()
