@@ -82,6 +82,10 @@ type Client struct {
 	// secretForms are the client secret in every form a server may echo
 	// it in, for redactors; computed once.
 	secretForms []string
+
+	// refusals tells a dead refresh token answered with an ambiguous
+	// code from a passing fault (refresh.go).
+	refusals refusals
 }
 
 // An Option configures a Client in New or NewFromIssuer. New checks every

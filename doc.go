@@ -96,11 +96,21 @@
 //	error invalid_grant                                     ErrSignInRequired
 //	error invalid_client, unauthorized_client,
 //	      unsupported_grant_type                            ErrClientRejected
+//	the same client rejection to the same refresh token
+//	      again, >= 1 s later, another refresh of the
+//	      client served in between                          ErrSignInRequired
 //	any other error code, known or not (invalid_request,
 //	      invalid_scope, server_error, ...)                 ErrTryLater
+//	the same 4xx code to the same refresh token again,
+//	      >= 1 s later (after the back-off), another
+//	      refresh of the client served in between, or
+//	      for 10 minutes                                    ErrSignInRequired
 //	another 4xx without an error object (empty, HTML)       ErrSignInRequired
-//	a malformed 2xx, a redirect, no answer, a timeout       ErrTryLater
+//	a malformed answer (case-variant members), a malformed
+//	      2xx, a redirect, no answer, a timeout             ErrTryLater
 //	no refresh token; the source was signed out             ErrSignInRequired
+//	Tokens: the stored refresh token was refused before,
+//	      or the stored value does not decode               ErrSignInRequired
 //	the OnRefresh hook or the Store failed or panicked      ErrTryLater
 //	the caller's own context ended (also matches ctx.Err()) ErrTryLater
 //

@@ -66,8 +66,10 @@ var (
 var (
 	// ErrSignInRequired: the grant is gone (invalid_grant: the refresh
 	// token expired, was revoked or rotated away; a 4xx answer without an
-	// error object; no refresh token; the source was signed out). Delete
-	// the stored token and send the user through sign-in again.
+	// error object; the same refusal of the same refresh token after the
+	// back-off; no refresh token; the source was signed out; a stored
+	// token refused before or that does not decode). Delete the stored
+	// token and send the user through sign-in again.
 	ErrSignInRequired = errors.New("pkce: sign-in required")
 	// ErrTryLater: the refresh may pass later (network errors, timeouts,
 	// 5xx, 408 and 429 answers, server_error, temporarily_unavailable,
@@ -82,6 +84,25 @@ var (
 	// valid.
 	ErrClientRejected = errors.New("pkce: the authorization server rejected the client")
 )
+
+// Errors of the zero value or a nil pointer of a type that must be made
+// by its constructor. They match ErrInvalidConfig.
+var (
+	errZeroSource = fmt.Errorf("%w: the TokenSource was not made by Client.TokenSource or Tokens.Source", ErrInvalidConfig)
+	errZeroTokens = fmt.Errorf("%w: the Tokens was not made by Client.Tokens", ErrInvalidConfig)
+)
+
+// Causes of a Tokens failure that match ErrSignInRequired: the stored
+// refresh token was refused before (a tombstone is stored in its place),
+// or the stored bytes are no token.
+var (
+	errDeadToken        = errors.New("pkce: the stored refresh token was refused by the authorization server")
+	errUndecodableToken = errors.New("pkce: the stored token does not decode")
+)
+
+// errFlightPanicked is what the callers that joined a refresh or a load
+// get when the Store panicked under it.
+var errFlightPanicked = &refreshError{class: ErrTryLater, err: errors.New("pkce: the Store panicked during the refresh")}
 
 // ErrNoRegistration is matched by the error of a Transport that found no
 // way to identify the client to the authorization server: no pre-registered

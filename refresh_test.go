@@ -457,6 +457,53 @@ func TestRefreshErrorClasses(t *testing.T) {
 	oauthError := func(status int, code string) http.HandlerFunc {
 		return jsonResponse(status, `{"error":"`+code+`"}`)
 	}
+	// again refreshes "old-refresh" twice, gap apart, against a token
+	// endpoint answering first and then second; with servedBetween,
+	// another refresh token of the client is refreshed in between.
+	again := func(first, second http.HandlerFunc, gap time.Duration, servedBetween bool) func(t *testing.T) error {
+		return func(t *testing.T) error {
+			var te *tokenEndpoint
+			n := 0
+			te = newTokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case te.last(t).form.Get("refresh_token") != "old-refresh":
+					goodToken(w, r)
+				case n == 0:
+					n++
+					first(w, r)
+				default:
+					second(w, r)
+				}
+			})
+			clock := newFakeClock()
+			c := clientFor(t, te, testSecret, pkce.WithClock(clock.Now))
+			_, err := c.Refresh(context.Background(), "old-refresh")
+			require.Error(t, err)
+			require.NotErrorIs(t, err, pkce.ErrSignInRequired, "one answer")
+			if servedBetween {
+				_, err := c.Refresh(context.Background(), "another-users-refresh")
+				require.NoError(t, err)
+			}
+			clock.Advance(gap)
+			_, err = c.Refresh(context.Background(), "old-refresh")
+			return err
+		}
+	}
+	// storedInTokens asks a Tokens whose store holds value for the subject.
+	storedInTokens := func(value string) func(t *testing.T) error {
+		return func(t *testing.T) error {
+			te := newTokenEndpoint(t, goodToken)
+			store := pkce.NewMemoryStore()
+			_, err := store.SaveToken(context.Background(), "alice", nil, []byte(value))
+			require.NoError(t, err)
+			tokens, err := clientFor(t, te, testSecret).Tokens(store)
+			require.NoError(t, err)
+			_, err = tokens.Source(context.Background(), "alice")
+			assert.Equal(t, 0, te.count())
+			return err
+		}
+	}
+	malformedError := jsonResponse(400, `{"error":"temporarily_unavailable","ERROR":"invalid_grant"}`)
 	tests := []struct {
 		name  string
 		run   func(t *testing.T) error
@@ -484,6 +531,27 @@ func TestRefreshErrorClasses(t *testing.T) {
 		{name: "invalid_client", run: refresh(oauthError(401, "invalid_client")), want: pkce.ErrClientRejected, also: pkce.ErrInvalidClient, cause: true},
 		{name: "unauthorized_client", run: refresh(oauthError(400, "unauthorized_client")), want: pkce.ErrClientRejected, also: pkce.ErrorCode("unauthorized_client"), cause: true},
 		{name: "unsupported_grant_type", run: refresh(oauthError(400, "unsupported_grant_type")), want: pkce.ErrClientRejected, also: pkce.ErrorCode("unsupported_grant_type"), cause: true},
+
+		// The same client rejection again, another refresh served: sign in again.
+		{name: "client rejection again after the back-off, another refresh served between", run: again(oauthError(400, "unauthorized_client"), oauthError(400, "unauthorized_client"), time.Second, true), want: pkce.ErrSignInRequired, also: pkce.ErrorCode("unauthorized_client"), cause: true},
+		{name: "client rejection again after the back-off, nothing else served", run: again(oauthError(401, "invalid_client"), oauthError(401, "invalid_client"), time.Minute, false), want: pkce.ErrClientRejected, also: pkce.ErrInvalidClient, cause: true},
+
+		// The same 4xx code again after the back-off: sign in again.
+		{name: "the same 4xx code again after the back-off, another refresh served between", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), time.Second, true), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidRequest, cause: true},
+		{name: "the same 4xx code again after the back-off, nothing else served", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), time.Minute, false), want: pkce.ErrTryLater, also: pkce.ErrInvalidRequest, cause: true},
+		{name: "the same 4xx code persisting 10 minutes, nothing else served", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), 10*time.Minute, false), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidRequest, cause: true},
+		{name: "the same client rejection persisting 10 minutes, nothing else served", run: again(oauthError(400, "unauthorized_client"), oauthError(400, "unauthorized_client"), time.Hour, false), want: pkce.ErrClientRejected, cause: true},
+		{name: "the same 4xx code again within the back-off", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), 500*time.Millisecond, true), want: pkce.ErrTryLater, also: pkce.ErrInvalidRequest, cause: true},
+		{name: "another 4xx code the second time", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_scope"), time.Hour, true), want: pkce.ErrTryLater, also: pkce.ErrInvalidScope, cause: true},
+		{name: "the same 5xx again after the back-off", run: again(oauthError(503, "temporarily_unavailable"), oauthError(503, "temporarily_unavailable"), time.Hour, true), want: pkce.ErrTryLater, cause: true},
+
+		// A malformed answer: try later, however often.
+		{name: "malformed answer: error and ERROR at 400", run: refresh(malformedError), want: pkce.ErrTryLater, also: pkce.ErrInvalidResponse, cause: true},
+		{name: "malformed answer: error and ERROR at 400, again after the back-off", run: again(malformedError, malformedError, time.Hour, true), want: pkce.ErrTryLater, also: pkce.ErrInvalidResponse, cause: true},
+
+		// Tokens: a tombstone or a value that does not decode: sign in again.
+		{name: "Tokens: the stored refresh token was refused before", run: storedInTokens(`{"dead":true}`), want: pkce.ErrSignInRequired},
+		{name: "Tokens: the stored value does not decode", run: storedInTokens(`{"access_token":"at","refresh_to`), want: pkce.ErrSignInRequired},
 
 		// Any other code: try later.
 		{name: "other code: invalid_request", run: refresh(oauthError(400, "invalid_request")), want: pkce.ErrTryLater, also: pkce.ErrInvalidRequest, cause: true},

@@ -86,6 +86,9 @@ func WithRefreshTimeout(d time.Duration) SourceOption {
 //
 // Token returns an *oauth2.Token, which prints its secrets with %v and
 // slog; log a pkce.Token{Token: tok} instead, which prints without them.
+//
+// Make a TokenSource with Client.TokenSource or Tokens.Source; the zero
+// value and a nil pointer fail with ErrInvalidConfig, never a panic.
 type TokenSource struct {
 	dpop      *dpopProver // the client's, for DPoP tokens; nil without WithDPoP
 	refresh   func(ctx context.Context, current *Token) (*Token, error)
@@ -93,6 +96,10 @@ type TokenSource struct {
 	onRefresh func(context.Context, *Token) error
 	margin    time.Duration
 	timeout   time.Duration
+	// leaseWait is how long a refresh may wait for its turn before its
+	// timeout starts (a Tokens source waiting for another replica's
+	// lease); zero for a plain source.
+	leaseWait time.Duration
 	now       func() time.Time
 
 	current atomic.Pointer[sourceState]
@@ -116,10 +123,13 @@ type sourceState struct {
 	unsaved   bool      // the OnRefresh hook has not accepted it yet
 }
 
+// A refreshCall is one refresh and its waiters. overdue closes when the
+// refresh should have finished: one timer for all the waiters.
 type refreshCall struct {
-	done  chan struct{}
-	token *oauth2.Token
-	err   error
+	done    chan struct{}
+	overdue chan struct{}
+	token   *oauth2.Token
+	err     error
 }
 
 // TokenSource returns a source that starts from tok (which may come from
@@ -187,11 +197,17 @@ func (s *TokenSource) Token() (*oauth2.Token, error) {
 // are used by a refresh it starts. A caller whose ctx ends first gets an
 // ErrTryLater error that also matches ctx.Err().
 func (s *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	if s == nil || s.now == nil {
+		return nil, errZeroSource
+	}
 	if st := s.current.Load(); st.usable(s.now()) {
 		return st.token, nil
 	}
 	return s.wait(ctx)
 }
+
+// bound is how long a refresh may take, waiting for its turn included.
+func (s *TokenSource) bound() time.Duration { return s.leaseWait + s.timeout }
 
 func (s *TokenSource) wait(ctx context.Context) (*oauth2.Token, error) {
 	s.mu.Lock()
@@ -208,30 +224,34 @@ func (s *TokenSource) wait(ctx context.Context) (*oauth2.Token, error) {
 	}
 	call := s.inflight
 	if call == nil {
-		call = &refreshCall{done: make(chan struct{})}
+		call = &refreshCall{done: make(chan struct{}), overdue: make(chan struct{})}
 		s.inflight = call
 		go s.run(context.WithoutCancel(ctx), call, st)
 	}
 	s.mu.Unlock()
 
-	// The refresh is bounded by its timeout; a hook or store that ignores
-	// its context must not hold callers longer than that.
-	overdue := time.NewTimer(s.timeout + time.Second)
-	defer overdue.Stop()
+	// The refresh is bounded; a hook or store that ignores its context
+	// must not hold callers longer than that. The caller's own context
+	// speaks first.
+	if err := ctx.Err(); err != nil {
+		return nil, &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: gave up waiting for the token refresh: %w", err)}
+	}
 	select {
 	case <-call.done:
 		return call.token, call.err
 	case <-ctx.Done():
 		return nil, &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: gave up waiting for the token refresh: %w", ctx.Err())}
-	case <-overdue.C:
-		return nil, &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: the token refresh did not finish within %v; an OnRefresh hook or store may be ignoring its context", s.timeout)}
+	case <-call.overdue:
+		return nil, &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: the token refresh did not finish within %v; an OnRefresh hook or store may be ignoring its context", s.bound())}
 	}
 }
 
 // run performs one refresh (or, for a token the hook has not accepted,
 // only the hook) and publishes the outcome to every waiter.
 func (s *TokenSource) run(ctx context.Context, call *refreshCall, st *sourceState) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	overdue := time.AfterFunc(s.bound()+time.Second, func() { close(call.overdue) })
+	defer overdue.Stop()
+	ctx, cancel := context.WithTimeout(ctx, s.bound())
 	defer cancel()
 	next, saved, err := s.obtain(ctx, st)
 
@@ -329,6 +349,9 @@ func panicText(v any, st *sourceState, next *Token) string {
 // why, and the token may still be valid at the server until it expires.
 // SignOut does not touch storage: delete the saved token as well.
 func (s *TokenSource) SignOut(ctx context.Context) error {
+	if s == nil || s.now == nil {
+		return errZeroSource
+	}
 	s.mu.Lock()
 	s.signedOut = true
 	s.failure, s.retryAt = &refreshError{class: ErrSignInRequired, err: errSignedOut}, time.Time{}
@@ -340,11 +363,9 @@ func (s *TokenSource) SignOut(ctx context.Context) error {
 	s.mu.Unlock()
 
 	if call != nil {
-		overdue := time.NewTimer(s.timeout + time.Second)
-		defer overdue.Stop()
 		select {
 		case <-call.done:
-		case <-overdue.C: // revoke what we have; the grant may end with it
+		case <-call.overdue: // revoke what we have; the grant may end with it
 		case <-ctx.Done():
 			return fmt.Errorf("pkce: signed out, but gave up waiting for the refresh in flight, so nothing was revoked: %w", ctx.Err())
 		}
@@ -364,6 +385,9 @@ var errSignedOut = errors.New("pkce: signed out; the token source has no token")
 
 // describe prints the source without its tokens.
 func (s *TokenSource) describe() string {
+	if s == nil {
+		return "pkce.TokenSource(nil)"
+	}
 	st := s.current.Load()
 	if st == nil {
 		return "pkce.TokenSource{token: none}"

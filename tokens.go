@@ -3,14 +3,12 @@ package pkce
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/oauth2"
+	"weak"
 )
 
 // Tokens keeps the tokens of many subjects (users, sessions: whatever key
@@ -27,31 +25,52 @@ import (
 //   - the new token is saved in the Store (compare-and-set) before the
 //     lease is released and before any caller gets it;
 //   - a replica that dies while refreshing blocks the others for no longer
-//     than the lease, which lasts the refresh timeout plus 5 seconds.
+//     than the lease, which lasts the refresh timeout plus 5 seconds. The
+//     wait for the lease is bounded on its own; the refresh timeout starts
+//     once the lease is taken, so a slow server gets all of it;
+//   - within one process, at most one refresh of a subject runs at a time,
+//     whatever the cache of sources does (eviction, Save, SignOut).
 //
 // A valid token is served from memory without touching the Store. Memory
 // is bounded: sources of subjects not asked for are evicted when more than
-// 10,000 subjects are held. Tokens is safe for concurrent use; create one
-// per Client and Store and share it.
+// 10,000 subjects are held, and released after 5 to 10 minutes unasked. Tokens is safe for concurrent use; create one
+// per Client and Store with Client.Tokens and share it (the zero value
+// fails with ErrInvalidConfig).
 //
 // If a replica is killed after the server rotated the refresh token but
 // before the new one was saved, the stored refresh token is dead: the next
-// refresh fails with ErrSignInRequired (invalid_grant, or a 4xx without an
-// error object), once, and the user must sign in again. No replica loops.
+// refresh fails with ErrSignInRequired, and the user must sign in again.
+// The replica that got that answer replaces the stored token with a
+// tombstone (compare-and-set: a newer token is never touched), so the dead
+// refresh token is presented once in all and every replica then answers
+// ErrSignInRequired without a request, until Save stores a new sign-in.
+// A stored value that does not decode is ErrSignInRequired too.
 // A store that refuses the save until the refresh times out is the same
 // case for the other replicas; the replica that refreshed keeps the new
 // token and hands it out rather than drop it.
 type Tokens struct {
-	client *Client
-	store  Store
-	opts   []SourceOption
-	owner  string // this Tokens' lease owner identity
-	lease  time.Duration
-	margin time.Duration // the sources' expiry margin
+	client    *Client
+	store     Store
+	opts      []SourceOption
+	owner     string // this Tokens' lease owner identity
+	lease     time.Duration
+	leaseWait time.Duration // how long a refresh waits for another's lease
+	timeout   time.Duration // the sources' refresh timeout
+	margin    time.Duration // the sources' expiry margin
 
-	sources sync.Map   // subject → *subjectSource; lock-free reads
-	mu      sync.Mutex // serialises inserts, deletes and eviction
-	count   int        // entries in sources, under mu
+	// flights are the refreshes in flight in this process, by subject:
+	// outside the cache, so that a second source of a subject (the cache
+	// dropped the first) joins the refresh rather than redeem the same
+	// refresh token again.
+	flightMu sync.Mutex
+	flights  map[string]*flight
+	loads    map[string]*sourceLoad // cold starts in progress
+
+	sources   sync.Map   // subject → *subjectSource; lock-free reads
+	mu        sync.Mutex // serialises inserts, deletes and eviction
+	count     int        // entries in sources, under mu
+	idle      time.Duration
+	idleTimer *time.Timer // under mu; nil when no round is due
 }
 
 // A subjectSource is one subject's shared source. used marks it as asked
@@ -62,13 +81,32 @@ type subjectSource struct {
 	used atomic.Bool
 }
 
+// A flight is one refresh of a subject in this process; tok and err are
+// set before done closes.
+type flight struct {
+	done chan struct{}
+	tok  *Token
+	err  error
+}
+
 // maxSubjects bounds the sources a Tokens holds.
 const maxSubjects = 10_000
+
+// idleRound is the period of the eviction rounds that release sources
+// not asked for: a source idle for two rounds is gone.
+const idleRound = 5 * time.Minute
+
+// leaseMargin is how much longer than the refresh timeout a lease lasts,
+// for the load before the request and the save after it.
+const leaseMargin = 5 * time.Second
 
 // Tokens returns a Tokens over store whose sources refresh with this
 // client and take opts (OnRefresh, WithExpiryMargin, WithRefreshTimeout).
 // An OnRefresh hook runs after the new token is saved in the store.
 func (c *Client) Tokens(store Store, opts ...SourceOption) (*Tokens, error) {
+	if c == nil {
+		return nil, configErrorf("Tokens was called on a nil Client; make the Client with New or NewFromIssuer")
+	}
 	if store == nil {
 		return nil, configErrorf("Tokens was given a nil Store")
 	}
@@ -78,14 +116,32 @@ func (c *Client) Tokens(store Store, opts ...SourceOption) (*Tokens, error) {
 	}
 	var id [16]byte
 	rand.Read(id[:])
+	lease := probe.timeout + leaseMargin
+	// A holder that dies right after taking the lease keeps it for its
+	// whole ttl, and the replica that takes it next may need all of its
+	// own: a waiter outlasts both, so that it finds the token that the
+	// second one saved rather than give up while it is on its way.
 	return &Tokens{client: c, store: store, opts: opts, owner: b64.EncodeToString(id[:]),
-		lease: probe.timeout + 5*time.Second, margin: probe.margin}, nil
+		lease: lease, leaseWait: 2*lease + leasePollMax, timeout: probe.timeout,
+		margin: probe.margin, flights: make(map[string]*flight), loads: make(map[string]*sourceLoad),
+		idle: idleRound}, nil
+}
+
+// ready reports whether t was made by Client.Tokens.
+func (t *Tokens) ready() error {
+	if t == nil || t.client == nil || t.store == nil || t.flights == nil {
+		return errZeroTokens
+	}
+	return nil
 }
 
 // Save stores tok as subject's token, after sign-in (unconditionally: a
 // new sign-in replaces whatever was stored), and makes this process's
 // source of subject start from it.
 func (t *Tokens) Save(ctx context.Context, subject string, tok *Token) error {
+	if err := t.ready(); err != nil {
+		return err
+	}
 	if tok == nil || tok.Token == nil {
 		return errors.New("pkce: Tokens.Save was given no token")
 	}
@@ -105,6 +161,9 @@ func (t *Tokens) Save(ctx context.Context, subject string, tok *Token) error {
 // no token for subject, it fails with an error matching
 // ErrSignInRequired; when the store fails, with one matching ErrTryLater.
 func (t *Tokens) Source(ctx context.Context, subject string) (*TokenSource, error) {
+	if err := t.ready(); err != nil {
+		return nil, err
+	}
 	if v, ok := t.sources.Load(subject); ok {
 		ss := v.(*subjectSource)
 		if !ss.used.Load() {
@@ -112,6 +171,51 @@ func (t *Tokens) Source(ctx context.Context, subject string) (*TokenSource, erro
 		}
 		return ss.src, nil
 	}
+	return t.coldSource(ctx, subject)
+}
+
+// A sourceLoad is one load of a subject's token for a new source; the
+// callers that arrive meanwhile share it.
+type sourceLoad struct {
+	done chan struct{}
+	src  *TokenSource
+	err  error
+}
+
+// coldSource makes subject's source, loading the store once however many
+// callers ask at once.
+func (t *Tokens) coldSource(ctx context.Context, subject string) (*TokenSource, error) {
+	for {
+		t.flightMu.Lock()
+		l := t.loads[subject]
+		if l == nil {
+			l = &sourceLoad{done: make(chan struct{}), err: errFlightPanicked}
+			t.loads[subject] = l
+			t.flightMu.Unlock()
+			defer func() { // even when the Store panics
+				t.flightMu.Lock()
+				delete(t.loads, subject)
+				t.flightMu.Unlock()
+				close(l.done)
+			}()
+			l.src, l.err = t.newSource(ctx, subject)
+			return l.src, l.err
+		}
+		t.flightMu.Unlock()
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: waiting for the token to load: %w", ctx.Err())}
+		}
+		// The loader's own context ending says nothing to this caller.
+		if l.err == nil || !errors.Is(l.err, context.Canceled) && !errors.Is(l.err, context.DeadlineExceeded) {
+			return l.src, l.err
+		}
+	}
+}
+
+// newSource loads subject's token and makes its shared source.
+func (t *Tokens) newSource(ctx context.Context, subject string) (*TokenSource, error) {
 	stored, _, err := t.load(ctx, subject)
 	if err != nil {
 		return nil, err
@@ -125,6 +229,7 @@ func (t *Tokens) Source(ctx context.Context, subject string) (*TokenSource, erro
 	if err := src.apply(t.opts); err != nil {
 		return nil, err
 	}
+	src.leaseWait = t.leaseWait
 	src.current.Store(src.state(stored, false))
 
 	t.mu.Lock()
@@ -133,31 +238,55 @@ func (t *Tokens) Source(ctx context.Context, subject string) (*TokenSource, erro
 		return v.(*subjectSource).src, nil
 	}
 	if t.count >= maxSubjects {
-		t.evict()
+		for t.evictRound() == 0 {
+		}
 	}
 	ss := &subjectSource{src: src}
 	ss.used.Store(true)
 	t.sources.Store(subject, ss)
 	t.count++
+	if t.idleTimer == nil {
+		t.armIdle()
+	}
 	return src, nil
 }
 
-// evict drops the sources not asked for since the previous round, and
-// marks the others unasked; it drops at least one. A caller still holding
-// an evicted source can go on using it; it only stops being shared. t.mu
-// is held.
-func (t *Tokens) evict() {
+// evictRound drops the sources not asked for since the previous round,
+// marks the others unasked and returns how many it dropped. A caller
+// still holding an evicted source can go on using it; it only stops being
+// shared. t.mu is held.
+func (t *Tokens) evictRound() int {
 	dropped := 0
-	for dropped == 0 {
-		t.sources.Range(func(k, v any) bool {
-			if ss := v.(*subjectSource); !ss.used.Swap(false) {
-				t.sources.Delete(k)
-				dropped++
-			}
-			return true
-		})
-	}
+	t.sources.Range(func(k, v any) bool {
+		if ss := v.(*subjectSource); !ss.used.Swap(false) {
+			t.sources.Delete(k)
+			dropped++
+		}
+		return true
+	})
 	t.count -= dropped
+	return dropped
+}
+
+// armIdle runs an eviction round every t.idle while sources are held, so
+// that a source not asked for during a whole round is released without
+// waiting for the cap. The timer holds t weakly: a Tokens nobody uses is
+// collected with its sources. t.mu is held.
+func (t *Tokens) armIdle() {
+	wt := weak.Make(t)
+	t.idleTimer = time.AfterFunc(t.idle, func() {
+		t := wt.Value()
+		if t == nil {
+			return
+		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.evictRound()
+		t.idleTimer = nil
+		if t.count > 0 {
+			t.armIdle()
+		}
+	})
 }
 
 // forget drops this process's source of subject.
@@ -174,14 +303,20 @@ func (t *Tokens) forget(subject string) *subjectSource {
 
 // SignOut deletes subject's token from the store, forgets this process's
 // source and revokes the token at the authorization server (RFC 7009).
-// The token is deleted even when revocation fails; the error says why.
-// Other replicas' sources serve the access token they hold until it nears
-// expiry; their next refresh finds no stored token and fails with
+// A refresh of subject in flight in this process is waited for (at most
+// its bound, or until ctx ends) and what it obtained is revoked too. The
+// token is deleted even when revocation fails, and even when the stored
+// value does not decode (then nothing can be revoked); the error says
+// why. Other replicas' sources serve the access token they hold until it
+// nears expiry; their next refresh finds no stored token and fails with
 // ErrSignInRequired.
 func (t *Tokens) SignOut(ctx context.Context, subject string) error {
-	stored, _, err := t.load(ctx, subject)
-	if err != nil {
+	if err := t.ready(); err != nil {
 		return err
+	}
+	b, err := t.store.LoadToken(ctx, subject)
+	if err != nil {
+		return storeError("loading the token", err)
 	}
 	if err := t.store.DeleteToken(ctx, subject); err != nil {
 		return fmt.Errorf("pkce: deleting the token: %w", err)
@@ -193,10 +328,35 @@ func (t *Tokens) SignOut(ctx context.Context, subject string) error {
 		ss.src.current.Store(nil)
 		ss.src.mu.Unlock()
 	}
-	if stored == nil {
-		return nil
+	var revoke []*Token
+	if b != nil {
+		if stored, err := decodeToken(b); err == nil {
+			revoke = append(revoke, stored)
+		}
 	}
-	return t.client.Revoke(ctx, stored.Token)
+	// The refresh in flight may obtain a new refresh token after the old
+	// one is revoked; it must not stay valid.
+	t.flightMu.Lock()
+	f := t.flights[subject]
+	t.flightMu.Unlock()
+	if f != nil {
+		overdue := time.NewTimer(t.leaseWait + t.timeout + time.Second)
+		defer overdue.Stop()
+		select {
+		case <-f.done:
+			if f.tok != nil {
+				revoke = append(revoke, f.tok)
+			}
+		case <-overdue.C:
+		case <-ctx.Done():
+			return fmt.Errorf("pkce: signed out, but gave up waiting for the refresh in flight, so nothing was revoked: %w", ctx.Err())
+		}
+	}
+	var errs []error
+	for _, tok := range revoke {
+		errs = append(errs, t.client.Revoke(ctx, tok.Token))
+	}
+	return errors.Join(errs...)
 }
 
 // load reads subject's token from the store; a missing token is nil.
@@ -210,165 +370,11 @@ func (t *Tokens) load(ctx context.Context, subject string) (*Token, []byte, erro
 	}
 	tok, err := decodeToken(b)
 	if err != nil {
-		return nil, nil, &refreshError{class: ErrTryLater, err: err}
+		return nil, b, err
 	}
 	return tok, b, nil
 }
 
 func storeError(what string, err error) error {
 	return &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: store failed %s: %w", what, err)}
-}
-
-// leasePoll bounds how often a replica waiting for another's refresh looks
-// at the store.
-const (
-	leasePollMin = 10 * time.Millisecond
-	leasePollMax = 200 * time.Millisecond
-)
-
-// refresh is the refresh step of a subject's source: it runs under the
-// subject's lease, with the stored token as the truth.
-func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token) (*Token, error) {
-	poll := leasePollMin
-	for {
-		ok, err := t.store.Lease(ctx, subject, t.owner, t.lease)
-		if err != nil {
-			return nil, storeError("taking the refresh lease", err)
-		}
-		if ok {
-			break
-		}
-		// Another replica is refreshing: its token may be stored already.
-		stored, _, err := t.load(ctx, subject)
-		if err != nil {
-			return nil, err
-		}
-		if t.newer(stored, cur) {
-			return stored, nil
-		}
-		timer := time.NewTimer(poll)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: waiting for another replica's refresh: %w", ctx.Err())}
-		case <-timer.C:
-		}
-		poll = min(2*poll, leasePollMax)
-	}
-	defer func() {
-		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		t.store.Release(release, subject, t.owner) // an unreleased lease ends with its ttl
-	}()
-
-	stored, storedBytes, err := t.load(ctx, subject)
-	switch {
-	case err != nil:
-		return nil, err
-	case stored == nil:
-		return nil, &refreshError{class: ErrSignInRequired, err: errors.New("pkce: no token is stored for this subject (signed out elsewhere?)")}
-	case t.newer(stored, cur):
-		return stored, nil
-	}
-	next, err := t.client.Refresh(ctx, stored.RefreshToken)
-	if err != nil {
-		return nil, err
-	}
-	b, err := encodeToken(next)
-	if err != nil {
-		return nil, &refreshError{class: ErrTryLater, err: err}
-	}
-	saved, err := t.save(ctx, subject, storedBytes, b)
-	switch {
-	case err != nil:
-		// The server has issued the new token and may have rotated the
-		// refresh token: dropping it would leave only a dead one. This
-		// process hands it out (and to the OnRefresh hook); the store
-		// keeps the old one, and another replica's refresh will end in
-		// ErrSignInRequired.
-		return next, nil
-	case !saved:
-		// Someone replaced the stored token while this lease was held
-		// (a new sign-in, or a lease that ran out): theirs wins.
-		if stored, _, err := t.load(ctx, subject); err == nil && stored != nil {
-			return stored, nil
-		}
-	}
-	return next, nil
-}
-
-// save stores a refreshed token, trying again while the store fails and
-// ctx (the refresh's, bounded by its timeout) allows: the new token exists
-// nowhere else.
-func (t *Tokens) save(ctx context.Context, subject string, old, token []byte) (bool, error) {
-	wait := leasePollMin
-	for {
-		saved, err := t.store.SaveToken(ctx, subject, old, token)
-		if err == nil {
-			return saved, nil
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return false, err
-		case <-timer.C:
-		}
-		wait = min(2*wait, leasePollMax)
-	}
-}
-
-// newer reports whether stored differs from what the source holds and
-// can be handed out, so that no refresh is needed.
-func (t *Tokens) newer(stored, cur *Token) bool {
-	if stored == nil || stored.Token == nil {
-		return false
-	}
-	if cur != nil && cur.Token != nil && stored.AccessToken == cur.AccessToken && stored.RefreshToken == cur.RefreshToken {
-		return false
-	}
-	// The sources' own rule, so that a token handed back here is not due
-	// for refresh again at once.
-	probe := TokenSource{margin: t.margin, now: t.client.now}
-	return probe.state(stored, false).usable(t.client.now())
-}
-
-// storedToken is a Token's stored form.
-type storedToken struct {
-	AccessToken  string    `json:"access_token"`
-	TokenType    string    `json:"token_type,omitempty"`
-	RefreshToken string    `json:"refresh_token,omitempty"`
-	Expiry       time.Time `json:"expiry,omitzero"`
-	ExpiresIn    int64     `json:"expires_in,omitempty"`
-	IDToken      string    `json:"id_token,omitempty"`
-	Scope        *string   `json:"scope,omitempty"`
-}
-
-func encodeToken(tok *Token) ([]byte, error) {
-	st := storedToken{AccessToken: tok.AccessToken, TokenType: tok.TokenType, RefreshToken: tok.RefreshToken,
-		Expiry: tok.Expiry, ExpiresIn: tok.ExpiresIn, IDToken: tok.IDToken()}
-	if s, ok := tok.Extra("scope").(string); ok {
-		st.Scope = &s
-	}
-	return json.Marshal(st)
-}
-
-func decodeToken(b []byte) (*Token, error) {
-	var st storedToken
-	if err := json.Unmarshal(b, &st); err != nil || st.AccessToken == "" {
-		return nil, errors.New("pkce: the stored token does not decode")
-	}
-	extra := map[string]any{"access_token": st.AccessToken, "token_type": st.TokenType}
-	if st.RefreshToken != "" {
-		extra["refresh_token"] = st.RefreshToken
-	}
-	if st.IDToken != "" {
-		extra["id_token"] = st.IDToken
-	}
-	if st.Scope != nil {
-		extra["scope"] = *st.Scope
-	}
-	tok := &oauth2.Token{AccessToken: st.AccessToken, TokenType: st.TokenType, RefreshToken: st.RefreshToken,
-		Expiry: st.Expiry, ExpiresIn: st.ExpiresIn}
-	return &Token{Token: tok.WithExtra(extra)}, nil
 }

@@ -46,6 +46,11 @@ type Faults struct {
 	// gives up without an answer if the request context ends or the server
 	// is closed first.
 	Delay time.Duration
+	// AnswerDelay makes the token endpoint serve a request at once (a
+	// code is redeemed, a refresh token rotated) and hold the answer this
+	// long; a client that gives up first loses what was issued, as with a
+	// slow real server.
+	AnswerDelay time.Duration
 	// Hang makes the token endpoint never answer; it lets go only when the
 	// request context ends or the server is closed.
 	Hang bool

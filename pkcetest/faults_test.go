@@ -307,3 +307,36 @@ func TestHeldTokenRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestAnswerDelayServesOnArrival checks that AnswerDelay rotates a
+// refresh token when the request arrives: a client that gives up before
+// the answer has lost the new one, and the old one is spent.
+func TestAnswerDelayServesOnArrival(t *testing.T) {
+	cfg := testConfig()
+	cfg.Rotate = true
+	h := start(t, cfg)
+	old := h.tokens(publicClient, "profile").str("refresh_token")
+	h.srv.SetFaults(pkcetest.Faults{AnswerDelay: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	form := refreshForm(old)
+	form.Set("client_id", publicClient.ID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.srv.TokenURL(), strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	done := make(chan error, 1)
+	go func() {
+		resp, err := h.http.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return h.srv.RefreshRequests() == 1 }, 10*time.Second, time.Millisecond)
+	cancel()
+	require.Error(t, <-done, "no answer")
+
+	h.srv.SetFaults(pkcetest.Faults{})
+	again := h.post(form, nil)
+	assert.Equal(t, "invalid_grant", again.str("error"), "the refresh token was rotated on arrival: %s", again.raw)
+}

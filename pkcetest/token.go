@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // maxTokenRequestBody bounds the body the endpoints read.
@@ -70,6 +71,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, terr := s.grantTokens(r, form)
+	if f.AnswerDelay > 0 {
+		t := time.NewTimer(f.AnswerDelay)
+		defer t.Stop()
+		if !s.await(r.Context(), t.C) {
+			panic(http.ErrAbortHandler)
+		}
+	}
 	if terr != nil {
 		s.writeTokenFailure(w, f, terr)
 		return

@@ -1,0 +1,176 @@
+package pkce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The refresh of a subject's source through Tokens: one per process (a
+// flight), one across replicas (the Store's lease), with the stored token
+// as the truth.
+
+// leasePoll bounds how often a replica waiting for another's refresh looks
+// at the store.
+const (
+	leasePollMin = 10 * time.Millisecond
+	leasePollMax = 200 * time.Millisecond
+)
+
+// refresh is the refresh step of a subject's source. Within the process
+// it joins a refresh of subject already in flight; otherwise it runs one
+// under the subject's lease, with the stored token as the truth.
+func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token) (*Token, error) {
+	t.flightMu.Lock()
+	f := t.flights[subject]
+	if f == nil {
+		f = &flight{done: make(chan struct{}), err: errFlightPanicked}
+		t.flights[subject] = f
+		t.flightMu.Unlock()
+		// Deferred: a Store that panics (the source recovers it) must
+		// not leave the subject's flight open for ever.
+		defer func() {
+			t.flightMu.Lock()
+			delete(t.flights, subject)
+			t.flightMu.Unlock()
+			close(f.done)
+		}()
+		f.tok, f.err = t.refreshLeased(ctx, subject, cur)
+		return f.tok, f.err
+	}
+	t.flightMu.Unlock()
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: waiting for this process's refresh: %w", ctx.Err())}
+	}
+	if f.err != nil {
+		// That refresh may have been of an older token (a sign-in saved
+		// meanwhile): a newer stored token wins over its failure.
+		if stored, _, err := t.load(ctx, subject); err == nil && t.newer(stored, cur) {
+			return stored, nil
+		}
+	}
+	return f.tok, f.err
+}
+
+// refreshLeased takes the subject's lease, waiting at most t.leaseWait for
+// another replica's, and refreshes the stored token if it is still the
+// one cur holds. The refresh timeout starts once the lease is taken.
+func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) (*Token, error) {
+	waitCtx, cancel := context.WithTimeout(ctx, t.leaseWait)
+	defer cancel()
+	poll := leasePollMin
+	for {
+		ok, err := t.store.Lease(waitCtx, subject, t.owner, t.lease)
+		if err != nil {
+			return nil, storeError("taking the refresh lease", err)
+		}
+		if ok {
+			break
+		}
+		// Another replica is refreshing: its token may be stored already.
+		stored, _, err := t.load(waitCtx, subject)
+		if err != nil {
+			return nil, err
+		}
+		if t.newer(stored, cur) {
+			return stored, nil
+		}
+		timer := time.NewTimer(poll)
+		select {
+		case <-waitCtx.Done():
+			timer.Stop()
+			return nil, &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: waiting for another replica's refresh: %w", waitCtx.Err())}
+		case <-timer.C:
+		}
+		poll = min(2*poll, leasePollMax)
+	}
+	defer func() {
+		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		t.store.Release(release, subject, t.owner) // an unreleased lease ends with its ttl
+	}()
+	// The lease outlives this by leaseMargin.
+	ctx, cancelRefresh := context.WithTimeout(ctx, t.timeout)
+	defer cancelRefresh()
+
+	stored, storedBytes, err := t.load(ctx, subject)
+	switch {
+	case err != nil:
+		return nil, err
+	case stored == nil:
+		return nil, &refreshError{class: ErrSignInRequired, err: errors.New("pkce: no token is stored for this subject (signed out elsewhere?)")}
+	case t.newer(stored, cur):
+		return stored, nil
+	}
+	next, err := t.client.Refresh(ctx, stored.RefreshToken)
+	if errors.Is(err, ErrSignInRequired) {
+		// Tell every replica, so that none presents it again; a token
+		// saved meanwhile is left alone. Best effort: a replica that
+		// does not see the tombstone gets the same answer.
+		t.store.SaveToken(ctx, subject, storedBytes, deadToken)
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	b, err := encodeToken(next)
+	if err != nil {
+		return nil, &refreshError{class: ErrTryLater, err: err}
+	}
+	saved, err := t.save(ctx, subject, storedBytes, b)
+	switch {
+	case err != nil:
+		// The server has issued the new token and may have rotated the
+		// refresh token: dropping it would leave only a dead one. This
+		// process hands it out (and to the OnRefresh hook); the store
+		// keeps the old one, and another replica's refresh will end in
+		// ErrSignInRequired.
+		return next, nil
+	case !saved:
+		// Someone replaced the stored token while this lease was held
+		// (a new sign-in, or a lease that ran out): theirs wins.
+		if stored, _, err := t.load(ctx, subject); err == nil && stored != nil {
+			return stored, nil
+		}
+	}
+	return next, nil
+}
+
+// save stores a refreshed token, trying again while the store fails and
+// ctx (the refresh's, bounded by its timeout) allows: the new token exists
+// nowhere else.
+func (t *Tokens) save(ctx context.Context, subject string, old, token []byte) (bool, error) {
+	wait := leasePollMin
+	for {
+		saved, err := t.store.SaveToken(ctx, subject, old, token)
+		if err == nil {
+			return saved, nil
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return false, err
+		case <-timer.C:
+		}
+		wait = min(2*wait, leasePollMax)
+	}
+}
+
+// newer reports whether stored differs from what the source holds and
+// can be handed out, so that no refresh is needed.
+func (t *Tokens) newer(stored, cur *Token) bool {
+	if stored == nil || stored.Token == nil {
+		return false
+	}
+	if cur != nil && cur.Token != nil && stored.AccessToken == cur.AccessToken && stored.RefreshToken == cur.RefreshToken {
+		return false
+	}
+	// The sources' own rule, so that a token handed back here is not due
+	// for refresh again at once.
+	probe := TokenSource{margin: t.margin, now: t.client.now}
+	return probe.state(stored, false).usable(t.client.now())
+}
