@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -94,8 +95,10 @@ func (c *Client) callbackParams(r *http.Request) (url.Values, error) {
 // The checks run in this order and stop at the first failure:
 //
 //  1. f is a flow this client could have started: its state has the form
-//     Start gives it, its redirect URL passes the rules of New, its issuer
-//     is the client's and its lifetime no longer than the client's;
+//     Start gives it, its redirect URL is the client's (on any port when
+//     that is a loopback redirect, RFC 8252 §7.3) or, when Start was given
+//     RedirectURL, passes the rules of New, its issuer is the client's and
+//     its lifetime no longer than the client's;
 //  2. no parameter occurs twice (RFC 6749 §3.1);
 //  3. iss equals the expected issuer, when there is one (RFC 9207 §2.4);
 //     it may be absent only when the issuer came from metadata that does
@@ -193,12 +196,38 @@ func (c *Client) checkFlow(f *Flow) error {
 	case f.created.After(c.now().Add(time.Minute)):
 		return invalid("the flow was created in the future")
 	}
-	if f.redirectURL != c.config.RedirectURL { // New checked the configured one
+	switch {
+	case f.redirectURL == c.config.RedirectURL: // New checked the configured one
+	case f.redirectGiven:
 		if err := checkRedirectURL(f.redirectURL); err != nil {
 			return invalid("its redirect URL breaks the rules of New: " + configProblem(err))
 		}
+	case !sameLoopbackRedirect(f.redirectURL, c.config.RedirectURL):
+		return invalid("its redirect URL is not the client's; a flow started without the RedirectURL option returns to the client's RedirectURL, on any port when that is a loopback redirect (RFC 8252 §7.3)")
 	}
 	return nil
+}
+
+// sameLoopbackRedirect reports whether got is the loopback redirect want
+// on another port, or without one: the authorization server allows any
+// port for it (RFC 8252 §7.3), so a native app may listen on whatever
+// port it is given.
+func sameLoopbackRedirect(got, want string) bool {
+	g, err := url.Parse(got)
+	if err != nil || g.Scheme != "http" || !isLoopbackHost(g.Hostname()) {
+		return false
+	}
+	w, err := url.Parse(want)
+	if err != nil {
+		return false
+	}
+	strip := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			u.Host = strings.TrimSuffix(u.Host, ":"+p)
+		}
+		return u.String()
+	}
+	return strip(g) == strip(w)
 }
 
 // validState reports whether s has the form of a state made by Start.
