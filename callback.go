@@ -153,7 +153,20 @@ func (c *Client) verify(ctx context.Context, f *Flow, params url.Values) (string
 	if !now.Before(f.Expires) {
 		return fail(ErrFlowExpired, "", "the sign-in took longer than the flow's lifetime", "")
 	}
-	claimed, err := c.store.Claim(ctx, claimKey(f.State), f.Expires.Sub(now)+time.Minute)
+	// The claim must last as long as any replica could still accept the
+	// flow. Replicas sharing a store read their own clocks, so a shared
+	// store keeps it a minute longer for clocks that differ; the memory
+	// store has one clock, and forgets the flow when it expires.
+	ttl := f.Expires.Sub(now)
+	var claimed bool
+	var err error
+	if m, ok := c.store.(*memoryStore); ok {
+		if err = ctx.Err(); err == nil {
+			claimed, err = m.claimDigest(flowDigest(f.State), ttl)
+		}
+	} else {
+		claimed, err = c.store.Claim(ctx, claimKey(f.State), ttl+time.Minute)
+	}
 	switch {
 	case err != nil:
 		return "", fmt.Errorf("pkce: recording that the flow is finished failed, so it was not finished: %w", err)
@@ -243,17 +256,26 @@ func validState(s string) bool {
 	return true
 }
 
-// claimKey is the fixed-size key under which a flow's state is claimed:
-// a digest, so that the store never holds the state itself.
-func claimKey(state string) string {
-	const prefix = "flow:"
+// flowDigest is the 128-bit digest that stands for a flow's state in its
+// claim, so that no store ever holds the state itself.
+func flowDigest(state string) claimDigest {
 	h := sha256.New()
 	h.Write([]byte("pkce flow state\x00"))
 	h.Write([]byte(state))
 	var sum [sha256.Size]byte
-	var key [len(prefix) + 32]byte
-	copy(key[:], prefix)
-	hex.Encode(key[len(prefix):], h.Sum(sum[:0])[:16])
+	var d claimDigest
+	copy(d[:], h.Sum(sum[:0]))
+	return d
+}
+
+// claimKey is the key under which a flow's state is claimed in a shared
+// store: its digest in hex. The memory store decodes this form back to
+// the digest (digestOf), so both name one claim.
+func claimKey(state string) string {
+	d := flowDigest(state)
+	var key [len(flowKeyPrefix) + 2*len(d)]byte
+	copy(key[:], flowKeyPrefix)
+	hex.Encode(key[len(flowKeyPrefix):], d[:])
 	return string(key[:])
 }
 
