@@ -34,6 +34,9 @@ const maxCallbackBytes = 64 << 10
 // value; give every replica of an application the same shared Store
 // (WithStore) to make it hold across all of them.
 func (c *Client) Finish(r *http.Request, f *Flow) (*Token, error) {
+	if err := c.made(); err != nil {
+		return nil, err
+	}
 	if r == nil {
 		return nil, &CallbackError{Err: ErrMalformedCallback, Problem: "the request is nil"}
 	}
@@ -114,6 +117,9 @@ func (c *Client) callbackParams(r *http.Request) (url.Values, error) {
 // know the state, cannot end a sign-in. ctx bounds the claim in a shared
 // Store.
 func (c *Client) VerifyCallback(ctx context.Context, f *Flow, params url.Values) (code string, err error) {
+	if err := c.made(); err != nil {
+		return "", err
+	}
 	return c.verify(ctx, f, params)
 }
 

@@ -337,3 +337,8 @@ func configErrorf(format string, args ...any) error {
 func configProblem(err error) string {
 	return strings.TrimPrefix(err.Error(), ErrInvalidConfig.Error()+": ")
 }
+
+// errNoClient is what every method of a Client that New did not make
+// returns: its zero value has no configuration to run a flow with, and a
+// nil *Client none at all.
+var errNoClient = errors.New("pkce: the Client is nil or its zero value; make one with pkce.New (or pkce.NewFromIssuer)")

@@ -230,6 +230,9 @@ const stateLength = (stateBytes*8 + 5) / 6
 // answer a *ResponseError. Without pushing, Start makes no request and
 // ignores ctx.
 func (c *Client) Start(ctx context.Context, opts ...StartOption) (*Flow, error) {
+	if err := c.made(); err != nil {
+		return nil, err
+	}
 	req, err := c.startRequest(opts)
 	if err != nil {
 		return nil, err

@@ -67,6 +67,9 @@ const (
 // time, each with its own port. The token request uses ctx, so an
 // oauth2.HTTPClient in it is honoured.
 func (c *Client) SignInLoopback(ctx context.Context, open func(authURL string) error, opts ...StartOption) (*Token, error) {
+	if err := c.made(); err != nil {
+		return nil, err
+	}
 	if open == nil {
 		return nil, errors.New("pkce: SignInLoopback needs a function that opens the authorization URL")
 	}

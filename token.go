@@ -88,6 +88,9 @@ func expiryString(t time.Time) string {
 // Bearer (or one allowed with WithTokenTypes) and, if present, a
 // non-negative integer expires_in (RFC 6749 §5.1).
 func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, error) {
+	if err := c.made(); err != nil {
+		return nil, err
+	}
 	if err := c.checkFlow(f); err != nil {
 		return nil, err
 	}

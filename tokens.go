@@ -69,6 +69,9 @@ const maxSubjects = 10_000
 // client and take opts (OnRefresh, WithExpiryMargin, WithRefreshTimeout).
 // An OnRefresh hook runs after the new token is saved in the store.
 func (c *Client) Tokens(store Store, opts ...SourceOption) (*Tokens, error) {
+	if err := c.made(); err != nil {
+		return nil, err
+	}
 	if store == nil {
 		return nil, configErrorf("Tokens was given a nil Store")
 	}
