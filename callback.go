@@ -203,7 +203,9 @@ func (c *Client) checkFlow(f *Flow) error {
 	}
 	switch {
 	case f == nil:
-		return invalid("the flow is nil")
+		return invalid("the flow is nil; in a web app the flow kept for this callback was not found: the session that held it was lost " +
+			"(expired, or kept on another replica without a shared store), or the browser did not send its cookie on the redirect " +
+			"(a cookie needs SameSite=Lax to come back from the authorization server, or SameSite=None with WithFormPost)")
 	case f.verifier.isZero():
 		return invalid("the flow has no verifier; make flows with Start")
 	case !validState(f.State):
