@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -33,6 +34,9 @@ const maxCallbackBytes = 64 << 10
 // value; give every replica of an application the same shared Store
 // (WithStore) to make it hold across all of them.
 func (c *Client) Finish(r *http.Request, f *Flow) (*Token, error) {
+	if err := c.made(); err != nil {
+		return nil, err
+	}
 	if r == nil {
 		return nil, &CallbackError{Err: ErrMalformedCallback, Problem: "the request is nil"}
 	}
@@ -94,8 +98,10 @@ func (c *Client) callbackParams(r *http.Request) (url.Values, error) {
 // The checks run in this order and stop at the first failure:
 //
 //  1. f is a flow this client could have started: its state has the form
-//     Start gives it, its redirect URL passes the rules of New, its issuer
-//     is the client's and its lifetime no longer than the client's;
+//     Start gives it, its redirect URL is the client's (on any port when
+//     that is a loopback redirect, RFC 8252 §7.3) or, when Start was given
+//     RedirectURL, passes the rules of New, its issuer is the client's and
+//     its lifetime no longer than the client's;
 //  2. no parameter occurs twice (RFC 6749 §3.1);
 //  3. iss equals the expected issuer, when there is one (RFC 9207 §2.4);
 //     it may be absent only when the issuer came from metadata that does
@@ -111,6 +117,9 @@ func (c *Client) callbackParams(r *http.Request) (url.Values, error) {
 // know the state, cannot end a sign-in. ctx bounds the claim in a shared
 // Store.
 func (c *Client) VerifyCallback(ctx context.Context, f *Flow, params url.Values) (code string, err error) {
+	if err := c.made(); err != nil {
+		return "", err
+	}
 	return c.verify(ctx, f, params)
 }
 
@@ -150,7 +159,20 @@ func (c *Client) verify(ctx context.Context, f *Flow, params url.Values) (string
 	if !now.Before(f.Expires) {
 		return fail(ErrFlowExpired, "", "the sign-in took longer than the flow's lifetime", "")
 	}
-	claimed, err := c.store.Claim(ctx, claimKey(f.State), f.Expires.Sub(now)+time.Minute)
+	// The claim must last as long as any replica could still accept the
+	// flow. Replicas sharing a store read their own clocks, so a shared
+	// store keeps it a minute longer for clocks that differ; the memory
+	// store has one clock, and forgets the flow when it expires.
+	ttl := f.Expires.Sub(now)
+	var claimed bool
+	var err error
+	if m, ok := c.store.(*memoryStore); ok {
+		if err = ctx.Err(); err == nil {
+			claimed, err = m.claimDigest(flowDigest(f.State), ttl)
+		}
+	} else {
+		claimed, err = c.store.Claim(ctx, claimKey(f.State), ttl+time.Minute)
+	}
 	switch {
 	case err != nil:
 		return "", fmt.Errorf("pkce: recording that the flow is finished failed, so it was not finished: %w", err)
@@ -181,7 +203,9 @@ func (c *Client) checkFlow(f *Flow) error {
 	}
 	switch {
 	case f == nil:
-		return invalid("the flow is nil")
+		return invalid("the flow is nil; in a web app the flow kept for this callback was not found: the session that held it was lost " +
+			"(expired, or kept on another replica without a shared store), or the browser did not send its cookie on the redirect " +
+			"(a cookie needs SameSite=Lax to come back from the authorization server, or SameSite=None with WithFormPost)")
 	case f.verifier.isZero():
 		return invalid("the flow has no verifier; make flows with Start")
 	case !validState(f.State):
@@ -193,12 +217,38 @@ func (c *Client) checkFlow(f *Flow) error {
 	case f.created.After(c.now().Add(time.Minute)):
 		return invalid("the flow was created in the future")
 	}
-	if f.redirectURL != c.config.RedirectURL { // New checked the configured one
+	switch {
+	case f.redirectURL == c.config.RedirectURL: // New checked the configured one
+	case f.redirectGiven:
 		if err := checkRedirectURL(f.redirectURL); err != nil {
 			return invalid("its redirect URL breaks the rules of New: " + configProblem(err))
 		}
+	case !sameLoopbackRedirect(f.redirectURL, c.config.RedirectURL):
+		return invalid("its redirect URL is not the client's; a flow started without the RedirectURL option returns to the client's RedirectURL, on any port when that is a loopback redirect (RFC 8252 §7.3)")
 	}
 	return nil
+}
+
+// sameLoopbackRedirect reports whether got is the loopback redirect want
+// on another port, or without one: the authorization server allows any
+// port for it (RFC 8252 §7.3), so a native app may listen on whatever
+// port it is given.
+func sameLoopbackRedirect(got, want string) bool {
+	g, err := url.Parse(got)
+	if err != nil || g.Scheme != "http" || !isLoopbackHost(g.Hostname()) {
+		return false
+	}
+	w, err := url.Parse(want)
+	if err != nil {
+		return false
+	}
+	strip := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			u.Host = strings.TrimSuffix(u.Host, ":"+p)
+		}
+		return u.String()
+	}
+	return strip(g) == strip(w)
 }
 
 // validState reports whether s has the form of a state made by Start.
@@ -214,17 +264,26 @@ func validState(s string) bool {
 	return true
 }
 
-// claimKey is the fixed-size key under which a flow's state is claimed:
-// a digest, so that the store never holds the state itself.
-func claimKey(state string) string {
-	const prefix = "flow:"
+// flowDigest is the 128-bit digest that stands for a flow's state in its
+// claim, so that no store ever holds the state itself.
+func flowDigest(state string) claimDigest {
 	h := sha256.New()
 	h.Write([]byte("pkce flow state\x00"))
 	h.Write([]byte(state))
 	var sum [sha256.Size]byte
-	var key [len(prefix) + 32]byte
-	copy(key[:], prefix)
-	hex.Encode(key[len(prefix):], h.Sum(sum[:0])[:16])
+	var d claimDigest
+	copy(d[:], h.Sum(sum[:0]))
+	return d
+}
+
+// claimKey is the key under which a flow's state is claimed in a shared
+// store: its digest in hex. The memory store decodes this form back to
+// the digest (digestOf), so both name one claim.
+func claimKey(state string) string {
+	d := flowDigest(state)
+	var key [len(flowKeyPrefix) + 2*len(d)]byte
+	copy(key[:], flowKeyPrefix)
+	hex.Encode(key[len(flowKeyPrefix):], d[:])
 	return string(key[:])
 }
 

@@ -406,10 +406,26 @@ func (c *Client) resolveAuthMethod() error {
 
 // Metadata returns a copy of the authorization server metadata the Client
 // was configured with, or nil.
-func (c *Client) Metadata() *Metadata { return c.metadata.clone() }
+func (c *Client) Metadata() *Metadata {
+	if c == nil {
+		return nil
+	}
+	return c.metadata.clone()
+}
+
+// made returns errNoClient unless New made c. New always sets a store.
+func (c *Client) made() error {
+	if c == nil || c.store == nil {
+		return errNoClient
+	}
+	return nil
+}
 
 // describe prints the client without its secret.
 func (c *Client) describe() string {
+	if c == nil {
+		return "pkce.Client(nil)"
+	}
 	return fmt.Sprintf("pkce.Client{client_id: %q, auth: %s, token_url: %q, issuer: %q, secret: %s, client key: %s, dpop key: %s}",
 		c.config.ClientID, c.authMethod, c.config.Endpoint.TokenURL, c.issuer, presence(c.config.ClientSecret),
 		keyPresence(c.clientKey != nil), keyPresence(c.dpopKey != nil))

@@ -320,19 +320,23 @@ func discoverAt(ctx context.Context, fallback *http.Client, issuer string, locat
 		if !tryNext || i == len(locations)-1 {
 			break
 		}
-		previous = append(previous, fmt.Sprintf("at %s: %v", u, err))
+		var re *ResponseError
+		if errors.As(err, &re) {
+			previous = append(previous, re.attempt())
+		} else {
+			previous = append(previous, fmt.Sprintf("at %q: %s", clip(u, 200), strings.TrimPrefix(err.Error(), "pkce: ")))
+		}
 	}
 	if err != nil {
 		var re *ResponseError
 		if len(previous) > 0 && errors.As(err, &re) {
-			re.Problem += "; and " + strings.Join(previous, "; ")
+			re.tried = previous
 		}
 		return nil, err
 	}
 	if md.Issuer != issuer {
-		return nil, &ResponseError{Op: OpDiscover, Err: ErrIssuerMismatch, URL: from,
-			Problem: fmt.Sprintf("the issuer member %q differs from the issuer %q that was asked for", clip(md.Issuer, 200), issuer),
-			Rule:    "RFC 8414 §3.3"}
+		problem := issuerMismatch(md.Issuer, issuer) // tolerances.go
+		return nil, &ResponseError{Op: OpDiscover, Err: ErrIssuerMismatch, URL: from, Problem: problem, Rule: "RFC 8414 §3.3"}
 	}
 	if err := md.check(from); err != nil {
 		return nil, err

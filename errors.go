@@ -235,11 +235,36 @@ type ResponseError struct {
 	Rule        string // e.g. "RFC 6749 §5.1"
 
 	retrieve *oauth2.RetrieveError
+	// tried describes the locations asked before URL, in order, when
+	// discovery tries more than one (see attempt).
+	tried []string
 }
 
 func (e *ResponseError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pkce: %s", e.Op.endpoint())
+	if len(e.tried) > 0 {
+		b.WriteString(": no location yields metadata; asked in this order: ")
+		for _, t := range e.tried {
+			b.WriteString(t)
+			b.WriteString("; ")
+		}
+		b.WriteString(e.attempt())
+	} else {
+		b.WriteString(e.where())
+		b.WriteString(": ")
+		b.WriteString(e.Problem)
+	}
+	if e.Rule != "" {
+		b.WriteString("; ")
+		b.WriteString(e.Rule)
+	}
+	return b.String()
+}
+
+// where says where the answer came from and what it was.
+func (e *ResponseError) where() string {
+	var b strings.Builder
 	if e.URL != "" {
 		fmt.Fprintf(&b, " at %q", clip(e.URL, 200))
 	}
@@ -249,13 +274,13 @@ func (e *ResponseError) Error() string {
 			fmt.Fprintf(&b, " (%s)", clip(e.ContentType, 80))
 		}
 	}
-	b.WriteString(": ")
-	b.WriteString(e.Problem)
-	if e.Rule != "" {
-		b.WriteString("; ")
-		b.WriteString(e.Rule)
-	}
 	return b.String()
+}
+
+// attempt describes e as one of several locations asked, without the
+// prefix and the rule that the whole message carries once.
+func (e *ResponseError) attempt() string {
+	return strings.TrimPrefix(e.where(), " ") + ": " + e.Problem
 }
 
 // Unwrap returns the kind of failure and, when there is one, the
@@ -358,3 +383,8 @@ func configErrorf(format string, args ...any) error {
 func configProblem(err error) string {
 	return strings.TrimPrefix(err.Error(), ErrInvalidConfig.Error()+": ")
 }
+
+// errNoClient is what every method of a Client that New did not make
+// returns: its zero value has no configuration to run a flow with, and a
+// nil *Client none at all.
+var errNoClient = errors.New("pkce: the Client is nil or its zero value; make one with pkce.New (or pkce.NewFromIssuer)")

@@ -34,25 +34,30 @@ type Flow struct {
 
 	verifier    Verifier
 	redirectURL string // the redirect_uri of the request, sent again with the code (RFC 6749 §4.1.3)
-	issuer      string // the issuer the callback's iss must equal (RFC 9207), or ""
-	created     time.Time
+	// redirectGiven records that Start was given RedirectURL; without it
+	// the flow's redirect must be the client's own.
+	redirectGiven bool
+	issuer        string // the issuer the callback's iss must equal (RFC 9207), or ""
+	created       time.Time
 }
 
 // flowJSON is the stored form of a Flow.
 type flowJSON struct {
-	URL         string    `json:"url"`
-	State       string    `json:"state"`
-	Verifier    string    `json:"verifier"`
-	RedirectURL string    `json:"redirect_url"`
-	Issuer      string    `json:"issuer,omitempty"`
-	Created     time.Time `json:"created"`
-	Expires     time.Time `json:"expires"`
+	URL         string `json:"url"`
+	State       string `json:"state"`
+	Verifier    string `json:"verifier"`
+	RedirectURL string `json:"redirect_url"`
+	// RedirectGiven is true when Start was given RedirectURL.
+	RedirectGiven bool      `json:"redirect_given,omitempty"`
+	Issuer        string    `json:"issuer,omitempty"`
+	Created       time.Time `json:"created"`
+	Expires       time.Time `json:"expires"`
 }
 
 // MarshalJSON writes the flow with its verifier, for storage until the
 // callback.
 func (f Flow) MarshalJSON() ([]byte, error) {
-	j := flowJSON{URL: f.URL, State: f.State, RedirectURL: f.redirectURL, Issuer: f.issuer,
+	j := flowJSON{URL: f.URL, State: f.State, RedirectURL: f.redirectURL, RedirectGiven: f.redirectGiven, Issuer: f.issuer,
 		Created: f.created, Expires: f.Expires}
 	if !f.verifier.isZero() {
 		j.Verifier = f.verifier.Reveal()
@@ -72,7 +77,7 @@ func (f *Flow) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("pkce: stored flow: %w", err)
 	}
 	*f = Flow{URL: j.URL, State: j.State, Expires: j.Expires, verifier: v,
-		redirectURL: j.RedirectURL, issuer: j.Issuer, created: j.Created}
+		redirectURL: j.RedirectURL, redirectGiven: j.RedirectGiven, issuer: j.Issuer, created: j.Created}
 	return nil
 }
 
@@ -112,6 +117,8 @@ type startRequest struct {
 	scopes   []string
 	scopeSet bool
 	redirect string
+	// redirectSet records that RedirectURL was given.
+	redirectSet bool
 }
 
 // Param adds a parameter to the authorization request, such as audience,
@@ -159,7 +166,7 @@ func RedirectURL(u string) StartOption {
 		if err := checkRedirectURL(u); err != nil {
 			return err
 		}
-		r.redirect = u
+		r.redirect, r.redirectSet = u, true
 		return nil
 	})
 }
@@ -223,6 +230,9 @@ const stateLength = (stateBytes*8 + 5) / 6
 // answer a *ResponseError. Without pushing, Start makes no request and
 // ignores ctx.
 func (c *Client) Start(ctx context.Context, opts ...StartOption) (*Flow, error) {
+	if err := c.made(); err != nil {
+		return nil, err
+	}
 	req, err := c.startRequest(opts)
 	if err != nil {
 		return nil, err
@@ -255,12 +265,13 @@ func (c *Client) start(ctx context.Context, req startRequest) (*Flow, error) {
 	b64.Encode(state[:], raw[:])
 	now := c.now()
 	f := &Flow{
-		State:       string(state[:]),
-		Expires:     now.Add(c.flowLifetime),
-		verifier:    verifier,
-		redirectURL: req.redirect,
-		issuer:      c.issuer,
-		created:     now,
+		State:         string(state[:]),
+		Expires:       now.Add(c.flowLifetime),
+		verifier:      verifier,
+		redirectURL:   req.redirect,
+		redirectGiven: req.redirectSet,
+		issuer:        c.issuer,
+		created:       now,
 	}
 	if c.pushAuthorization {
 		if err := c.push(ctx, f, req); err != nil {

@@ -334,6 +334,8 @@ func FuzzFlowJSON(f *testing.F) {
 	f.Add(stored)
 	f.Add(bytes.Replace(stored, []byte(`"expires":"`), []byte(`"expires":"9999`), 1))
 	f.Add(bytes.Replace(stored, []byte(`https://app.example/callback`), []byte(`http://evil.example/cb`), 1))
+	f.Add(bytes.Replace(stored, []byte(`"redirect_url":"https://app.example/callback"`), []byte(`"redirect_url":"https://evil.example/cb","redirect_given":true`), 1))
+	f.Add(bytes.Replace(stored, []byte(`https://app.example/callback`), []byte(`https://evil.example/cb`), 1))
 	f.Add([]byte(`{"state":"s","verifier":"short","redirect_url":"https://app.example/cb"}`))
 	f.Add([]byte(`{"state":"s","verifier":null,"expires":"not a time"}`))
 	f.Add([]byte(`{"url":1}`))
@@ -345,12 +347,13 @@ func FuzzFlowJSON(f *testing.F) {
 		}
 		// What the stored form says, read independently.
 		var j struct {
-			State       string    `json:"state"`
-			Verifier    string    `json:"verifier"`
-			RedirectURL string    `json:"redirect_url"`
-			Issuer      string    `json:"issuer"`
-			Created     time.Time `json:"created"`
-			Expires     time.Time `json:"expires"`
+			State         string    `json:"state"`
+			Verifier      string    `json:"verifier"`
+			RedirectURL   string    `json:"redirect_url"`
+			RedirectGiven bool      `json:"redirect_given"`
+			Issuer        string    `json:"issuer"`
+			Created       time.Time `json:"created"`
+			Expires       time.Time `json:"expires"`
 		}
 		if err := json.Unmarshal(data, &j); err != nil {
 			t.Fatalf("a flow loaded from JSON that does not decode: %v", err)
@@ -386,6 +389,9 @@ func FuzzFlowJSON(f *testing.F) {
 		if err != nil || !u.IsAbs() || strings.Contains(j.RedirectURL, "#") ||
 			u.Scheme == "http" && u.Hostname() != "localhost" && !net.ParseIP(u.Hostname()).IsLoopback() {
 			t.Fatalf("finished a flow with redirect URL %q", j.RedirectURL)
+		}
+		if !j.RedirectGiven && j.RedirectURL != "https://app.example/callback" {
+			t.Fatalf("finished a flow started without RedirectURL with redirect URL %q", j.RedirectURL)
 		}
 	})
 }

@@ -67,6 +67,9 @@ const (
 // time, each with its own port. The token request uses ctx, so an
 // oauth2.HTTPClient in it is honoured.
 func (c *Client) SignInLoopback(ctx context.Context, open func(authURL string) error, opts ...StartOption) (*Token, error) {
+	if err := c.made(); err != nil {
+		return nil, err
+	}
 	if open == nil {
 		return nil, errors.New("pkce: SignInLoopback needs a function that opens the authorization URL")
 	}
@@ -94,6 +97,9 @@ func (c *Client) SignInLoopback(ctx context.Context, open func(authURL string) e
 	}
 	defer ln.Close()
 	req.redirect = (&url.URL{Scheme: "http", Host: ln.Addr().String(), Path: target.Path, RawPath: target.RawPath}).String()
+	// The redirect is chosen at run time, as RedirectURL would give it:
+	// the flow keeps the one advertised, on either IP literal.
+	req.redirectSet = true
 	flow, err := c.start(ctx, req)
 	if err != nil {
 		return nil, err

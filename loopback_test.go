@@ -350,16 +350,26 @@ func TestSignInLoopbackRedirectURI(t *testing.T) {
 		name     string
 		template string
 		port     string // "" for an ephemeral one
+		taken    bool   // the port is held on the template's IP literal
 	}{
 		{name: "IPv4 literal with an ephemeral port", template: "http://127.0.0.1/callback"},
 		{name: "IPv6 literal with an ephemeral port", template: "http://[::1]/callback"},
 		{name: "port named in the template", template: "http://127.0.0.1:%s/callback", port: freePort(t)},
+		{name: "the other IP literal when the template's port is taken on its own", template: "http://127.0.0.1:%s/callback", port: freePort(t), taken: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			template := tt.template
 			if tt.port != "" {
 				template = fmt.Sprintf(template, tt.port)
+			}
+			if tt.taken {
+				ln, err := net.Listen("tcp4", "127.0.0.1:"+tt.port)
+				require.NoError(t, err)
+				defer ln.Close()
+				v6, err := net.Listen("tcp6", "[::1]:"+tt.port)
+				require.NoError(t, err, "this test needs IPv6 loopback")
+				v6.Close()
 			}
 			srv, client := newLoopbackClient(t, pkcetest.Config{}, template)
 			s := &script{}

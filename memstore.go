@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -27,16 +28,10 @@ const (
 	// timer, so that claims expiring one after another cost one wake-up
 	// a second rather than one each.
 	sweepInterval = time.Second
-	// sweepBatch is how many expired claims the timer removes per hold of
-	// the lock, so that callers never wait behind a long sweep.
-	sweepBatch = 4096
-	// sweepPerCall is how many expired claims every call removes. More
-	// than the one a Claim adds, so expired claims never pile up while
-	// the store is in use.
-	sweepPerCall = 2
-	// shrinkMin is the size below which the claim map is never rebuilt:
-	// small maps are not worth the copy.
-	shrinkMin = 4096
+	// sweepBatch is how many slots of the claim table the timer looks at
+	// per hold of the lock, so that callers never wait behind a long
+	// sweep.
+	sweepBatch = 1 << 14
 )
 
 // NewMemoryStore returns a Store that keeps everything in this process's
@@ -44,14 +39,15 @@ const (
 // and leases mean nothing to other processes, and its tokens are lost when
 // the process ends.
 //
+// A claim is remembered as a 128-bit digest of its key with its expiry, in
+// a table without pointers (see claimTable), 32 to 48 bytes per claim.
 // Claims are kept until they expire and then removed without waiting for
-// new traffic: every call removes a few expired claims, and while the
-// store holds claims it arms a timer for the earliest expiry. The timer
-// refers to the store weakly, so a store nobody references is collected
-// with its claims; no goroutine runs between sweeps. After a large sweep
-// the store gives memory back by rebuilding its map. At most
-// maxMemoryClaims claims are live at once; beyond that Claim fails with
-// errTooManyClaims.
+// new traffic: while the store holds claims it arms a timer for the
+// earliest expiry, which sweeps the table. The timer refers to the store
+// weakly, so a store nobody references is collected with its claims; no
+// goroutine runs between sweeps. After a large sweep the store gives
+// memory back by rebuilding its table. At most maxMemoryClaims claims are
+// remembered at once; beyond that Claim fails with errTooManyClaims.
 //
 // Leases end when their ttl runs out or on Release. Tokens stay until
 // deleted; the store keeps its own copies of keys, subjects and tokens.
@@ -69,7 +65,7 @@ func newMemoryStore(now func() time.Time, after func(time.Duration, func()) inte
 		afterFunc: after,
 		maxClaims: maxClaims,
 		base:      now(),
-		claims:    make(map[string]int64),
+		claims:    newClaimTable(),
 		tokens:    make(map[string][]byte),
 		leases:    make(map[string]memoryLease),
 	}
@@ -86,18 +82,11 @@ type memoryStore struct {
 	base time.Time
 
 	mu     sync.Mutex
-	claims map[string]int64 // claim key → expiry
-	queue  []claimExpiry    // min-heap of claim expiries; see sweepLocked
-	peak   int              // largest len(claims) since the map was built
+	claims claimTable
 	timer  interface{ Stop() bool }
 
 	tokens map[string][]byte
 	leases map[string]memoryLease
-}
-
-type claimExpiry struct {
-	at  int64
-	key string // the same string as the claims map key; not a second copy
 }
 
 type memoryLease struct {
@@ -116,33 +105,26 @@ func (s *memoryStore) Claim(ctx context.Context, key string, ttl time.Duration) 
 	if ttl <= 0 {
 		return false, errNonPositiveTTL
 	}
+	return s.claimDigest(digestOf(key), ttl)
+}
+
+// claimDigest is Claim for a key already reduced to its digest. The
+// table holds no part of the caller's key.
+func (s *memoryStore) claimDigest(d claimDigest, ttl time.Duration) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock()
-	s.sweepLocked(now, sweepPerCall)
-	if until, ok := s.claims[key]; ok {
-		if now < until {
-			return false, nil
-		}
-		// Deleting first makes the map keep the new copy of the key,
-		// the one the queue refers to, rather than the old one as well.
-		delete(s.claims, key)
-	}
-	if len(s.claims) >= s.maxClaims {
-		s.sweepLocked(now, len(s.queue))
-		if len(s.claims) >= s.maxClaims {
+	until := now + int64(ttl)
+	ok, full := s.claims.claim(d, now, until, s.maxClaims)
+	if full {
+		// Expired claims make room; a live one is never forgotten.
+		s.claims.sweepAll(now)
+		if ok, full = s.claims.claim(d, now, until, s.maxClaims); full {
 			return false, errTooManyClaims
 		}
 	}
-	// The key may be a slice of a larger string, such as a whole request;
-	// a copy keeps the store from holding that alive.
-	key = strings.Clone(key)
-	until := now + int64(ttl)
-	s.claims[key] = until
-	s.push(claimExpiry{at: until, key: key})
-	s.peak = max(s.peak, len(s.claims))
 	s.armLocked(now)
-	return true, nil
+	return ok, nil
 }
 
 var errNonPositiveTTL = errors.New("pkce: store ttl must be positive")
@@ -154,7 +136,6 @@ func (s *memoryStore) LoadToken(ctx context.Context, subject string) ([]byte, er
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sweepLocked(s.clock(), sweepPerCall)
 	tok, ok := s.tokens[subject]
 	if !ok {
 		return nil, nil
@@ -169,7 +150,6 @@ func (s *memoryStore) SaveToken(ctx context.Context, subject string, old, token 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sweepLocked(s.clock(), sweepPerCall)
 	if old != nil {
 		cur, ok := s.tokens[subject]
 		if !ok || !bytes.Equal(cur, old) {
@@ -188,7 +168,6 @@ func (s *memoryStore) DeleteToken(ctx context.Context, subject string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sweepLocked(s.clock(), sweepPerCall)
 	delete(s.tokens, subject)
 	return nil
 }
@@ -205,7 +184,6 @@ func (s *memoryStore) Lease(ctx context.Context, subject, owner string, ttl time
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock()
-	s.sweepLocked(now, sweepPerCall)
 	if l, ok := s.leases[subject]; ok && l.owner != owner && now < l.until {
 		return false, nil
 	}
@@ -220,58 +198,20 @@ func (s *memoryStore) Release(ctx context.Context, subject, owner string) error 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sweepLocked(s.clock(), sweepPerCall)
 	if l, ok := s.leases[subject]; ok && l.owner == owner {
 		delete(s.leases, subject)
 	}
 	return nil
 }
 
-// sweepLocked removes up to n expired claims, earliest first, and reports
-// how many queue entries it looked at. A queue entry whose key was claimed
-// again after it expired is stale: the map holds the newer expiry, and
-// only the queue entry goes.
-func (s *memoryStore) sweepLocked(now int64, n int) int {
-	i := 0
-	for ; i < n && len(s.queue) > 0 && s.queue[0].at <= now; i++ {
-		e := s.pop()
-		if s.claims[e.key] == e.at {
-			delete(s.claims, e.key)
-		}
-	}
-	if i > 0 {
-		s.shrinkLocked()
-	}
-	return i
-}
-
-// shrinkLocked gives memory back once the claims fall well below their
-// peak: Go maps never shrink, and a burst of a million sign-ins would
-// otherwise keep its map for the life of the process. Rebuilding costs
-// one copy of the live claims, paid for by the three times as many
-// removals since the peak.
-func (s *memoryStore) shrinkLocked() {
-	if s.peak >= shrinkMin && len(s.claims) <= s.peak/4 {
-		claims := make(map[string]int64, len(s.claims))
-		for k, v := range s.claims {
-			claims[k] = v
-		}
-		s.claims = claims
-		s.peak = len(claims)
-	}
-	if cap(s.queue) >= shrinkMin && len(s.queue) <= cap(s.queue)/4 {
-		s.queue = append(make([]claimExpiry, 0, 2*len(s.queue)), s.queue...)
-	}
-}
-
 // armLocked starts the sweep timer for the earliest expiry, unless it is
 // running or there is nothing to sweep. The timer holds the store weakly:
 // an armed timer must not keep an abandoned store (and its claims) alive.
 func (s *memoryStore) armLocked(now int64) {
-	if s.timer != nil || len(s.queue) == 0 {
+	if s.timer != nil || s.claims.count == 0 {
 		return
 	}
-	wait := max(time.Duration(s.queue[0].at-now), sweepInterval)
+	wait := max(time.Duration(s.claims.earliest-now), sweepInterval)
 	store := weak.Make(s)
 	s.timer = s.afterFunc(wait, func() {
 		if s := store.Value(); s != nil {
@@ -281,58 +221,29 @@ func (s *memoryStore) armLocked(now int64) {
 }
 
 // sweepTimer runs when the sweep timer fires: it removes every expired
-// claim, a batch per hold of the lock, and arms the timer again while
-// claims remain.
+// claim, a batch of slots per hold of the lock, and arms the timer again
+// while claims remain. A table rebuilt meanwhile was swept by the rebuild.
 func (s *memoryStore) sweepTimer() {
-	for {
-		s.mu.Lock()
+	s.mu.Lock()
+	gen := s.claims.generation
+	s.claims.addedMin = math.MaxInt64
+	kept := int64(math.MaxInt64)
+	for i := 0; ; {
 		now := s.clock()
-		if s.sweepLocked(now, sweepBatch) < sweepBatch {
-			s.timer = nil
-			s.armLocked(now)
-			s.mu.Unlock()
-			return
+		var k int64
+		i, k = s.claims.sweep(now, i, sweepBatch)
+		kept = min(kept, k)
+		if i >= len(s.claims.slots) {
+			s.claims.finishSweep(now, kept)
+			break
 		}
 		s.mu.Unlock()
-	}
-}
-
-// push and pop keep s.queue a min-heap on expiry, written out rather than
-// through container/heap so that entries are not boxed into interfaces.
-func (s *memoryStore) push(e claimExpiry) {
-	s.queue = append(s.queue, e)
-	q := s.queue
-	for i := len(q) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if q[parent].at <= q[i].at {
+		s.mu.Lock()
+		if s.claims.generation != gen {
 			break
 		}
-		q[parent], q[i] = q[i], q[parent]
-		i = parent
 	}
-}
-
-func (s *memoryStore) pop() claimExpiry {
-	q := s.queue
-	top := q[0]
-	last := len(q) - 1
-	q[0] = q[last]
-	q[last] = claimExpiry{} // drop the key reference
-	q = q[:last]
-	for i := 0; ; {
-		small, l, r := i, 2*i+1, 2*i+2
-		if l < len(q) && q[l].at < q[small].at {
-			small = l
-		}
-		if r < len(q) && q[r].at < q[small].at {
-			small = r
-		}
-		if small == i {
-			break
-		}
-		q[i], q[small] = q[small], q[i]
-		i = small
-	}
-	s.queue = q
-	return top
+	s.timer = nil
+	s.armLocked(s.clock())
+	s.mu.Unlock()
 }

@@ -59,7 +59,8 @@ func secretForms(id, secret string) []string {
 }
 
 // encodings returns secret as it may appear in a server's answer: raw,
-// percent-encoded as a query or a path (with upper- or lower-case hex),
+// percent-encoded as a query, a path or a URI component (with upper- or
+// lower-case hex),
 // escaped in a JSON string (with or without \/ and \u00XX escapes), and
 // escaped in HTML.
 func encodings(secret string) []string {
@@ -72,7 +73,7 @@ func encodings(secret string) []string {
 		}
 		out = append(out, s)
 	}
-	for _, s := range []string{url.QueryEscape(secret), url.PathEscape(secret)} {
+	for _, s := range []string{url.QueryEscape(secret), url.PathEscape(secret), escapeURIComponent(secret)} {
 		add(s)
 		add(lowerHex(s))
 	}
@@ -85,6 +86,26 @@ func encodings(secret string) []string {
 	add(strings.ReplaceAll(plain, "/", `\/`))
 	add(html.EscapeString(secret))
 	return out
+}
+
+// escapeURIComponent percent-encodes s as JavaScript's encodeURIComponent
+// does: every byte but the unreserved characters of RFC 3986 §2.3 and
+// !*'() is escaped, space as %20. Servers written in JavaScript echo
+// values in this form; Go has no function for it.
+func escapeURIComponent(s string) string {
+	const hexUpper = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isUnreserved(c) || strings.IndexByte("!*'()", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexUpper[c>>4])
+		b.WriteByte(hexUpper[c&15])
+	}
+	return b.String()
 }
 
 // lowerHex lower-cases the hex digits of the percent escapes in s.

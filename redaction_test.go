@@ -146,6 +146,20 @@ func lowerHex(s string) string {
 	return string(b)
 }
 
+// encodeURIComponent is JavaScript's function of that name, written from
+// ECMA-262: every UTF-8 byte is escaped but A-Z a-z 0-9 - _ . ! ~ * ' ( ).
+func encodeURIComponent(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.ContainsRune("-_.!~*'()", rune(c)) {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
 // jsonEscaped is s inside a JSON string as encoding/json writes it
 // (<, > and & as \u003c, \u003e, \u0026), optionally with / as \/ (PHP,
 // Java's org.json).
@@ -168,6 +182,8 @@ var encodings = []struct {
 	{"percent-encoded as a query, lower-case hex", func(s string) string { return lowerHex(url.QueryEscape(s)) }},
 	{"percent-encoded with %20 for space", url.PathEscape},
 	{"percent-encoded with %20 for space, lower-case hex", func(s string) string { return lowerHex(url.PathEscape(s)) }},
+	{"percent-encoded as encodeURIComponent does", encodeURIComponent},
+	{"percent-encoded as encodeURIComponent does, lower-case hex", func(s string) string { return lowerHex(encodeURIComponent(s)) }},
 	{`JSON-escaped with \u0026`, func(s string) string { return jsonEscaped(s, false) }},
 	{`JSON-escaped with \/ and \u0026`, func(s string) string { return jsonEscaped(s, true) }},
 	{`JSON-escaped with \/ only`, func(s string) string { return strings.ReplaceAll(s, "/", `\/`) }},

@@ -30,6 +30,9 @@ import (
 // Most applications do not call Refresh: a TokenSource calls it when the
 // token nears expiry, once however many goroutines ask.
 func (c *Client) Refresh(ctx context.Context, refreshToken string, scopes ...string) (*Token, error) {
+	if err := c.made(); err != nil {
+		return nil, err
+	}
 	if refreshToken == "" {
 		return nil, &refreshError{class: ErrSignInRequired, err: errNoRefreshToken}
 	}

@@ -52,10 +52,22 @@ func (r *serverResponse) fail(kind error, problem, rule string) error {
 // quoted at all: it may carry a newly issued client secret, which no
 // redactor can know beforehand (RFC 7591 §3.2.1).
 func (r *serverResponse) excerpt() string {
+	if len(r.body) == 0 {
+		return "" // nothing to quote, and the problem already says so
+	}
 	if r.op == OpRegister {
 		return fmt.Sprintf("%d bytes", len(r.body))
 	}
 	return r.secrets.excerpt(r.body)
+}
+
+// withExcerpt appends the excerpt of a body to a problem, when there is
+// one.
+func withExcerpt(problem, excerpt string) string {
+	if excerpt == "" {
+		return problem
+	}
+	return problem + ": " + excerpt
 }
 
 // retrieveError returns an *oauth2.RetrieveError about r that is safe to
@@ -89,7 +101,7 @@ func (r *serverResponse) errorResponse(rule string) error {
 	}
 	m, problem := decodeObject(r.body)
 	if problem != "" {
-		return r.fail(ErrNotJSON, problem+": "+r.excerpt(), rule)
+		return r.fail(ErrNotJSON, withExcerpt(problem, r.excerpt()), rule)
 	}
 	if key := m.caseCollision(errorMembers...); key != "" {
 		return r.fail(ErrInvalidResponse, collisionProblem(key), rule)
@@ -119,7 +131,7 @@ func (r *serverResponse) oauthError(m members) *OAuthError {
 func (r *serverResponse) jsonObject(rule string, known ...string) (members, error) {
 	m, problem := decodeObject(r.body)
 	if problem != "" {
-		return nil, r.fail(ErrNotJSON, problem+": "+r.excerpt(), rule)
+		return nil, r.fail(ErrNotJSON, withExcerpt(problem, r.excerpt()), rule)
 	}
 	if !isJSONMediaType(r.contentType) {
 		return nil, r.fail(ErrNotJSON, "a JSON object, but labelled as something else than application/json", rule)

@@ -28,6 +28,9 @@ import (
 // server's metadata (WithMetadata, NewFromIssuer); without either, Revoke
 // fails with ErrInvalidConfig.
 func (c *Client) Revoke(ctx context.Context, tok *oauth2.Token) error {
+	if err := c.made(); err != nil {
+		return err
+	}
 	endpoint := c.revocationURL
 	if endpoint == "" && c.metadata != nil {
 		endpoint = c.metadata.RevocationEndpoint

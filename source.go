@@ -136,6 +136,9 @@ type refreshCall struct {
 // Finish or from storage) and refreshes it with this client. It fails
 // with ErrInvalidConfig when an option is bad.
 func (c *Client) TokenSource(tok *oauth2.Token, opts ...SourceOption) (*TokenSource, error) {
+	if err := c.made(); err != nil {
+		return nil, err
+	}
 	s := c.newSource(func(ctx context.Context, cur *Token) (*Token, error) {
 		return c.Refresh(ctx, cur.RefreshToken)
 	})

@@ -88,6 +88,9 @@ func expiryString(t time.Time) string {
 // Bearer (or one allowed with WithTokenTypes) and, if present, a
 // non-negative integer expires_in (RFC 6749 §5.1).
 func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, error) {
+	if err := c.made(); err != nil {
+		return nil, err
+	}
 	if err := c.checkFlow(f); err != nil {
 		return nil, err
 	}
@@ -159,7 +162,7 @@ func (c *Client) retrieve(ctx context.Context, op Op, secrets redactor, send fun
 	}
 	m, problem := decodeObject(r.body)
 	if problem != "" {
-		return nil, r.fail(ErrNotJSON, problem+": "+r.excerpt(), "RFC 6749 §5.1, §5.2")
+		return nil, r.fail(ErrNotJSON, withExcerpt(problem, r.excerpt()), "RFC 6749 §5.1, §5.2")
 	}
 	if key := m.caseCollision(tokenMembers...); key != "" {
 		return nil, r.fail(ErrInvalidResponse, collisionProblem(key), "RFC 6749 §5.1")

@@ -104,8 +104,8 @@ const leaseMargin = 5 * time.Second
 // client and take opts (OnRefresh, WithExpiryMargin, WithRefreshTimeout).
 // An OnRefresh hook runs after the new token is saved in the store.
 func (c *Client) Tokens(store Store, opts ...SourceOption) (*Tokens, error) {
-	if c == nil {
-		return nil, configErrorf("Tokens was called on a nil Client; make the Client with New or NewFromIssuer")
+	if err := c.made(); err != nil {
+		return nil, err
 	}
 	if store == nil {
 		return nil, configErrorf("Tokens was given a nil Store")

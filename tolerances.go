@@ -3,6 +3,7 @@ package pkce
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -96,4 +97,15 @@ func (c *Client) discover(ctx context.Context, issuer string) (*Metadata, error)
 		return other, nil
 	}
 	return nil, err
+}
+
+// issuerMismatch describes a metadata issuer that differs from the one
+// asked for, and names the tolerance when only a trailing slash differs.
+func issuerMismatch(got, asked string) string {
+	problem := fmt.Sprintf("the issuer member %q differs from the issuer %q that was asked for", clip(got, 200), asked)
+	if strings.TrimSuffix(got, "/") == strings.TrimSuffix(asked, "/") {
+		problem += fmt.Sprintf(" only by a trailing slash: ask for %q, or, for a server that publishes one form and is reached by the other, "+
+			"make the client with NewFromIssuer and WithIssuerTrailingSlashTolerance", clip(got, 200))
+	}
+	return problem
 }

@@ -81,7 +81,8 @@ func readBody(op Op, resp *http.Response, limit int64, secrets redactor) ([]byte
 	case int64(len(body)) > limit:
 		return nil, &ResponseError{Op: op, Err: ErrResponseTooLarge, StatusCode: resp.StatusCode,
 			ContentType: secrets.clean(resp.Header.Get("Content-Type")),
-			Problem:     "the body is longer than " + strconv.FormatInt(limit, 10) + " bytes"}
+			Problem: "the body is longer than " + strconv.FormatInt(limit, 10) + " bytes, the client's bound " +
+				"(raise it with WithMaxResponseBytes when the server's answers are legitimately this large)"}
 	}
 	return body, nil
 }

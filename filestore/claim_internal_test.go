@@ -35,7 +35,7 @@ func TestClaimFiles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := New(filepath.Join(t.TempDir(), "tokens"))
 			require.NoError(t, err)
-			path := s.path("key", ".claim")
+			path := filepath.Join(s.dir, s.file("key", ".claim"))
 			require.NoError(t, os.WriteFile(path, []byte(tt.content), 0o600))
 			require.NoError(t, os.Chtimes(path, tt.modified, tt.modified))
 			ok, err := s.Claim(ctx, "key", ttl)

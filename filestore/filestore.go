@@ -8,7 +8,10 @@
 // on case-insensitive file systems. Files are written to a temporary file,
 // synced and renamed over the old one, so a reader sees the old token or
 // the new one, never part of either. Tokens are secrets: the directory is
-// private to the user (0700) and files are 0600.
+// private to the user (0700) and files are 0600. The directory is opened
+// once, when it is checked, and every file is reached through that open
+// directory (an os.Root): a component of the path that another user
+// swaps for a symlink afterwards does not move the store.
 //
 // On Unix the refresh lease is an OS file lock (flock) held by this
 // process: the system releases it the moment the process ends, however it
@@ -22,13 +25,14 @@ package filestore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -48,12 +52,17 @@ const (
 	// staleTemp is the age after which a temporary file left by a crash
 	// is removed; a live writer holds one for milliseconds.
 	staleTemp = time.Hour
+	// maxTokenFile bounds what a token read takes into memory: a stored
+	// token (access, refresh and ID token with their members) is a few
+	// kilobytes, and a file planted in its place may be endless.
+	maxTokenFile = 1 << 20
 )
 
 // A Store is a pkce.Store kept in one directory. It is safe for concurrent
 // use by goroutines and by processes.
 type Store struct {
-	dir  string
+	dir  string        // the path given to New, for messages only
+	root *os.Root      // the directory New checked; every file is opened through it
 	open chan struct{} // a token per file the store may hold open
 
 	mu        sync.Mutex
@@ -76,20 +85,31 @@ func New(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("filestore: %w", err)
 	}
-	fi, err := os.Stat(dir)
+	// The checks below are made on the open directory, not on its path,
+	// so the directory checked is the one used even if the path is
+	// changed to name another one meanwhile.
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("filestore: %w", err)
 	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("filestore: %s is not a directory", dir)
+	fi, err := root.Stat(".")
+	if err == nil && !fi.IsDir() {
+		err = fmt.Errorf("filestore: %s is not a directory", dir)
 	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("filestore: %s has mode %v, open to group or others; tokens need a private directory (chmod 700)", dir, fi.Mode().Perm())
+	if err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		err = fmt.Errorf("filestore: %s has mode %v, open to group or others; tokens need a private directory (chmod 700)", dir, fi.Mode().Perm())
 	}
-	if err := checkOwner(dir, fi); err != nil {
+	if err == nil {
+		err = checkOwner(dir, fi)
+	}
+	if err != nil {
+		_ = root.Close()
+		if !strings.HasPrefix(err.Error(), "filestore: ") {
+			err = fmt.Errorf("filestore: %w", err)
+		}
 		return nil, err
 	}
-	return &Store{dir: dir, open: make(chan struct{}, maxOpen), leases: make(map[leaseKey]*heldLease)}, nil
+	return &Store{dir: dir, root: root, open: make(chan struct{}, maxOpen), leases: make(map[leaseKey]*heldLease)}, nil
 }
 
 // name returns the file name stem for a subject or claim key. Hex keeps
@@ -103,8 +123,10 @@ func name(s string) string {
 	return "h" + hex.EncodeToString(sum[:])
 }
 
-func (s *Store) path(subject, suffix string) string {
-	return filepath.Join(s.dir, name(subject)+suffix)
+// file returns the name, within the store's directory, of subject's file
+// with suffix.
+func (s *Store) file(subject, suffix string) string {
+	return name(subject) + suffix
 }
 
 // acquire takes one of the store's open-file tokens.
@@ -127,13 +149,13 @@ func (s *Store) LoadToken(ctx context.Context, subject string) ([]byte, error) {
 		return nil, err
 	}
 	defer done()
-	tok, _, err := s.readToken(subject)
+	tok, _, err := s.readToken(ctx, subject)
 	return tok, err
 }
 
 // readToken reads subject's token and reports whether there was one.
-func (s *Store) readToken(subject string) ([]byte, bool, error) {
-	tok, err := os.ReadFile(s.path(subject, ".token"))
+func (s *Store) readToken(ctx context.Context, subject string) ([]byte, bool, error) {
+	tok, err := s.readFile(ctx, s.file(subject, ".token"), maxTokenFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
@@ -141,6 +163,59 @@ func (s *Store) readToken(subject string) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("filestore: read token: %w", err)
 	}
 	return tok, true, nil
+}
+
+// readFile reads the regular file name of at most limit bytes. Anything
+// else in its place is refused before it is read: a FIFO would block the
+// reader until someone writes to it, a device may never end. The file is
+// opened without blocking, and checked again once open, in case it was
+// replaced between the two looks.
+func (s *Store) readFile(ctx context.Context, name string, limit int64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	fi, err := s.root.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := regular(fi, limit); err != nil {
+		return nil, err
+	}
+	f, err := s.root.OpenFile(name, os.O_RDONLY|openNonblocking, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := regular(fi, limit); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("the file is larger than %d bytes", limit)
+	}
+	// The read of a small regular file is not interruptible and is short;
+	// a caller that gave up meanwhile gets its context's error.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// regular refuses what is not a regular file of at most limit bytes.
+func regular(fi fs.FileInfo, limit int64) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("the file is not a regular file (mode %v)", fi.Mode())
+	}
+	if fi.Size() > limit {
+		return fmt.Errorf("the file is larger than %d bytes", limit)
+	}
+	return nil
 }
 
 // SaveToken implements pkce.Store. Saves and deletes of a subject hold
@@ -152,13 +227,13 @@ func (s *Store) SaveToken(ctx context.Context, subject string, old, token []byte
 		return false, err
 	}
 	defer done()
-	unlock, err := lockFile(ctx, s.path(subject, ".lock"))
+	unlock, err := lockFile(ctx, s.root, s.file(subject, ".lock"))
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
 	if old != nil {
-		cur, ok, err := s.readToken(subject)
+		cur, ok, err := s.readToken(ctx, subject)
 		if err != nil {
 			return false, err
 		}
@@ -166,7 +241,7 @@ func (s *Store) SaveToken(ctx context.Context, subject string, old, token []byte
 			return false, nil
 		}
 	}
-	if err := s.writeFile(s.path(subject, ".token"), token); err != nil {
+	if err := s.writeFile(s.file(subject, ".token"), token); err != nil {
 		return false, fmt.Errorf("filestore: save token: %w", err)
 	}
 	return true, nil
@@ -179,30 +254,30 @@ func (s *Store) DeleteToken(ctx context.Context, subject string) error {
 		return err
 	}
 	defer done()
-	unlock, err := lockFile(ctx, s.path(subject, ".lock"))
+	unlock, err := lockFile(ctx, s.root, s.file(subject, ".lock"))
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	err = os.Remove(s.path(subject, ".token"))
+	err = s.root.Remove(s.file(subject, ".token"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("filestore: delete token: %w", err)
 	}
-	return syncDir(s.dir)
+	return syncDir(s.root)
 }
 
-// writeFile replaces path with data: written to a temporary file, synced,
-// renamed over path, and the rename synced, so that a crash leaves the old
-// file or the new one and a reader never sees a torn token.
-func (s *Store) writeFile(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(s.dir, ".tmp-*") // mode 0600
+// writeFile replaces the file name with data: written to a temporary
+// file, synced, renamed over name, and the rename synced, so that a crash
+// leaves the old file or the new one and a reader never sees a torn token.
+func (s *Store) writeFile(name string, data []byte) (err error) {
+	f, tmp, err := s.createTemp()
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
 			_ = f.Close()
-			_ = os.Remove(f.Name())
+			_ = s.root.Remove(tmp)
 		}
 	}()
 	if _, err = f.Write(data); err != nil {
@@ -214,10 +289,25 @@ func (s *Store) writeFile(path string, data []byte) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	if err = rename(f.Name(), path); err != nil {
+	if err = rename(s.root, tmp, name); err != nil {
 		return err
 	}
-	return syncDir(s.dir)
+	return syncDir(s.root)
+}
+
+// createTemp creates a new file of mode 0600 named .tmp-<random> in the
+// store's directory, as os.CreateTemp would outside an os.Root.
+func (s *Store) createTemp() (*os.File, string, error) {
+	for {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		tmp := ".tmp-" + hex.EncodeToString(b[:])
+		f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, tmp, err
+	}
 }
 
 // Claim implements pkce.Store. A claim is a file created with O_EXCL that
@@ -234,29 +324,29 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration) (bool,
 	}
 	defer done()
 	defer s.sweepSometimes(ctx)
-	path := s.path(key, ".claim")
+	path := s.file(key, ".claim")
 	now := time.Now()
-	ok, err := createClaim(path, now.Add(ttl))
+	ok, err := createClaim(s.root, path, now.Add(ttl))
 	if ok || err != nil {
 		return ok, err
 	}
-	unlock, err := lockFile(ctx, filepath.Join(s.dir, "claims.lock"))
+	unlock, err := lockFile(ctx, s.root, "claims.lock")
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	if !claimExpired(path, now, ttl) {
+	if !s.claimExpired(ctx, path, now, ttl) {
 		return false, nil
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.root.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, fmt.Errorf("filestore: claim: %w", err)
 	}
-	return createClaim(path, now.Add(ttl))
+	return createClaim(s.root, path, now.Add(ttl))
 }
 
 // createClaim creates the claim file and reports whether it was absent.
-func createClaim(path string, until time.Time) (bool, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+func createClaim(root *os.Root, path string, until time.Time) (bool, error) {
+	f, err := root.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return false, nil
 	}
@@ -277,8 +367,8 @@ func createClaim(path string, until time.Time) (bool, error) {
 // claimExpired reports whether the claim at path has expired at now. A
 // file whose expiry cannot be read (its writer crashed half-way) counts as
 // written at its modification time with the caller's ttl.
-func claimExpired(path string, now time.Time, ttl time.Duration) bool {
-	data, err := os.ReadFile(path)
+func (s *Store) claimExpired(ctx context.Context, path string, now time.Time, ttl time.Duration) bool {
+	data, err := s.readFile(ctx, path, 64)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true
 	}
@@ -287,7 +377,7 @@ func claimExpired(path string, now time.Time, ttl time.Duration) bool {
 			return !now.Before(time.Unix(0, ns))
 		}
 	}
-	fi, err := os.Stat(path)
+	fi, err := s.root.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true
 	}
@@ -307,27 +397,34 @@ func (s *Store) sweepSometimes(ctx context.Context) {
 	if !due {
 		return
 	}
-	entries, err := os.ReadDir(s.dir)
+	d, err := s.root.Open(".")
 	if err != nil {
 		return
 	}
-	unlock, err := lockFile(ctx, filepath.Join(s.dir, "claims.lock"))
+	entries, err := d.ReadDir(-1)
+	_ = d.Close()
+	if err != nil {
+		return
+	}
+	unlock, err := lockFile(ctx, s.root, "claims.lock")
 	if err != nil {
 		return
 	}
 	defer unlock()
 	for _, e := range entries {
-		path := filepath.Join(s.dir, e.Name())
+		path := e.Name()
 		switch {
 		case strings.HasSuffix(e.Name(), ".claim"):
 			// A claim without a readable expiry is kept for a flow
 			// lifetime at most; ten minutes is the package default.
-			if claimExpired(path, now, 10*time.Minute) {
-				_ = os.Remove(path)
+			if s.claimExpired(ctx, path, now, 10*time.Minute) {
+				_ = s.root.Remove(path)
 			}
 		case strings.HasPrefix(e.Name(), ".tmp-"):
-			if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > staleTemp {
-				_ = os.Remove(path)
+			// Lstat through the root: DirEntry.Info would look the
+			// name up by the directory's path.
+			if fi, err := s.root.Lstat(path); err == nil && now.Sub(fi.ModTime()) > staleTemp {
+				_ = s.root.Remove(path)
 			}
 		}
 	}

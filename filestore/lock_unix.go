@@ -61,7 +61,7 @@ func (s *Store) Lease(ctx context.Context, subject, owner string, ttl time.Durat
 		writeLeaseInfo(h.f, until)
 		return true, nil
 	}
-	f, err := os.OpenFile(s.path(subject, ".lease"), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := s.root.OpenFile(s.file(subject, ".lease"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return false, fmt.Errorf("filestore: lease: %w", err)
 	}
@@ -124,12 +124,12 @@ func writeLeaseInfo(f *os.File, until time.Time) {
 	}
 }
 
-// lockFile takes an exclusive flock on path, creating it if needed, and
+// lockFile takes an exclusive flock on the file name in root, creating it if needed, and
 // returns the function that drops it. It polls rather than blocks so that
 // ctx can end the wait; the locks it takes are held for one read and one
 // rename.
-func lockFile(ctx context.Context, path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+func lockFile(ctx context.Context, root *os.Root, name string) (unlock func(), err error) {
+	f, err := root.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("filestore: lock: %w", err)
 	}
@@ -174,9 +174,12 @@ func flock(f *os.File, how int) error {
 	return ferr
 }
 
-// syncDir makes a rename or removal in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// openNonblocking keeps the open of a FIFO from waiting for a writer.
+const openNonblocking = syscall.O_NONBLOCK
+
+// syncDir makes a rename or removal in root durable.
+func syncDir(root *os.Root) error {
+	d, err := root.Open(".")
 	if err != nil {
 		return fmt.Errorf("filestore: %w", err)
 	}
@@ -187,7 +190,7 @@ func syncDir(dir string) error {
 	return nil
 }
 
-func rename(from, to string) error { return os.Rename(from, to) }
+func rename(root *os.Root, from, to string) error { return root.Rename(from, to) }
 
 // checkOwner refuses a directory that belongs to another user, who could
 // read or replace the tokens in it.

@@ -38,13 +38,13 @@ func (s *Store) Lease(ctx context.Context, subject, owner string, ttl time.Durat
 		return false, err
 	}
 	defer done()
-	unlock, err := lockFile(ctx, s.path(subject, ".lock"))
+	unlock, err := lockFile(ctx, s.root, s.file(subject, ".lock"))
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	path := s.path(subject, ".lease")
-	holder, until, err := readLease(path)
+	path := s.file(subject, ".lease")
+	holder, until, err := s.readLease(ctx, path)
 	if err != nil {
 		return false, err
 	}
@@ -66,17 +66,17 @@ func (s *Store) Release(ctx context.Context, subject, owner string) error {
 		return err
 	}
 	defer done()
-	unlock, err := lockFile(ctx, s.path(subject, ".lock"))
+	unlock, err := lockFile(ctx, s.root, s.file(subject, ".lock"))
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	path := s.path(subject, ".lease")
-	holder, _, err := readLease(path)
+	path := s.file(subject, ".lease")
+	holder, _, err := s.readLease(ctx, path)
 	if err != nil || holder != owner {
 		return err
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.root.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("filestore: release: %w", err)
 	}
 	return nil
@@ -84,8 +84,8 @@ func (s *Store) Release(ctx context.Context, subject, owner string) error {
 
 // readLease returns the holder and expiry in a lease file; an absent or
 // unreadable file holds no lease.
-func readLease(path string) (holder string, until time.Time, err error) {
-	data, err := os.ReadFile(path)
+func (s *Store) readLease(ctx context.Context, path string) (holder string, until time.Time, err error) {
+	data, err := s.readFile(ctx, path, 1024)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", time.Time{}, nil
 	}
@@ -101,20 +101,20 @@ func readLease(path string) (holder string, until time.Time, err error) {
 	return string(b), time.Unix(0, n), nil
 }
 
-// lockFile takes the lock path by creating it exclusively, polling until
+// lockFile takes the lock name in root by creating it exclusively, polling until
 // it can or ctx ends, and returns the function that removes it.
-func lockFile(ctx context.Context, path string) (unlock func(), err error) {
+func lockFile(ctx context.Context, root *os.Root, path string) (unlock func(), err error) {
 	for wait := time.Millisecond; ; wait = min(2*wait, 20*time.Millisecond) {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := root.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
 			_ = f.Close()
-			return func() { _ = os.Remove(path) }, nil
+			return func() { _ = root.Remove(path) }, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("filestore: lock: %w", err)
 		}
-		if fi, err := os.Stat(path); err == nil && time.Since(fi.ModTime()) > staleLock {
-			_ = os.Remove(path)
+		if fi, err := root.Lstat(path); err == nil && time.Since(fi.ModTime()) > staleLock {
+			_ = root.Remove(path)
 			continue
 		}
 		t := time.NewTimer(wait)
@@ -129,10 +129,10 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 
 // rename replaces to with from, retrying for a while: Windows refuses to
 // replace a file that another process is reading at that moment.
-func rename(from, to string) error {
+func rename(root *os.Root, from, to string) error {
 	var err error
 	for range 50 {
-		if err = os.Rename(from, to); err == nil {
+		if err = root.Rename(from, to); err == nil {
 			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -142,6 +142,10 @@ func rename(from, to string) error {
 
 // syncDir does nothing: Windows cannot sync a directory, and its renames
 // are journaled by NTFS.
-func syncDir(string) error { return nil }
+func syncDir(*os.Root) error { return nil }
+
+// openNonblocking is nothing: a Windows named pipe cannot stand in the
+// store's directory, and readFile refuses what is not a regular file.
+const openNonblocking = 0
 
 func checkOwner(string, fs.FileInfo) error { return nil }
