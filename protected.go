@@ -60,7 +60,7 @@ import (
 // asked to sign in again. On 403 with error="insufficient_scope", the
 // scopes grow by the challenge's scope and the person signs in again (step
 // up), unless the token already had every scope asked for, or the
-// resource has already been stepped up MaxStepUps times: the 403 is then
+// request has already been stepped up MaxStepUps times: the 403 is then
 // returned as it came, so that a server that always refuses cannot make
 // the client loop (MCP 2025-11-25, "Scope Challenge Handling").
 //
@@ -68,9 +68,20 @@ import (
 // resource_metadata URL must have the API's origin (AllowMetadataURL
 // widens that), the metadata's resource must identify the URL requested,
 // no metadata request follows a redirect across origins, and every body
-// is bounded. The authorization server's metadata must name the issuer
-// that was asked for, byte for byte (RFC 8414 §3.3), and callbacks are
-// checked against it (RFC 9207).
+// is bounded. The metadata's resource must be the URL requested, byte for
+// byte (RFC 9728 §3.3; AllowAncestorResource loosens that for MCP). The
+// authorization server's metadata must name the issuer that was asked
+// for, byte for byte (RFC 8414 §3.3), and callbacks are checked against
+// it (RFC 9207). Unless the API itself is on loopback (or
+// AllowLocalAuthorizationServers is set), the issuer and every endpoint
+// the client requests must be https on a host that is not this machine
+// nor a private or link-local address, so that a remote API cannot make
+// the client request the user's own machine or network.
+//
+// A request the Transport sends does not follow a redirect to another
+// origin: the hop fails with an error before anything is sent there, so
+// no token, body or sign-in goes to an origin the application never
+// named (RFC 6750 §5.3). Redirects within the origin are followed.
 //
 // A Transport must not be copied after first use. It is safe for
 // concurrent use; sign-ins run one at a time.
@@ -115,8 +126,28 @@ type Transport struct {
 	// AllowMetadataURL decides whether a resource_metadata URL from a
 	// challenge may be fetched; nil allows the origin of the request only.
 	AllowMetadataURL func(resource, metadata *url.URL) error
-	// MaxStepUps bounds the step-up sign-ins per resource; 0 means 2.
+	// MaxStepUps bounds the step-up sign-ins for one request; 0 means 2.
+	// The bound is per request so that a server that always refuses
+	// cannot loop, while a long session may step up as often as its
+	// requests need.
 	MaxStepUps int
+	// AllowAncestorResource accepts protected resource metadata whose
+	// resource is an ancestor of the URL requested on the same origin (a
+	// path prefix ending at a segment boundary, the bare origin
+	// included), as MCP clients check it, instead of the URL itself as
+	// RFC 9728 §3.3 requires. It risks this: a server at one path (one
+	// tenant's /tenant-b/mcp) can name a parent (https://host/) and
+	// obtain a token whose audience covers every path below it, other
+	// tenants' included. pkcemcp.NewClientTransport sets it; leave it off
+	// for other APIs.
+	AllowAncestorResource bool
+	// AllowLocalAuthorizationServers lets an API that is not on loopback
+	// name an authorization server, or endpoints, on loopback, private or
+	// link-local addresses, "localhost", or plain http (on loopback). It
+	// is for development setups with a remote API and a local server;
+	// off, a remote document cannot make the client request the user's
+	// own machine or network (server-side request forgery).
+	AllowLocalAuthorizationServers bool
 	// AllowMCP20250326Fallback accepts servers of the MCP 2025-03-26
 	// authorization specification, which publish no protected resource
 	// metadata: when neither the challenge nor the well-known locations
@@ -148,7 +179,6 @@ type session struct {
 	tokens   *Tokens
 	scopes   []string
 	subject  string // the token key
-	stepUps  int
 }
 
 // defaultRedirectURL is the loopback template of SignInLoopback.
@@ -184,6 +214,11 @@ func (t *Transport) redirectURL() string {
 // RoundTrip implements http.RoundTripper; see Transport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.init()
+	if redirectedAway(req) {
+		closeBody(req)
+		return nil, fmt.Errorf("pkce: a redirect to %s is not followed: the Transport sends its requests only to the origin the application asked for (RFC 6750 §5.3)",
+			clip(req.URL.Scheme+"://"+req.URL.Host, 200))
+	}
 	ctx := req.Context()
 	s := t.sessionFor(req.URL)
 	sent, err := t.token(ctx, s)
@@ -195,12 +230,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.send(req, sent)
 	// A request is sent again after at most one 401 and after each step
 	// up, which MaxStepUps bounds.
-	for unauthorized := false; err == nil && replayable && challenged(resp); {
+	for unauthorized, stepUps := false, 0; err == nil && replayable && challenged(resp); {
 		if resp.StatusCode == http.StatusUnauthorized {
 			if unauthorized {
 				break
 			}
 			unauthorized = true
+		} else {
+			if stepUps >= t.maxStepUps() {
+				break
+			}
+			stepUps++
 		}
 		var retry bool
 		s, retry, err = t.authorize(ctx, req.URL, resp, s, sent)
@@ -331,11 +371,10 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 			return nil, false, nil
 		}
 		scopes := union(s.scopes, wanted)
-		if len(scopes) == len(s.scopes) || s.stepUps >= t.maxStepUps() {
+		if len(scopes) == len(s.scopes) {
 			return nil, false, nil // the token had them all: asking again cannot help
 		}
 		ns := *s
-		ns.stepUps++
 		if err := t.rescope(&ns, scopes); err != nil {
 			return nil, false, err
 		}
@@ -415,7 +454,13 @@ func (t *Transport) discover(ctx context.Context, reqURL *url.URL, challenge Cha
 		allow = sameOriginMetadata
 	}
 	metadataURL := challenge.Param("resource_metadata")
-	rm, err := fetchResourceMetadata(ctx, hc, reqURL.String(), metadataURL, allow, defaultMaxResponseBytes)
+	remote := !isLoopbackHost(reqURL.Hostname()) && !t.AllowLocalAuthorizationServers
+	if remote && metadataURL != "" {
+		if err := checkRemote("resource_metadata", metadataURL); err != nil {
+			return nil, steered(reqURL, err)
+		}
+	}
+	rm, err := fetchResourceMetadata(ctx, hc, reqURL.String(), metadataURL, allow, t.AllowAncestorResource, defaultMaxResponseBytes)
 	var md *Metadata
 	var resource string
 	switch {
@@ -435,10 +480,20 @@ func (t *Transport) discover(ctx context.Context, reqURL *url.URL, challenge Cha
 				return nil, err
 			}
 		}
+		if remote {
+			if err := checkRemote("authorization server", issuer); err != nil {
+				return nil, steered(reqURL, err)
+			}
+		}
 		if md, err = discoverForResource(ctx, hc, issuer, defaultMaxResponseBytes); err != nil {
 			return nil, err
 		}
 		resource = rm.Resource
+	}
+	if remote {
+		if err := checkRemoteMetadata(md); err != nil {
+			return nil, steered(reqURL, err)
+		}
 	}
 
 	s := &session{resource: resource, issuer: md.Issuer, md: md}
@@ -456,6 +511,14 @@ func (t *Transport) discover(ctx context.Context, reqURL *url.URL, challenge Cha
 		return nil, err
 	}
 	return s, nil
+}
+
+// steered is the error for a document that names a local or plain-http
+// URL for a remote API.
+func steered(reqURL *url.URL, err error) error {
+	return fmt.Errorf("pkce: the API at %s sent the client to a URL it does not request for a remote API: %v; "+
+		"set AllowLocalAuthorizationServers for a development setup whose authorization server is local (RFC 9728 §7.7)",
+		clip(reqURL.Scheme+"://"+reqURL.Host, 200), err)
 }
 
 // noMetadataHere reports whether err says that the resource has no
