@@ -3,6 +3,7 @@ package pkce
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -43,11 +44,19 @@ const (
 // Scopes; RedirectURL is refused, the redirect is set here) whose
 // redirect_uri is the IP literal, the real port and the template's path.
 //
-// open receives the authorization URL and should show it in the system
-// browser (RFC 8252 §6), then return without waiting for the person. It is
-// called once, on the calling goroutine. Programs should also print the
-// URL, for when no browser starts; if open returns an error, sign-in stops
-// with it.
+// open receives the start URL and should show it in the system browser
+// (RFC 8252 §6), then return without waiting for the person. It is called
+// once, on the calling goroutine. Programs should also print the URL, for
+// when no browser starts; if open returns an error, sign-in stops with
+// it. The start URL is on the receiver, http://127.0.0.1:PORT/start/
+// followed by 256 random bits, and redirects the browser once to the
+// authorization URL: the state and the code challenge never appear on a
+// command line, where other users of the computer can read them (a
+// browser is usually started with its URL as an argument) and race the
+// browser to the receiver with a code for their own account. Whoever
+// reads the start URL there instead can use it once; a second visit ends
+// the sign-in with an error, since the browser would make it (RFC 8252
+// §8.3).
 //
 // The first GET of the redirect path whose state matches the flow's,
 // compared in constant time (RFC 6749 §10.12), finishes the flow with
@@ -104,12 +113,13 @@ func (c *Client) SignInLoopback(ctx context.Context, open func(authURL string) e
 		path = "/"
 	}
 	rcv := &loopbackReceiver{
-		client:  c,
-		ctx:     ctx,
-		flow:    flow,
-		host:    ln.Addr().String(),
-		path:    path,
-		outcome: make(chan loopbackOutcome, 1),
+		client:    c,
+		ctx:       ctx,
+		flow:      flow,
+		host:      ln.Addr().String(),
+		path:      path,
+		startPath: "/start/" + rand.Text() + rand.Text(),
+		outcome:   make(chan loopbackOutcome, 1),
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", rcv)
@@ -131,7 +141,8 @@ func (c *Client) SignInLoopback(ctx context.Context, open func(authURL string) e
 		<-served
 	}()
 
-	if err := open(flow.URL); err != nil && rcv.claim() {
+	startURL := (&url.URL{Scheme: "http", Host: rcv.host, Path: rcv.startPath}).String()
+	if err := open(startURL); err != nil && rcv.claim() {
 		return nil, fmt.Errorf("pkce: opening the authorization URL failed: %w", err)
 	}
 
@@ -216,6 +227,10 @@ type loopbackReceiver struct {
 	flow   *Flow
 	host   string // host:port of the redirect URI
 	path   string
+	// startPath is the path of the start URL, which sends the browser to
+	// the authorization URL once.
+	startPath string
+	started   atomic.Bool
 
 	// claimed is set by whoever ends the flow first: the matching
 	// redirect, or SignInLoopback giving up.
@@ -234,6 +249,8 @@ func (rcv *loopbackReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !rcv.sameHost(r.Host):
 		writeLoopbackPage(w, http.StatusBadRequest, strayPage)
+	case r.Method == http.MethodGet && subtle.ConstantTimeCompare([]byte(r.URL.Path), []byte(rcv.startPath)) == 1:
+		rcv.start(w)
 	case r.URL.Path != rcv.path:
 		writeLoopbackPage(w, http.StatusNotFound, strayPage)
 	case r.Method != http.MethodGet:
@@ -262,6 +279,27 @@ func (rcv *loopbackReceiver) stateMatches(r *http.Request) bool {
 	// Finish reports the fault if the state matches.
 	q, _ := url.ParseQuery(r.URL.RawQuery)
 	return subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(rcv.flow.State)) == 1
+}
+
+// start sends the browser to the authorization URL, the first time. A
+// second visit means that someone other than the browser knows the start
+// URL, and may know the state: the sign-in ends.
+func (rcv *loopbackReceiver) start(w http.ResponseWriter) {
+	if rcv.started.CompareAndSwap(false, true) {
+		h := w.Header()
+		h.Set("Location", rcv.flow.URL)
+		h.Set("Cache-Control", "no-store")
+		h.Set("Referrer-Policy", "no-referrer")
+		w.WriteHeader(http.StatusFound)
+		return
+	}
+	if !rcv.claim() {
+		writeLoopbackPage(w, http.StatusBadRequest, strayPage)
+		return
+	}
+	err := errors.New("pkce: the sign-in's start URL was visited twice, so another program on this computer may know the flow's state; sign in again (RFC 8252 §8.3)")
+	writeLoopbackPage(w, http.StatusBadRequest, failurePage(err))
+	rcv.outcome <- loopbackOutcome{nil, err}
 }
 
 // finish runs the callback checks and the code exchange for the redirect

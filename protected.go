@@ -744,8 +744,8 @@ func closeBody(req *http.Request) {
 }
 
 // LoopbackSignIn returns a Transport.SignIn that signs a person in with
-// Client.SignInLoopback; open shows the authorization URL in the system
-// browser (and should print it too).
+// Client.SignInLoopback; open shows the start URL in the system browser
+// (and should print it too).
 func LoopbackSignIn(open func(authURL string) error) func(context.Context, *Client) (*Token, error) {
 	return func(ctx context.Context, c *Client) (*Token, error) {
 		return c.SignInLoopback(ctx, open)
@@ -755,7 +755,7 @@ func LoopbackSignIn(open func(authURL string) error) func(context.Context, *Clie
 // HeadlessSignIn returns a Transport.SignIn for automated runs against
 // authorization servers that approve without a person (test servers,
 // pre-consented clients): it runs Client.SignInLoopback and, instead of
-// opening a browser, GETs the authorization URL with hc (nil means
+// opening a browser, GETs the start URL with hc (nil means
 // http.DefaultClient), following redirects as hc does, until the
 // redirect reaches the loopback receiver. A server that answers with a
 // page instead (a login form) makes it fail.
@@ -764,8 +764,8 @@ func HeadlessSignIn(hc *http.Client) func(context.Context, *Client) (*Token, err
 		hc = http.DefaultClient
 	}
 	return func(ctx context.Context, c *Client) (*Token, error) {
-		return c.SignInLoopback(ctx, func(authURL string) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
+		return c.SignInLoopback(ctx, func(startURL string) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, startURL, nil)
 			if err != nil {
 				return err
 			}
@@ -774,16 +774,9 @@ func HeadlessSignIn(hc *http.Client) func(context.Context, *Client) (*Token, err
 				return fmt.Errorf("pkce: following the authorization redirect: %w", err)
 			}
 			defer drain(resp)
-			// The last answer must come from the receiver: the redirect
-			// URI's host and port when the URL names it (it does not with
-			// PAR), a loopback host otherwise.
-			back := isLoopbackHost(resp.Request.URL.Hostname())
-			if u, err := url.Parse(authURL); err == nil {
-				if ru, err := url.Parse(u.Query().Get("redirect_uri")); err == nil && ru.Host != "" {
-					back = resp.Request.URL.Host == ru.Host
-				}
-			}
-			if !back {
+			// The last answer must come from the receiver, which also
+			// serves the start URL.
+			if u, err := url.Parse(startURL); err != nil || resp.Request.URL.Host != u.Host {
 				return fmt.Errorf("pkce: the authorization server did not send the browser back without a person: %d at %s",
 					resp.StatusCode, clip(resp.Request.URL.Scheme+"://"+resp.Request.URL.Host+resp.Request.URL.Path, 200))
 			}

@@ -275,9 +275,13 @@ func signIn(ctx context.Context, client *pkce.Client, store tokenStore, o *optio
 	for _, p := range o.params {
 		opts = append(opts, pkce.Param(p[0], p[1]))
 	}
-	tok, err := client.SignInLoopback(ctx, func(authURL string) error {
-		fmt.Fprintf(stdout, "Sign in in your browser. If it does not open, visit:\n\n  %s\n\n", authURL)
-		if err := open(authURL); err != nil {
+	// SignInLoopback hands over a start URL on its loopback receiver, which
+	// redirects the browser to the authorization server: the state and the
+	// code challenge stay off the browser's command line, which other users
+	// of the computer can read (RFC 8252 §8.3).
+	tok, err := client.SignInLoopback(ctx, func(startURL string) error {
+		fmt.Fprintf(stdout, "Sign in in your browser. If it does not open, visit:\n\n  %s\n\n", startURL)
+		if err := open(startURL); err != nil {
 			fmt.Fprintf(stdout, "No browser opened: %v. Open the URL above yourself.\n", err)
 		}
 		fmt.Fprintf(stdout, "Waiting up to %s for the sign-in (-timeout; Ctrl-C to stop).\n", humanDuration(o.timeout))

@@ -119,19 +119,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// browser returns the function that shows the authorization URL: it
-// prints it, then asks the desktop to open it (RFC 8252 §6).
+// browser returns the function that shows the start URL of a loopback
+// sign-in, which sends the browser on to the authorization URL: it prints
+// it, then asks the desktop to open it (RFC 8252 §6).
 func browser(stderr io.Writer) func(string) error {
-	return func(authURL string) error {
-		fmt.Fprintf(stderr, "Sign in at:\n\n  %s\n\n", authURL)
+	return func(startURL string) error {
+		fmt.Fprintf(stderr, "Sign in at:\n\n  %s\n\n", startURL)
 		var cmd *exec.Cmd
 		switch runtime.GOOS {
 		case "darwin":
-			cmd = exec.Command("open", authURL)
+			cmd = exec.Command("open", startURL)
 		case "windows":
-			cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", authURL)
+			cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", startURL)
 		default:
-			cmd = exec.Command("xdg-open", authURL)
+			cmd = exec.Command("xdg-open", startURL)
 		}
 		if err := cmd.Start(); err != nil {
 			fmt.Fprintln(stderr, "(no browser could be started; open the URL yourself)")
