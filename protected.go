@@ -120,6 +120,17 @@ type Transport struct {
 	Registrations RegistrationStore
 	// Store keeps the tokens; nil keeps them in memory.
 	Store Store
+	// Options are given to every Client the Transport builds, after the
+	// ones it sets (WithMetadata, WithResource, WithAuthMethod,
+	// WithHTTPClient): WithDPoP for tokens bound to a key (RFC 9449; the
+	// API then gets a proof with each request, and its nonces are
+	// honoured), WithClientKey for private_key_jwt with pre-registered
+	// credentials, WithPushedAuthorization, WithFAPI2 and the like.
+	Options []Option
+	// FilterScopes, when set, returns the scopes to ask issuer for, given
+	// those the chain chose (step 5 and step ups); it may drop scopes the
+	// application never wants, or add its own.
+	FilterScopes func(issuer string, scopes []string) []string
 	// ChooseAuthorizationServer picks the issuer to use among
 	// rm.AuthorizationServers (RFC 9728 §7.6); nil picks the first.
 	ChooseAuthorizationServer func(rm *ResourceMetadata) (string, error)
@@ -221,13 +232,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	s := t.sessionFor(req.URL)
-	sent, err := t.token(ctx, s)
+	src, sent, err := t.token(ctx, s)
 	if err != nil {
 		closeBody(req)
 		return nil, err
 	}
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	resp, err := t.send(req, sent)
+	resp, err := t.send(req, src)
 	// A request is sent again after at most one 401 and after each step
 	// up, which MaxStepUps bounds.
 	for unauthorized, stepUps := false, 0; err == nil && replayable && challenged(resp); {
@@ -252,7 +263,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			break
 		}
 		drain(resp)
-		if sent, err = t.token(ctx, s); err != nil {
+		if src, sent, err = t.token(ctx, s); err != nil {
 			return nil, err
 		}
 		again := req.Clone(ctx)
@@ -261,7 +272,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, fmt.Errorf("pkce: the request body cannot be sent again: %w", err)
 			}
 		}
-		resp, err = t.send(again, sent)
+		resp, err = t.send(again, src)
 	}
 	return resp, err
 }
@@ -293,38 +304,40 @@ func bearerChallenge(h http.Header) Challenge {
 	return Challenge{}
 }
 
-// send sends a copy of req with tok, or without credentials when tok is
-// nil. It does not change req (http.RoundTripper's contract).
-func (t *Transport) send(req *http.Request, tok *oauth2.Token) (*http.Response, error) {
+// send sends a copy of req with src's token, as TokenSource.Client sends
+// it (a Bearer token, or a DPoP token with a proof and the resource's
+// nonce), or without credentials when src is nil. It does not change req
+// (http.RoundTripper's contract).
+func (t *Transport) send(req *http.Request, src *TokenSource) (*http.Response, error) {
 	out := req.Clone(req.Context())
 	out.Body = req.Body
-	if tok != nil {
-		out.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	if src == nil {
+		return t.base().RoundTrip(out)
 	}
-	return t.base().RoundTrip(out)
+	return (&resourceTransport{source: src, base: t.base(), httpClient: t.HTTPClient}).RoundTrip(out)
 }
 
-// token returns the token to send for s: nil when there is none yet or
-// it must be obtained again by signing in.
-func (t *Transport) token(ctx context.Context, s *session) (*oauth2.Token, error) {
+// token returns the source and the token to send for s: nil when there is
+// none yet or it must be obtained again by signing in.
+func (t *Transport) token(ctx context.Context, s *session) (*TokenSource, *oauth2.Token, error) {
 	if s == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	src, err := s.tokens.Source(ctx, s.subject)
 	if errors.Is(err, ErrSignInRequired) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tok, err := src.TokenContext(ctx)
 	switch {
 	case errors.Is(err, ErrSignInRequired):
-		return nil, nil
+		return nil, nil, nil
 	case err != nil:
-		return nil, err
+		return nil, nil, err
 	}
-	return tok, nil
+	return src, tok, nil
 }
 
 // sessionFor returns the session whose resource covers u, or nil.
@@ -360,7 +373,7 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 		s = t.sessionFor(reqURL)
 	}
 	if s != nil {
-		if cur, err := t.token(ctx, s); err == nil && cur != nil && (sent == nil || cur.AccessToken != sent.AccessToken) {
+		if _, cur, err := t.token(ctx, s); err == nil && cur != nil && (sent == nil || cur.AccessToken != sent.AccessToken) {
 			return s, true, nil // someone else obtained a newer token
 		}
 	}
@@ -406,7 +419,7 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 	if err != nil {
 		return nil, false, err
 	}
-	if tok, err := t.token(ctx, s); err != nil || tok == nil {
+	if _, tok, err := t.token(ctx, s); err != nil || tok == nil {
 		if err := t.signIn(ctx, s); err != nil {
 			return nil, false, err
 		}
@@ -648,6 +661,9 @@ func (t *Transport) registerDynamically(ctx context.Context, s *session) error {
 
 // rescope makes s's Client and token key for scopes.
 func (t *Transport) rescope(s *session, scopes []string) error {
+	if t.FilterScopes != nil {
+		scopes = t.FilterScopes(s.issuer, slices.Clone(scopes))
+	}
 	opts := []Option{WithMetadata(s.md), WithResource(s.resource)}
 	if s.reg.AuthMethod != "" {
 		opts = append(opts, WithAuthMethod(s.reg.AuthMethod))
@@ -655,6 +671,7 @@ func (t *Transport) rescope(s *session, scopes []string) error {
 	if t.HTTPClient != nil {
 		opts = append(opts, WithHTTPClient(t.HTTPClient))
 	}
+	opts = append(opts, t.Options...)
 	c, err := New(&oauth2.Config{ClientID: s.reg.ClientID, ClientSecret: s.reg.ClientSecret,
 		RedirectURL: t.redirectURL(), Scopes: scopes}, opts...)
 	if err != nil {
