@@ -190,6 +190,9 @@ type session struct {
 	tokens   *Tokens
 	scopes   []string
 	subject  string // the token key
+	// rejected is set, under Transport.mu, when a refresh answered
+	// invalid_client for a dynamic registration: the server forgot it.
+	rejected bool
 }
 
 // defaultRedirectURL is the loopback template of SignInLoopback.
@@ -334,6 +337,13 @@ func (t *Transport) token(ctx context.Context, s *session) (*TokenSource, *oauth
 	switch {
 	case errors.Is(err, ErrSignInRequired):
 		return nil, nil, nil
+	case s.dynamic && errors.Is(err, ErrInvalidClient):
+		// The server no longer knows the registration: the next 401
+		// registers again and signs in (RFC 7591 §3).
+		t.mu.Lock()
+		s.rejected = true
+		t.mu.Unlock()
+		return nil, nil, nil
 	case err != nil:
 		return nil, nil, err
 	}
@@ -377,6 +387,10 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 			return s, true, nil // someone else obtained a newer token
 		}
 	}
+	var moved *session
+	if s != nil && resp.StatusCode == http.StatusUnauthorized && t.migrated(ctx, reqURL, challenge, s) {
+		moved, s = s, nil // discover anew, and register with the new server
+	}
 
 	wanted := strings.Fields(challenge.Param("scope"))
 	if resp.StatusCode == http.StatusForbidden {
@@ -399,11 +413,24 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 	}
 
 	if s != nil {
-		if sent != nil && sent.RefreshToken != "" && t.refresh(ctx, s, sent) == nil {
-			return s, true, nil
+		t.mu.Lock()
+		rejected := s.rejected
+		t.mu.Unlock()
+		if !rejected && sent != nil && sent.RefreshToken != "" {
+			err := t.refresh(ctx, s, sent)
+			if err == nil {
+				return s, true, nil
+			}
+			rejected = s.dynamic && errors.Is(err, ErrInvalidClient)
 		}
 		ns := *s
-		if scopes := union(s.scopes, wanted); len(scopes) != len(s.scopes) {
+		ns.rejected = false
+		if rejected {
+			if err := t.registerDynamically(ctx, &ns); err != nil {
+				return nil, false, err
+			}
+		}
+		if scopes := union(s.scopes, wanted); rejected || len(scopes) != len(s.scopes) {
 			if err := t.rescope(&ns, scopes); err != nil {
 				return nil, false, err
 			}
@@ -424,10 +451,33 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 			return nil, false, err
 		}
 	}
+	if moved != nil {
+		t.replace(moved, s)
+		return s, true, nil
+	}
 	t.mu.Lock()
 	t.sessions = append(t.sessions, s)
 	t.mu.Unlock()
 	return s, true, nil
+}
+
+// migrated reports whether the resource of s now names authorization
+// servers among which the session's is not: the resource moved to
+// another server, and the client must register with it rather than use
+// the old registration (MCP SEP-2352). Metadata that cannot be had now
+// changes nothing.
+func (t *Transport) migrated(ctx context.Context, reqURL *url.URL, challenge Challenge, s *session) bool {
+	allow := t.AllowMetadataURL
+	if allow == nil {
+		allow = sameOriginMetadata
+	}
+	metadataURL := challenge.Param("resource_metadata")
+	if metadataURL != "" && !isLoopbackHost(reqURL.Hostname()) && !t.AllowLocalAuthorizationServers && checkRemote("resource_metadata", metadataURL) != nil {
+		return false
+	}
+	rm, err := fetchResourceMetadata(ctx, t.HTTPClient, reqURL.String(), metadataURL, allow,
+		t.AllowAncestorResource, defaultMaxResponseBytes)
+	return err == nil && !slices.Contains(rm.AuthorizationServers, s.issuer)
 }
 
 func (t *Transport) maxStepUps() int {
