@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -112,6 +114,7 @@ type startRequest struct {
 	scopes   []string
 	scopeSet bool
 	redirect string
+	pages    *template.Template // SignInLoopback's, from LoopbackPages
 }
 
 // Param adds a parameter to the authorization request, such as audience,
@@ -226,6 +229,9 @@ func (c *Client) Start(ctx context.Context, opts ...StartOption) (*Flow, error) 
 	req, err := c.startRequest(opts)
 	if err != nil {
 		return nil, err
+	}
+	if req.pages != nil {
+		return nil, errors.New("pkce: LoopbackPages is an option of SignInLoopback; Start shows no page")
 	}
 	return c.start(ctx, req)
 }

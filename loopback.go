@@ -119,6 +119,7 @@ func (c *Client) SignInLoopback(ctx context.Context, open func(authURL string) e
 		host:      ln.Addr().String(),
 		path:      path,
 		startPath: "/start/" + rand.Text() + rand.Text(),
+		pages:     req.pages,
 		outcome:   make(chan loopbackOutcome, 1),
 	}
 	mux := http.NewServeMux()
@@ -231,6 +232,7 @@ type loopbackReceiver struct {
 	// the authorization URL once.
 	startPath string
 	started   atomic.Bool
+	pages     *template.Template // nil: the plain pages
 
 	// claimed is set by whoever ends the flow first: the matching
 	// redirect, or SignInLoopback giving up.
@@ -248,16 +250,16 @@ func (rcv *loopbackReceiver) claim() bool { return rcv.claimed.CompareAndSwap(fa
 func (rcv *loopbackReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !rcv.sameHost(r.Host):
-		writeLoopbackPage(w, http.StatusBadRequest, strayPage)
+		writeLoopbackPage(w, rcv.pages, http.StatusBadRequest, strayPage)
 	case r.Method == http.MethodGet && subtle.ConstantTimeCompare([]byte(r.URL.Path), []byte(rcv.startPath)) == 1:
 		rcv.start(w)
 	case r.URL.Path != rcv.path:
-		writeLoopbackPage(w, http.StatusNotFound, strayPage)
+		writeLoopbackPage(w, rcv.pages, http.StatusNotFound, strayPage)
 	case r.Method != http.MethodGet:
 		w.Header().Set("Allow", http.MethodGet)
-		writeLoopbackPage(w, http.StatusMethodNotAllowed, strayPage)
+		writeLoopbackPage(w, rcv.pages, http.StatusMethodNotAllowed, strayPage)
 	case !rcv.stateMatches(r) || !rcv.claim():
-		writeLoopbackPage(w, http.StatusBadRequest, strayPage)
+		writeLoopbackPage(w, rcv.pages, http.StatusBadRequest, strayPage)
 	default:
 		rcv.finish(w, r)
 	}
@@ -294,11 +296,11 @@ func (rcv *loopbackReceiver) start(w http.ResponseWriter) {
 		return
 	}
 	if !rcv.claim() {
-		writeLoopbackPage(w, http.StatusBadRequest, strayPage)
+		writeLoopbackPage(w, rcv.pages, http.StatusBadRequest, strayPage)
 		return
 	}
 	err := errors.New("pkce: the sign-in's start URL was visited twice, so another program on this computer may know the flow's state; sign in again (RFC 8252 §8.3)")
-	writeLoopbackPage(w, http.StatusBadRequest, failurePage(err))
+	writeLoopbackPage(w, rcv.pages, http.StatusBadRequest, failurePage(err))
 	rcv.outcome <- loopbackOutcome{nil, err}
 }
 
@@ -316,7 +318,7 @@ func (rcv *loopbackReceiver) finish(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Now().Add(loopbackWriteTimeout))
 	w.Header().Set("Connection", "close")
-	writeLoopbackPage(w, status, page)
+	writeLoopbackPage(w, rcv.pages, status, page)
 	rc.Flush()
 	rcv.outcome <- loopbackOutcome{tok, err}
 }
@@ -327,6 +329,27 @@ type loopbackPage struct {
 	Title   string
 	Message string
 	Detail  string
+	Failed  bool
+}
+
+// LoopbackPages gives SignInLoopback the html/template that renders the
+// pages the browser is shown at the loopback receiver, in place of the
+// plain ones: the success page, the failure page and the page for stray
+// requests. The template is executed with a value whose fields are Title,
+// Message, Detail (why sign-in failed, when known; never a secret) and
+// Failed (true for the failure page). html/template escapes what goes
+// into the page; nothing in it comes from the request. The page is served
+// with a Content-Security-Policy that loads nothing (default-src 'none')
+// but allows inline style, so a page can be styled, not scripted. A
+// template that fails to execute gives a bare 500.
+func LoopbackPages(t *template.Template) StartOption {
+	return startOption(func(r *startRequest) error {
+		if t == nil {
+			return errors.New("pkce: LoopbackPages needs a template")
+		}
+		r.pages = t
+		return nil
+	})
 }
 
 var (
@@ -344,6 +367,7 @@ var (
 // said why, its error code; never a secret.
 func failurePage(err error) loopbackPage {
 	p := loopbackPage{
+		Failed:  true,
 		Title:   "Sign-in failed",
 		Message: "Sign-in did not complete. Return to the application for details; you can close this tab.",
 	}
@@ -375,9 +399,12 @@ var loopbackTemplateHTML = template.Must(template.New("page").Parse(`<!DOCTYPE h
 // writeLoopbackPage writes p with headers that keep the page (and the
 // code in its URL) out of caches and Referer headers and stop it from
 // loading anything.
-func writeLoopbackPage(w http.ResponseWriter, status int, p loopbackPage) {
+func writeLoopbackPage(w http.ResponseWriter, pages *template.Template, status int, p loopbackPage) {
+	if pages == nil {
+		pages = loopbackTemplateHTML
+	}
 	var body bytes.Buffer
-	if err := loopbackTemplateHTML.Execute(&body, p); err != nil {
+	if err := executePage(pages, &body, p); err != nil {
 		status = http.StatusInternalServerError
 		body.Reset()
 	}
@@ -386,8 +413,19 @@ func writeLoopbackPage(w http.ResponseWriter, status int, p loopbackPage) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	h.Set("Content-Length", strconv.Itoa(body.Len()))
 	w.WriteHeader(status)
 	w.Write(body.Bytes())
+}
+
+// executePage runs the application's template; a panic in it becomes an
+// error, and so a bare 500.
+func executePage(t *template.Template, w io.Writer, p loopbackPage) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("pkce: the loopback page template panicked: %v", v)
+		}
+	}()
+	return t.Execute(w, p)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net"
 	"net/http"
@@ -603,4 +604,37 @@ func TestSignInLoopbackKeepsTheAuthorizationURLOffTheCommandLine(t *testing.T) {
 			assert.Contains(t, second.body, "Sign-in failed")
 		})
 	}
+}
+
+// The success and failure pages can be the application's own, rendered
+// by its html/template, which still escapes what the server sent.
+func TestSignInLoopbackCustomPages(t *testing.T) {
+	pages := template.Must(template.New("p").Parse(`<html><body class="brand">{{if .Failed}}OOPS {{.Detail}}{{else}}WELCOME {{.Title}}{{end}}</body></html>`))
+	tests := []struct {
+		name   string
+		edit   func(q url.Values)
+		want   string
+		status int
+	}{
+		{"success page", nil, "WELCOME Signed in", http.StatusOK},
+		{"failure page, escaped", func(q url.Values) { q.Del("code"); q.Set("error", "<b>x</b>") }, "OOPS The authorization server answered &#34;&lt;b&gt;x&lt;/b&gt;&#34;.", http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, client := newLoopbackClient(t, pkcetest.Config{}, "http://127.0.0.1/callback")
+			s := &script{edit: tt.edit}
+			_, _ = client.SignInLoopback(context.Background(), s.open, pkce.LoopbackPages(pages))
+			require.NoError(t, s.problem)
+			require.NotNil(t, s.final)
+			assert.Equal(t, tt.status, s.final.status)
+			assert.Contains(t, s.final.body, `class="brand"`)
+			assert.Contains(t, s.final.body, tt.want)
+			assert.Contains(t, s.final.header.Get("Content-Security-Policy"), "default-src 'none'")
+		})
+	}
+	t.Run("Start refuses the option", func(t *testing.T) {
+		_, client := newLoopbackClient(t, pkcetest.Config{}, "http://127.0.0.1/callback")
+		_, err := client.Start(context.Background(), pkce.LoopbackPages(pages))
+		assert.ErrorContains(t, err, "SignInLoopback")
+	})
 }
