@@ -5,6 +5,7 @@
 //	mcpclient https://mcp.example/mcp
 //	mcpclient -call add -args '{"a":1,"b":2}' https://mcp.example/mcp
 //	mcpclient -headless -call test-tool http://localhost:3000/mcp
+//	mcpclient -demo -call add -args '{"a":1,"b":2}'
 //
 // Sign-in follows the MCP authorization specification through
 // pkce.Transport: protected resource metadata, authorization server
@@ -13,7 +14,9 @@
 // the authorization code flow with PKCE on a loopback redirect. With
 // -headless the authorization URL is fetched with an HTTP client instead
 // of a browser, for servers that approve without a person, such as the
-// MCP conformance suite's.
+// MCP conformance suite's. With -demo it starts an MCP server of its own
+// on loopback, protected by an in-process authorization server
+// (pkcetest) that approves without asking, and signs in to it.
 package main
 
 import (
@@ -53,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		metadataURL  = fs.String("client-metadata-url", "", "the https URL of this client's ID metadata document")
 		legacy       = fs.Bool("mcp-2025-03-26", false, "accept servers of the 2025-03-26 authorization spec, without protected resource metadata")
 		timeout      = fs.Duration("timeout", 5*time.Minute, "how long the whole run may take")
+		demoMode     = fs.Bool("demo", false, "start a demo MCP server and authorization server on loopback and use them")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mcpclient [flags] SERVER_URL")
@@ -61,11 +65,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() != 1 && !(*demoMode && fs.NArg() == 0) {
 		fs.Usage()
-		return errors.New("give the MCP server's URL")
+		return errors.New("give the MCP server's URL (or -demo)")
 	}
-	serverURL := fs.Arg(0)
+	var serverURL string
+	if *demoMode {
+		d, err := startDemo()
+		if err != nil {
+			return fmt.Errorf("starting the demo servers: %w", err)
+		}
+		defer d.Close()
+		serverURL, *clientID, *clientIssuer = d.url, demoClientID, d.as.Issuer()
+		fmt.Fprintf(stderr, "demo: MCP server at %s, authorization server at %s\n", d.url, d.as.Issuer())
+	} else {
+		serverURL = fs.Arg(0)
+	}
 	var arguments map[string]any
 	if err := json.Unmarshal([]byte(*toolArgs), &arguments); err != nil {
 		return fmt.Errorf("-args is not a JSON object: %w", err)
