@@ -126,3 +126,29 @@ func TestTransportRegistersWithTheServerAResourceMovedTo(t *testing.T) {
 	assert.Equal(t, []string{"old-1", "new-1"}, stub.ids)
 	assert.True(t, strings.HasPrefix(stub.ids[1], "new-"), "no old registration at the new server")
 }
+
+// The same when the refresh is the source's own, of an expired token:
+// the Transport does not fail with the client's rejection, it registers
+// again and signs in.
+func TestTransportRegistersAgainWhenAnExpiredTokensRefreshAnswersInvalidClient(t *testing.T) {
+	as := newDocServer(t)
+	registrations := registrar(t, as, "dcr")
+	api := newDocServer(t)
+	acceptingAPI(api, func() string { return as.URL }, func() string { return "dcr-2" })
+
+	var ids []string
+	signIn := func(ctx context.Context, cl *pkce.Client) (*pkce.Token, error) {
+		id, _ := clientIDOf(t, ctx, cl)
+		ids = append(ids, id)
+		expiry := time.Now().Add(time.Hour)
+		if id == "dcr-1" {
+			expiry = time.Now().Add(-time.Hour) // refreshed before use
+		}
+		return &pkce.Token{Token: &oauth2.Token{AccessToken: "at-" + id, TokenType: "Bearer", RefreshToken: "rt-" + id, Expiry: expiry}}, nil
+	}
+	hc := &http.Client{Transport: &pkce.Transport{SignIn: signIn}}
+	assert.Equal(t, http.StatusUnauthorized, status(t, hc, api.URL+"/mcp"), "the first client's refresh was refused")
+	assert.Equal(t, http.StatusOK, status(t, hc, api.URL+"/mcp"), "a new registration, and a sign-in with it")
+	assert.Equal(t, int32(2), registrations.Load())
+	assert.Equal(t, []string{"dcr-1", "dcr-2"}, ids)
+}
