@@ -21,6 +21,9 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -56,12 +59,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		metadataURL  = fs.String("client-metadata-url", "", "the https URL of this client's ID metadata document")
 		legacy       = fs.Bool("mcp-2025-03-26", false, "accept servers of the 2025-03-26 authorization spec, without protected resource metadata")
 		timeout      = fs.Duration("timeout", 5*time.Minute, "how long the whole run may take")
-		demoMode     = fs.Bool("demo", false, "start a demo MCP server and authorization server on loopback and use them")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mcpclient [flags] SERVER_URL")
 		fs.PrintDefaults()
 	}
+	demoMode := fs.Bool("demo", false, "start a demo MCP server and authorization server on loopback and use them")
+	dpop := fs.Bool("dpop", false, "bind the tokens to a new DPoP key of this run (RFC 9449)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,6 +100,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *headless {
 		t.SignIn = pkce.HeadlessSignIn(nil)
+	}
+	if *dpop {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		t.Options = append(t.Options, pkce.WithDPoP(key))
 	}
 	if *clientID != "" {
 		reg := &pkce.Registration{Issuer: *clientIssuer, ClientID: *clientID, ClientSecret: *clientSecret}
