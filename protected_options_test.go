@@ -79,3 +79,17 @@ func TestTransportWithDPoPAndPrivateKeyJWT(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Equal(t, refusals+1, srv.DPoPNonceRefusals(), "one refusal, then the proof with the new nonce")
 }
+
+func TestTransportFilterScopesPanicIsAnError(t *testing.T) {
+	as := newDocServer(t)
+	as.set("/.well-known/oauth-authorization-server", asMetadata(as.URL, nil))
+	api := newDocServer(t)
+	protectedAPI(api, as.URL, nil, []string{"read"})
+	stub := &stubSignIn{}
+	tr := &pkce.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered,
+		FilterScopes: func(string, []string) []string { panic("filter bug") }}
+	_, err := (&http.Client{Transport: tr}).Get(api.URL + "/mcp")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "FilterScopes panicked")
+	assert.Empty(t, stub.ids)
+}

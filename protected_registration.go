@@ -88,7 +88,10 @@ func (t *Transport) registerDynamically(ctx context.Context, s *session) error {
 // rescope makes s's Client and token key for scopes.
 func (t *Transport) rescope(s *session, scopes []string) error {
 	if t.FilterScopes != nil {
-		scopes = t.FilterScopes(s.issuer, slices.Clone(scopes))
+		var err error
+		if scopes, err = t.filterScopes(s.issuer, scopes); err != nil {
+			return err
+		}
 	}
 	opts := []Option{WithMetadata(s.md), WithResource(s.resource)}
 	if s.reg.AuthMethod != "" {
@@ -162,4 +165,15 @@ func TokenKey(issuer, clientID, resource string, scopes []string) string {
 		fmt.Fprintf(h, "%d:%s\x00", len(part), part)
 	}
 	return "resource-token:" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// filterScopes runs the application's FilterScopes; a panic in it is an
+// error.
+func (t *Transport) filterScopes(issuer string, scopes []string) (out []string, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			out, err = nil, fmt.Errorf("pkce: FilterScopes panicked: %v", v)
+		}
+	}()
+	return t.FilterScopes(issuer, slices.Clone(scopes)), nil
 }
