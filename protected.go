@@ -123,6 +123,8 @@ type Transport struct {
 	// API then gets a proof with each request, and its nonces are
 	// honoured), WithClientKey for private_key_jwt with pre-registered
 	// credentials, WithPushedAuthorization, WithFAPI2 and the like.
+	// Options that change the server, its endpoints or the resource
+	// (WithIssuer, WithMetadata, WithResource) are refused.
 	Options []Option
 	// FilterScopes, when set, returns the scopes to ask issuer for, given
 	// those the chain chose (step 5 and step ups); it may drop scopes the

@@ -93,3 +93,23 @@ func TestTransportFilterScopesPanicIsAnError(t *testing.T) {
 	assert.Contains(t, err.Error(), "FilterScopes panicked")
 	assert.Empty(t, stub.ids)
 }
+
+func TestTransportRefusesOptionsThatChangeTheServerOrResource(t *testing.T) {
+	for name, opt := range map[string]pkce.Option{
+		"another issuer":   pkce.WithIssuer("https://other.example"),
+		"another resource": pkce.WithResource("https://other.example/api"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			as := newDocServer(t)
+			as.set("/.well-known/oauth-authorization-server", asMetadata(as.URL, nil))
+			api := newDocServer(t)
+			protectedAPI(api, as.URL, nil, nil)
+			stub := &stubSignIn{}
+			tr := &pkce.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered, Options: []pkce.Option{opt}}
+			_, err := (&http.Client{Transport: tr}).Get(api.URL + "/mcp")
+			require.Error(t, err)
+			assert.ErrorIs(t, err, pkce.ErrInvalidConfig)
+			assert.Empty(t, stub.ids, "no sign-in with a client for something else")
+		})
+	}
+}

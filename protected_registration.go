@@ -106,6 +106,9 @@ func (t *Transport) rescope(s *session, scopes []string) error {
 	if err != nil {
 		return err
 	}
+	if c.issuer != s.issuer || c.config.Endpoint.TokenURL != s.md.TokenEndpoint || !slices.Equal(c.resources, []string{s.resource}) {
+		return configErrorf("Transport.Options change the authorization server, its endpoints or the resource, which the Transport takes from the API's metadata; leave WithIssuer, WithMetadata and WithResource out")
+	}
 	tokens, err := c.Tokens(t.store)
 	if err != nil {
 		return err
