@@ -110,11 +110,11 @@ type startOption func(*startRequest) error
 func (o startOption) applyStart(r *startRequest) error { return o(r) }
 
 type startRequest struct {
-	params   []string // key, value, key, value...
+	pages    *template.Template // SignInLoopback's, from LoopbackPages
+	params   []string           // key, value, key, value...
 	scopes   []string
 	scopeSet bool
 	redirect string
-	pages    *template.Template // SignInLoopback's, from LoopbackPages
 }
 
 // Param adds a parameter to the authorization request, such as audience,
