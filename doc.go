@@ -65,9 +65,10 @@
 // Desktop apps and command-line tools are public clients that receive the
 // redirect on the loopback interface (RFC 8252 §7.3).
 // [Client.SignInLoopback] does the whole flow in one call: it listens on
-// 127.0.0.1 on an ephemeral port, hands the authorization URL to a
-// function that opens the browser, waits for the redirect with the right
-// state and exchanges the code.
+// 127.0.0.1 on an ephemeral port, hands a local start URL (which sends
+// the browser on to the authorization URL, keeping the state off the
+// browser's command line) to a function that opens the browser, waits for
+// the redirect with the right state and exchanges the code.
 //
 //	tok, err := client.SignInLoopback(ctx, openBrowser)
 //

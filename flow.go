@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -113,7 +115,8 @@ type startOption func(*startRequest) error
 func (o startOption) applyStart(r *startRequest) error { return o(r) }
 
 type startRequest struct {
-	params   []string // key, value, key, value...
+	pages    *template.Template // SignInLoopback's, from LoopbackPages
+	params   []string           // key, value, key, value...
 	scopes   []string
 	scopeSet bool
 	redirect string
@@ -236,6 +239,9 @@ func (c *Client) Start(ctx context.Context, opts ...StartOption) (*Flow, error) 
 	req, err := c.startRequest(opts)
 	if err != nil {
 		return nil, err
+	}
+	if req.pages != nil {
+		return nil, errors.New("pkce: LoopbackPages is an option of SignInLoopback; Start shows no page")
 	}
 	return c.start(ctx, req)
 }

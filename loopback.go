@@ -3,6 +3,7 @@ package pkce
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -43,11 +44,19 @@ const (
 // Scopes; RedirectURL is refused, the redirect is set here) whose
 // redirect_uri is the IP literal, the real port and the template's path.
 //
-// open receives the authorization URL and should show it in the system
-// browser (RFC 8252 §6), then return without waiting for the person. It is
-// called once, on the calling goroutine. Programs should also print the
-// URL, for when no browser starts; if open returns an error, sign-in stops
-// with it.
+// open receives the start URL and should show it in the system browser
+// (RFC 8252 §6), then return without waiting for the person. It is called
+// once, on the calling goroutine. Programs should also print the URL, for
+// when no browser starts; if open returns an error, sign-in stops with
+// it. The start URL is on the receiver, http://127.0.0.1:PORT/start/
+// followed by 256 random bits, and redirects the browser once to the
+// authorization URL: the state and the code challenge never appear on a
+// command line, where other users of the computer can read them (a
+// browser is usually started with its URL as an argument) and race the
+// browser to the receiver with a code for their own account. Whoever
+// reads the start URL there instead can use it once; a second visit ends
+// the sign-in with an error, since the browser would make it (RFC 8252
+// §8.3).
 //
 // The first GET of the redirect path whose state matches the flow's,
 // compared in constant time (RFC 6749 §10.12), finishes the flow with
@@ -110,12 +119,14 @@ func (c *Client) SignInLoopback(ctx context.Context, open func(authURL string) e
 		path = "/"
 	}
 	rcv := &loopbackReceiver{
-		client:  c,
-		ctx:     ctx,
-		flow:    flow,
-		host:    ln.Addr().String(),
-		path:    path,
-		outcome: make(chan loopbackOutcome, 1),
+		client:    c,
+		ctx:       ctx,
+		flow:      flow,
+		host:      ln.Addr().String(),
+		path:      path,
+		startPath: "/start/" + rand.Text() + rand.Text(),
+		pages:     req.pages,
+		outcome:   make(chan loopbackOutcome, 1),
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", rcv)
@@ -137,7 +148,8 @@ func (c *Client) SignInLoopback(ctx context.Context, open func(authURL string) e
 		<-served
 	}()
 
-	if err := open(flow.URL); err != nil && rcv.claim() {
+	startURL := (&url.URL{Scheme: "http", Host: rcv.host, Path: rcv.startPath}).String()
+	if err := open(startURL); err != nil && rcv.claim() {
 		return nil, fmt.Errorf("pkce: opening the authorization URL failed: %w", err)
 	}
 
@@ -222,6 +234,11 @@ type loopbackReceiver struct {
 	flow   *Flow
 	host   string // host:port of the redirect URI
 	path   string
+	// startPath is the path of the start URL, which sends the browser to
+	// the authorization URL once.
+	startPath string
+	started   atomic.Bool
+	pages     *template.Template // nil: the plain pages
 
 	// claimed is set by whoever ends the flow first: the matching
 	// redirect, or SignInLoopback giving up.
@@ -239,14 +256,16 @@ func (rcv *loopbackReceiver) claim() bool { return rcv.claimed.CompareAndSwap(fa
 func (rcv *loopbackReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !rcv.sameHost(r.Host):
-		writeLoopbackPage(w, http.StatusBadRequest, strayPage)
+		writeLoopbackPage(w, rcv.pages, http.StatusBadRequest, strayPage)
+	case r.Method == http.MethodGet && subtle.ConstantTimeCompare([]byte(r.URL.Path), []byte(rcv.startPath)) == 1:
+		rcv.start(w)
 	case r.URL.Path != rcv.path:
-		writeLoopbackPage(w, http.StatusNotFound, strayPage)
+		writeLoopbackPage(w, rcv.pages, http.StatusNotFound, strayPage)
 	case r.Method != http.MethodGet:
 		w.Header().Set("Allow", http.MethodGet)
-		writeLoopbackPage(w, http.StatusMethodNotAllowed, strayPage)
+		writeLoopbackPage(w, rcv.pages, http.StatusMethodNotAllowed, strayPage)
 	case !rcv.stateMatches(r) || !rcv.claim():
-		writeLoopbackPage(w, http.StatusBadRequest, strayPage)
+		writeLoopbackPage(w, rcv.pages, http.StatusBadRequest, strayPage)
 	default:
 		rcv.finish(w, r)
 	}
@@ -270,6 +289,27 @@ func (rcv *loopbackReceiver) stateMatches(r *http.Request) bool {
 	return subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(rcv.flow.State)) == 1
 }
 
+// start sends the browser to the authorization URL, the first time. A
+// second visit means that someone other than the browser knows the start
+// URL, and may know the state: the sign-in ends.
+func (rcv *loopbackReceiver) start(w http.ResponseWriter) {
+	if rcv.started.CompareAndSwap(false, true) {
+		h := w.Header()
+		h.Set("Location", rcv.flow.URL)
+		h.Set("Cache-Control", "no-store")
+		h.Set("Referrer-Policy", "no-referrer")
+		w.WriteHeader(http.StatusFound)
+		return
+	}
+	if !rcv.claim() {
+		writeLoopbackPage(w, rcv.pages, http.StatusBadRequest, strayPage)
+		return
+	}
+	err := errors.New("pkce: the sign-in's start URL was visited twice, so another program on this computer may know the flow's state; sign in again (RFC 8252 §8.3)")
+	writeLoopbackPage(w, rcv.pages, http.StatusBadRequest, failurePage(err))
+	rcv.outcome <- loopbackOutcome{nil, err}
+}
+
 // finish runs the callback checks and the code exchange for the redirect
 // that claimed the flow, shows the result to the browser, then hands it to
 // SignInLoopback, which closes the server.
@@ -284,7 +324,7 @@ func (rcv *loopbackReceiver) finish(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Now().Add(loopbackWriteTimeout))
 	w.Header().Set("Connection", "close")
-	writeLoopbackPage(w, status, page)
+	writeLoopbackPage(w, rcv.pages, status, page)
 	rc.Flush()
 	rcv.outcome <- loopbackOutcome{tok, err}
 }
@@ -295,6 +335,27 @@ type loopbackPage struct {
 	Title   string
 	Message string
 	Detail  string
+	Failed  bool
+}
+
+// LoopbackPages gives SignInLoopback the html/template that renders the
+// pages the browser is shown at the loopback receiver, in place of the
+// plain ones: the success page, the failure page and the page for stray
+// requests. The template is executed with a value whose fields are Title,
+// Message, Detail (why sign-in failed, when known; never a secret) and
+// Failed (true for the failure page). html/template escapes what goes
+// into the page; nothing in it comes from the request. The page is served
+// with a Content-Security-Policy that loads nothing (default-src 'none')
+// but allows inline style, so a page can be styled, not scripted. A
+// template that fails to execute gives a bare 500.
+func LoopbackPages(t *template.Template) StartOption {
+	return startOption(func(r *startRequest) error {
+		if t == nil {
+			return errors.New("pkce: LoopbackPages needs a template")
+		}
+		r.pages = t
+		return nil
+	})
 }
 
 var (
@@ -312,6 +373,7 @@ var (
 // said why, its error code; never a secret.
 func failurePage(err error) loopbackPage {
 	p := loopbackPage{
+		Failed:  true,
 		Title:   "Sign-in failed",
 		Message: "Sign-in did not complete. Return to the application for details; you can close this tab.",
 	}
@@ -343,9 +405,12 @@ var loopbackTemplateHTML = template.Must(template.New("page").Parse(`<!DOCTYPE h
 // writeLoopbackPage writes p with headers that keep the page (and the
 // code in its URL) out of caches and Referer headers and stop it from
 // loading anything.
-func writeLoopbackPage(w http.ResponseWriter, status int, p loopbackPage) {
+func writeLoopbackPage(w http.ResponseWriter, pages *template.Template, status int, p loopbackPage) {
+	if pages == nil {
+		pages = loopbackTemplateHTML
+	}
 	var body bytes.Buffer
-	if err := loopbackTemplateHTML.Execute(&body, p); err != nil {
+	if err := executePage(pages, &body, p); err != nil {
 		status = http.StatusInternalServerError
 		body.Reset()
 	}
@@ -354,8 +419,19 @@ func writeLoopbackPage(w http.ResponseWriter, status int, p loopbackPage) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	h.Set("Content-Length", strconv.Itoa(body.Len()))
 	w.WriteHeader(status)
 	w.Write(body.Bytes())
+}
+
+// executePage runs the application's template; a panic in it becomes an
+// error, and so a bare 500.
+func executePage(t *template.Template, w io.Writer, p loopbackPage) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("pkce: the loopback page template panicked: %v", v)
+		}
+	}()
+	return t.Execute(w, p)
 }

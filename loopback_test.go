@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net"
 	"net/http"
@@ -87,7 +88,11 @@ func (s *script) open(authURL string) error {
 	return s.err
 }
 
-func (s *script) play(authURL string) error {
+func (s *script) play(startURL string) error {
+	authURL, err := startAt(startURL)
+	if err != nil {
+		return err
+	}
 	s.authURL = authURL
 	u, err := url.Parse(authURL)
 	if err != nil {
@@ -122,6 +127,19 @@ func (s *script) play(authURL string) error {
 	}
 	s.final = &v
 	return nil
+}
+
+// startAt visits the start URL SignInLoopback opens and returns the
+// authorization URL it redirects to.
+func startAt(startURL string) (string, error) {
+	v, err := fetch(http.MethodGet, startURL, "")
+	if err != nil {
+		return "", err
+	}
+	if v.status != http.StatusFound {
+		return "", fmt.Errorf("the start URL answered %d, not a redirect", v.status)
+	}
+	return v.header.Get("Location"), nil
 }
 
 func fetch(method, target, host string) (visit, error) {
@@ -531,4 +549,102 @@ func TestSignInLoopbackRefusesMisuse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Finding 18 of issue 20: the browser is opened at a local start URL, so
+// that the authorization URL (state, code challenge) never appears on a
+// command line; the start URL works once, and a second visit ends the
+// sign-in.
+func TestSignInLoopbackKeepsTheAuthorizationURLOffTheCommandLine(t *testing.T) {
+	tests := []struct {
+		name   string
+		visits int // of the start URL before the browser's sign-in
+		wantOK bool
+	}{
+		{"the browser opens a start URL that redirects once", 1, true},
+		{"a second visit of the start URL ends the sign-in", 2, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, client := newLoopbackClient(t, pkcetest.Config{}, "http://127.0.0.1/callback")
+			var opened string
+			var first, second visit
+			var authURL string
+			var problem error
+			open := func(startURL string) error {
+				opened = startURL
+				if first, problem = fetch(http.MethodGet, startURL, ""); problem != nil {
+					return nil
+				}
+				if authURL = first.header.Get("Location"); tt.visits > 1 {
+					second, problem = fetch(http.MethodGet, startURL, "")
+				}
+				if problem == nil {
+					var back *url.URL
+					if back, problem = followAuthorization(authURL); problem == nil {
+						_, problem = fetch(http.MethodGet, back.String(), "")
+					}
+				}
+				return nil
+			}
+			tok, err := client.SignInLoopback(context.Background(), open)
+			require.NoError(t, problem)
+
+			u, perr := url.Parse(opened)
+			require.NoError(t, perr)
+			assert.Equal(t, "127.0.0.1", u.Hostname())
+			assert.Regexp(t, `^/start/[A-Z2-7]{52}$`, u.Path, "256 random bits in the path")
+			assert.Empty(t, u.RawQuery, "no state, no challenge, no client_id in what open receives")
+			assert.NotContains(t, opened, "state")
+			assert.Equal(t, http.StatusFound, first.status)
+			assert.Equal(t, "no-store", first.header.Get("Cache-Control"))
+			q := mustQuery(t, authURL)
+			assert.NotEmpty(t, q.Get("state"), "the start URL leads to the authorization URL")
+			assert.NotEmpty(t, q.Get("code_challenge"))
+
+			if tt.wantOK {
+				require.NoError(t, err)
+				assert.NotNil(t, tok)
+				return
+			}
+			require.Error(t, err)
+			assert.Nil(t, tok)
+			assert.Contains(t, err.Error(), "visited twice")
+			assert.Equal(t, http.StatusBadRequest, second.status)
+			assert.Contains(t, second.body, "Sign-in failed")
+		})
+	}
+}
+
+// The success and failure pages can be the application's own, rendered
+// by its html/template, which still escapes what the server sent.
+func TestSignInLoopbackCustomPages(t *testing.T) {
+	pages := template.Must(template.New("p").Parse(`<html><body class="brand">{{if .Failed}}OOPS {{.Detail}}{{else}}WELCOME {{.Title}}{{end}}</body></html>`))
+	tests := []struct {
+		name   string
+		edit   func(q url.Values)
+		want   string
+		status int
+	}{
+		{"success page", nil, "WELCOME Signed in", http.StatusOK},
+		{"failure page, escaped", func(q url.Values) { q.Del("code"); q.Set("error", "<b>x</b>") }, "OOPS The authorization server answered &#34;&lt;b&gt;x&lt;/b&gt;&#34;.", http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, client := newLoopbackClient(t, pkcetest.Config{}, "http://127.0.0.1/callback")
+			s := &script{edit: tt.edit}
+			_, _ = client.SignInLoopback(context.Background(), s.open, pkce.LoopbackPages(pages))
+			require.NoError(t, s.problem)
+			require.NotNil(t, s.final)
+			assert.Equal(t, tt.status, s.final.status)
+			assert.Contains(t, s.final.body, `class="brand"`)
+			assert.Contains(t, s.final.body, tt.want)
+			assert.Contains(t, s.final.header.Get("Content-Security-Policy"), "default-src 'none'")
+		})
+	}
+	t.Run("Start refuses the option", func(t *testing.T) {
+		_, client := newLoopbackClient(t, pkcetest.Config{}, "http://127.0.0.1/callback")
+		_, err := client.Start(context.Background(), pkce.LoopbackPages(pages))
+		assert.ErrorContains(t, err, "SignInLoopback")
+	})
 }

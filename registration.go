@@ -122,8 +122,8 @@ var registrationMembers = []string{"client_id", "client_secret", "client_secret_
 // response bounded to 512 KiB, and returns the registration bound to
 // md.Issuer.
 //
-// The answer must be 201 with a JSON object carrying client_id
-// (RFC 7591 §3.2.1); an error object is an *OAuthError with Op OpRegister
+// The answer must be 201 (or 200, which servers in use send) with a JSON
+// object carrying client_id (RFC 7591 §3.2.1); an error object is an *OAuthError with Op OpRegister
 // (RFC 7591 §3.2.2, e.g. invalid_redirect_uri), anything else a
 // *ResponseError. The server's token_endpoint_auth_method decides how the
 // client authenticates; when the answer omits it, the method asked for
@@ -171,9 +171,12 @@ func register(ctx context.Context, fallback *http.Client, md *Metadata, cm Clien
 		return nil, err
 	}
 	r := newServerResponse(OpRegister, md.RegistrationEndpoint, resp, raw, redactor{}, cm.TokenEndpointAuthMethod)
-	if r.status != http.StatusCreated {
+	// RFC 7591 §3.2.1 answers 201; servers in use (MCP authorization
+	// servers among them) answer 200 with the same complete client
+	// information, which is checked below as strictly, so both count.
+	if r.status != http.StatusCreated && r.status != http.StatusOK {
 		if r.status >= 200 && r.status < 300 {
-			return nil, r.fail(ErrUnexpectedStatus, "a successful registration must have status 201", "RFC 7591 §3.2.1")
+			return nil, r.fail(ErrUnexpectedStatus, "a successful registration must have status 201 (or 200)", "RFC 7591 §3.2.1")
 		}
 		return nil, r.errorResponse("RFC 7591 §3.2.2")
 	}

@@ -58,11 +58,10 @@ const wellKnownResourcePath = "/.well-known/oauth-protected-resource"
 // resourceURL, or FetchResourceMetadata fails before any request. No GET
 // follows a redirect, and bodies are bounded to 512 KiB.
 //
-// The document must be a JSON object whose resource identifies what was
-// requested: with the origin of resourceURL and a path that is the path
-// of resourceURL or one of its ancestors on a segment boundary (RFC 9728
-// §3.3 asks for the identifier the URL was built from; a resource
-// identifier covers the URLs below it, as the MCP SDKs check it). Its
+// The document must be a JSON object whose resource is resourceURL (less
+// its query and fragment), byte for byte (RFC 9728 §3.3): metadata that
+// names a parent of the URL, the bare origin included, would obtain a
+// token for everything below it. Its
 // authorization_servers must be a non-empty list of issuer identifiers
 // (RFC 9728 §2, MCP 2025-11-25). Failures are a *ResponseError with Op
 // OpResourceMetadata, matching ErrInvalidResponse when the document is
@@ -72,7 +71,7 @@ const wellKnownResourcePath = "/.well-known/oauth-protected-resource"
 // http.DefaultClient, and, without a deadline in ctx, stop after 30
 // seconds.
 func FetchResourceMetadata(ctx context.Context, resourceURL, metadataURL string) (*ResourceMetadata, error) {
-	return fetchResourceMetadata(ctx, nil, resourceURL, metadataURL, sameOriginMetadata, defaultMaxResponseBytes)
+	return fetchResourceMetadata(ctx, nil, resourceURL, metadataURL, sameOriginMetadata, false, defaultMaxResponseBytes)
 }
 
 // sameOriginMetadata is the default rule for resource_metadata URLs.
@@ -84,7 +83,7 @@ func sameOriginMetadata(resource, metadata *url.URL) error {
 }
 
 func fetchResourceMetadata(ctx context.Context, fallback *http.Client, resourceURL, metadataURL string,
-	allow func(resource, metadata *url.URL) error, limit int64) (*ResourceMetadata, error) {
+	allow func(resource, metadata *url.URL) error, ancestors bool, limit int64) (*ResourceMetadata, error) {
 	resource, err := parseResourceURL(resourceURL)
 	if err != nil {
 		return nil, err
@@ -133,14 +132,16 @@ func fetchResourceMetadata(ctx context.Context, fallback *http.Client, resourceU
 		}
 		return nil, err
 	}
-	if err := rm.check(resource, from); err != nil {
+	if err := rm.check(resource, from, ancestors); err != nil {
 		return nil, err
 	}
 	return rm, nil
 }
 
-// check applies RFC 9728 §2 and §3.3 to a fetched document.
-func (rm *ResourceMetadata) check(requested *url.URL, from string) error {
+// check applies RFC 9728 §2 and §3.3 to a fetched document; ancestors
+// accepts a resource that covers the URL requested (see
+// Transport.AllowAncestorResource).
+func (rm *ResourceMetadata) check(requested *url.URL, from string, ancestors bool) error {
 	invalid := func(problem, rule string) error {
 		return &ResponseError{Op: OpResourceMetadata, Err: ErrInvalidResponse, URL: from, StatusCode: http.StatusOK,
 			Problem: problem, Rule: rule}
@@ -148,7 +149,7 @@ func (rm *ResourceMetadata) check(requested *url.URL, from string) error {
 	if rm.Resource == "" {
 		return invalid("resource is missing", "RFC 9728 §2")
 	}
-	if !resourceCovers(rm.Resource, requested) {
+	if ancestors && !resourceCovers(rm.Resource, requested) || !ancestors && rm.Resource != requested.String() {
 		return invalid(fmt.Sprintf("resource %q does not identify the resource requested, %q; the metadata is for another resource, or was planted",
 			clip(rm.Resource, 200), requested.String()), "RFC 9728 §3.3, §7.3")
 	}

@@ -163,7 +163,7 @@ func TestFetchResourceMetadata(t *testing.T) {
 			map[string]func(string) any{"/.well-known/oauth-protected-resource/mcp": prm("/mcp")},
 			nil, "/mcp", []string{"/.well-known/oauth-protected-resource/mcp"}, nil},
 		{"root well-known URL when the path-based one is missing",
-			map[string]func(string) any{"/.well-known/oauth-protected-resource": prm("")},
+			map[string]func(string) any{"/.well-known/oauth-protected-resource": prm("/mcp")},
 			nil, "/mcp", []string{"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"}, nil},
 		{"resource that identifies another resource",
 			map[string]func(string) any{"/.well-known/oauth-protected-resource/mcp": func(string) any {

@@ -24,6 +24,12 @@ import (
 // nonce (RFC 9449 §9); a request whose body cannot be read again
 // (no GetBody) gets the 401 instead.
 //
+// A redirect to another origin than the request's is followed without
+// the token and without a proof: a bearer token is for the resource it
+// was sent to (RFC 6750 §5.3), and net/http keeps no header of a
+// RoundTripper's from stripping itself. A redirect within the origin
+// carries the token, with a proof for the new URL.
+//
 // The client is built on ctx's oauth2.HTTPClient (its transport, timeout,
 // jar and redirect policy) or http.DefaultClient's, and refreshes go
 // through that client too.
@@ -49,6 +55,12 @@ type resourceTransport struct {
 var errNoDPoPKey = errors.New("pkce: the token is DPoP-bound (token_type DPoP), but the client has no DPoP key: create the Client with WithDPoP and the key the token is bound to")
 
 func (t *resourceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if redirectedAway(req) {
+		r := req.Clone(req.Context())
+		r.Header.Del("Authorization")
+		r.Header.Del("DPoP")
+		return t.base.RoundTrip(r)
+	}
 	ctx := req.Context()
 	if t.httpClient != nil && ctx.Value(oauth2.HTTPClient) == nil {
 		ctx = context.WithValue(ctx, oauth2.HTTPClient, t.httpClient)
@@ -86,6 +98,20 @@ func (t *resourceTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 	resp.Body.Close()
 	return t.sendDPoP(retry, tok.AccessToken)
+}
+
+// redirectedAway reports whether req is a hop of a redirect (net/http
+// sets Response on those) to an origin other than the first request's. A
+// chain that cannot be walked back to its first request counts as away.
+func redirectedAway(req *http.Request) bool {
+	first := req
+	for first.Response != nil {
+		if first.Response.Request == nil {
+			return true
+		}
+		first = first.Response.Request
+	}
+	return first != req && !sameOrigin(first.URL, req.URL)
 }
 
 // sendDPoP sends req with the DPoP token and a fresh proof

@@ -1,7 +1,9 @@
 package pkcemcp
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/pkcekit/pkce"
@@ -12,9 +14,29 @@ import (
 // which signs in when the server asks (see pkce.Transport). Set the
 // returned transport's other fields (MaxRetries, DisableStandaloneSSE)
 // as usual; leave HTTPClient and OAuthHandler alone.
+//
+// It sets t.AllowAncestorResource: MCP clients accept protected resource
+// metadata whose resource is the server's URL or a parent of it on the
+// same origin (see that field for what this risks). The HTTP client never
+// follows a redirect to another origin, so that a JSON-RPC message is
+// never sent again to a server the application did not name.
 func NewClientTransport(endpoint string, t *pkce.Transport) *mcp.StreamableClientTransport {
+	t.AllowAncestorResource = true
 	return &mcp.StreamableClientTransport{
 		Endpoint:   endpoint,
-		HTTPClient: &http.Client{Transport: t},
+		HTTPClient: &http.Client{Transport: t, CheckRedirect: sameOriginRedirects},
 	}
+}
+
+// sameOriginRedirects stops at a redirect to another origin (scheme,
+// host and port, RFC 6454 §4) and at the tenth hop.
+func sameOriginRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return fmt.Errorf("pkcemcp: stopped after %d redirects", len(via))
+	}
+	first := via[0].URL
+	if !strings.EqualFold(first.Scheme, req.URL.Scheme) || !strings.EqualFold(first.Host, req.URL.Host) {
+		return fmt.Errorf("pkcemcp: the MCP server redirected to %s://%s, another origin; the message is not sent there", req.URL.Scheme, req.URL.Host)
+	}
+	return nil
 }

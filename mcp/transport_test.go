@@ -111,3 +111,32 @@ func TestSDKClientSignsInToAProtectedMCPServer(t *testing.T) {
 	assert.Equal(t, []string{srv.URL + "/mcp"}, as.LastAuthorizationRequest()["resource"], "RFC 8707 resource on the authorization request")
 	assert.Equal(t, "S256", as.LastAuthorizationRequest().Get("code_challenge_method"))
 }
+
+// Finding 11 of issue 20: the adapter's client does not send a JSON-RPC
+// message again to another origin that a redirect names.
+func TestSDKClientDoesNotReplayAMessageAcrossOrigins(t *testing.T) {
+	var reached atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer other.Close()
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/mcp", http.StatusTemporaryRedirect)
+	}))
+	defer moved.Close()
+
+	var signIns atomic.Int32
+	tr := &pkce.Transport{SignIn: func(context.Context, *pkce.Client) (*pkce.Token, error) {
+		signIns.Add(1)
+		return nil, context.Canceled
+	}}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	client := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1.0.0"}, nil)
+	_, err := client.Connect(ctx, pkcemcp.NewClientTransport(moved.URL+"/mcp", tr), nil)
+	require.Error(t, err)
+	assert.Zero(t, reached.Load(), "the message was not sent to the other origin")
+	assert.Zero(t, signIns.Load())
+	assert.True(t, tr.AllowAncestorResource, "MCP's resource rule is used for MCP servers")
+}

@@ -43,10 +43,8 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -275,9 +273,13 @@ func signIn(ctx context.Context, client *pkce.Client, store tokenStore, o *optio
 	for _, p := range o.params {
 		opts = append(opts, pkce.Param(p[0], p[1]))
 	}
-	tok, err := client.SignInLoopback(ctx, func(authURL string) error {
-		fmt.Fprintf(stdout, "Sign in in your browser. If it does not open, visit:\n\n  %s\n\n", authURL)
-		if err := open(authURL); err != nil {
+	// SignInLoopback hands over a start URL on its loopback receiver, which
+	// redirects the browser to the authorization server: the state and the
+	// code challenge stay off the browser's command line, which other users
+	// of the computer can read (RFC 8252 §8.3).
+	tok, err := client.SignInLoopback(ctx, func(startURL string) error {
+		fmt.Fprintf(stdout, "Sign in in your browser. If it does not open, visit:\n\n  %s\n\n", startURL)
+		if err := open(startURL); err != nil {
 			fmt.Fprintf(stdout, "No browser opened: %v. Open the URL above yourself.\n", err)
 		}
 		fmt.Fprintf(stdout, "Waiting up to %s for the sign-in (-timeout; Ctrl-C to stop).\n", humanDuration(o.timeout))
@@ -338,38 +340,6 @@ func callResource(ctx context.Context, source *pkce.TokenSource, url string, std
 		return err
 	}
 	fmt.Fprintf(stdout, "GET %s: %s\n%s\n", url, resp.Status, strings.TrimSpace(string(body)))
-	return nil
-}
-
-// openBrowser asks the operating system to open url in the default
-// browser (RFC 8252 §6: the system browser, never an embedded one). It
-// waits a moment for the opener to fail, as xdg-open does at once without
-// a display or a browser, and not for the browser itself.
-func openBrowser(url string) error {
-	var cmd *exec.Cmd
-	switch runtime.GOOS {
-	case "windows":
-		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
-	case "darwin":
-		cmd = exec.Command("open", url)
-	default:
-		if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
-			return errors.New("no graphical display (DISPLAY and WAYLAND_DISPLAY are unset)")
-		}
-		cmd = exec.Command("xdg-open", url)
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }() // reaps it whenever it ends
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("%s: %w", cmd.Path, err)
-		}
-	case <-time.After(3 * time.Second): // still running: a browser is starting
-	}
 	return nil
 }
 

@@ -25,30 +25,38 @@ import (
 // the server's redirect and visits it on the loopback receiver.
 type browser struct {
 	visits int
-	last   int   // status of the last page shown
-	err    error // what went wrong, if anything
+	opened []string // the URLs the program asked to open
+	last   int      // status of the last page shown
+	err    error    // what went wrong, if anything
 }
 
-func (b *browser) open(authURL string) error {
+func (b *browser) open(startURL string) error {
 	b.visits++
-	b.err = b.play(authURL)
+	b.opened = append(b.opened, startURL)
+	b.err = b.play(startURL)
 	return b.err
 }
 
-func (b *browser) play(authURL string) error {
+// play visits the start URL on the loopback receiver, which redirects to
+// the authorization endpoint, which redirects back to the receiver.
+func (b *browser) play(startURL string) error {
 	hc := &http.Client{
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       30 * time.Second,
 	}
-	resp, err := hc.Get(authURL)
-	if err != nil {
-		return err
+	next := startURL
+	for _, hop := range []string{"start URL", "authorization endpoint"} {
+		resp, err := hc.Get(next)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound {
+			return fmt.Errorf("%s answered %s", hop, resp.Status)
+		}
+		next = resp.Header.Get("Location")
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		return fmt.Errorf("authorization endpoint answered %s", resp.Status)
-	}
-	resp, err = hc.Get(resp.Header.Get("Location"))
+	resp, err := hc.Get(next)
 	if err != nil {
 		return err
 	}
@@ -131,8 +139,9 @@ func TestDesktopSignInReuseRefreshLogout(t *testing.T) {
 	assertPrivate(t, path)
 	first := readStored(t, path)
 	assert.NotEmpty(t, first.Token.RefreshToken)
-	assert.Contains(t, out.String(), srv.AuthURL()+"?", "the URL is printed in case no browser opens")
-	assert.Contains(t, out.String(), "audience=https%3A%2F%2Fapi.example")
+	require.Len(t, b.opened, 1)
+	assert.Contains(t, out.String(), b.opened[0], "the URL is printed in case no browser opens")
+	assert.Equal(t, []string{"https://api.example"}, srv.LastAuthorizationRequest()["audience"])
 	assert.Contains(t, out.String(), `"sub":"test-user"`)
 	assertNoSecrets(t, out.String(), first)
 
@@ -432,4 +441,29 @@ func TestDesktopDemoRefreshesOnTheNextRunAndLogsOut(t *testing.T) {
 	assert.Contains(t, out.String(), "Revoked the token at the provider")
 	assert.Contains(t, out.String(), "Signed out")
 	assert.NoFileExists(t, path)
+}
+
+// Finding 18 of issue 20: the browser is started with a local start URL,
+// not with the authorization URL, whose state and code challenge other
+// users of the computer could read on its command line.
+func TestDesktopKeepsTheAuthorizationURLOffTheCommandLine(t *testing.T) {
+	srv := pkcetest.NewServer(pkcetest.Config{
+		Clients: []pkcetest.Client{{ID: "cli", Method: pkcetest.MethodNone,
+			RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback"}}},
+		SendIssuer: true,
+	})
+	defer srv.Close()
+	args := []string{"-auth-url", srv.AuthURL(), "-token-url", srv.TokenURL(), "-issuer", srv.Issuer(), "-client-id", "cli"}
+	b := &browser{}
+	var out bytes.Buffer
+	require.NoError(t, run(testContext(t), args, &out, b.open, t.TempDir()))
+	require.NoError(t, b.err)
+	require.Len(t, b.opened, 1)
+	assert.Regexp(t, `^http://(127\.0\.0\.1|\[::1\]):[0-9]+/start/[A-Z2-7]+$`, b.opened[0], "the browser's argument is the receiver's start URL")
+	state := srv.LastAuthorizationRequest().Get("state")
+	require.NotEmpty(t, state)
+	for _, secret := range []string{state, srv.LastAuthorizationRequest().Get("code_challenge")} {
+		assert.NotContains(t, b.opened[0], secret)
+		assert.NotContains(t, out.String(), secret)
+	}
 }

@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const { port, clients } = JSON.parse(process.env.FAPI_CONFIG);
 const issuer = `http://127.0.0.1:${port}`;
@@ -31,6 +31,18 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
     userinfo: { enabled: true },
     devInteractions: { enabled: false },
+    // Resource indicators (RFC 8707) for APIs on loopback, as the
+    // protected-API Transport sends them; their tokens carry the scope api.
+    resourceIndicators: {
+      enabled: true,
+      useGrantedResource: () => true,
+      getResourceServerInfo: (_ctx, resource) => {
+        if (new URL(resource).hostname !== '127.0.0.1') {
+          throw new errors.InvalidTarget();
+        }
+        return { scope: 'api', accessTokenFormat: 'opaque' };
+      },
+    },
   },
   cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
   findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
@@ -44,6 +56,9 @@ const provider = new Provider(issuer, {
     }
     const grant = new Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
     grant.addOIDCScope(ctx.oidc.params.scope || 'openid');
+    for (const resource of [ctx.oidc.params.resource || []].flat()) {
+      grant.addResourceScope(resource, 'api');
+    }
     await grant.save();
     return grant;
   },

@@ -5,6 +5,7 @@
 //	mcpclient https://mcp.example/mcp
 //	mcpclient -call add -args '{"a":1,"b":2}' https://mcp.example/mcp
 //	mcpclient -headless -call test-tool http://localhost:3000/mcp
+//	mcpclient -demo -call add -args '{"a":1,"b":2}'
 //
 // Sign-in follows the MCP authorization specification through
 // pkce.Transport: protected resource metadata, authorization server
@@ -13,11 +14,16 @@
 // the authorization code flow with PKCE on a loopback redirect. With
 // -headless the authorization URL is fetched with an HTTP client instead
 // of a browser, for servers that approve without a person, such as the
-// MCP conformance suite's.
+// MCP conformance suite's. With -demo it starts an MCP server of its own
+// on loopback, protected by an in-process authorization server
+// (pkcetest) that approves without asking, and signs in to it.
 package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -58,14 +64,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: mcpclient [flags] SERVER_URL")
 		fs.PrintDefaults()
 	}
+	demoMode := fs.Bool("demo", false, "start a demo MCP server and authorization server on loopback and use them")
+	dpop := fs.Bool("dpop", false, "bind the tokens to a new DPoP key of this run (RFC 9449)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() != 1 && !(*demoMode && fs.NArg() == 0) {
 		fs.Usage()
-		return errors.New("give the MCP server's URL")
+		return errors.New("give the MCP server's URL (or -demo)")
 	}
-	serverURL := fs.Arg(0)
+	var serverURL string
+	if *demoMode {
+		d, err := startDemo()
+		if err != nil {
+			return fmt.Errorf("starting the demo servers: %w", err)
+		}
+		defer d.Close()
+		serverURL, *clientID, *clientIssuer = d.url, demoClientID, d.as.Issuer()
+		fmt.Fprintf(stderr, "demo: MCP server at %s, authorization server at %s\n", d.url, d.as.Issuer())
+	} else {
+		serverURL = fs.Arg(0)
+	}
 	var arguments map[string]any
 	if err := json.Unmarshal([]byte(*toolArgs), &arguments); err != nil {
 		return fmt.Errorf("-args is not a JSON object: %w", err)
@@ -81,6 +100,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *headless {
 		t.SignIn = pkce.HeadlessSignIn(nil)
+	}
+	if *dpop {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		t.Options = append(t.Options, pkce.WithDPoP(key))
 	}
 	if *clientID != "" {
 		reg := &pkce.Registration{Issuer: *clientIssuer, ClientID: *clientID, ClientSecret: *clientSecret}
@@ -119,19 +145,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// browser returns the function that shows the authorization URL: it
-// prints it, then asks the desktop to open it (RFC 8252 §6).
+// browser returns the function that shows the start URL of a loopback
+// sign-in, which sends the browser on to the authorization URL: it prints
+// it, then asks the desktop to open it (RFC 8252 §6).
 func browser(stderr io.Writer) func(string) error {
-	return func(authURL string) error {
-		fmt.Fprintf(stderr, "Sign in at:\n\n  %s\n\n", authURL)
+	return func(startURL string) error {
+		fmt.Fprintf(stderr, "Sign in at:\n\n  %s\n\n", startURL)
 		var cmd *exec.Cmd
 		switch runtime.GOOS {
 		case "darwin":
-			cmd = exec.Command("open", authURL)
+			cmd = exec.Command("open", startURL)
 		case "windows":
-			cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", authURL)
+			cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", startURL)
 		default:
-			cmd = exec.Command("xdg-open", authURL)
+			cmd = exec.Command("xdg-open", startURL)
 		}
 		if err := cmd.Start(); err != nil {
 			fmt.Fprintln(stderr, "(no browser could be started; open the URL yourself)")

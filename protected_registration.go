@@ -1,0 +1,182 @@
+package pkce
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"golang.org/x/oauth2"
+)
+
+// Step 4 to 6 of the Transport's chain: the client's registration with
+// the authorization server, its Client for the chosen scopes, and the
+// sign-in, with the key the tokens are stored under.
+
+// findRegistration sets s.reg in the order of step 4.
+func (t *Transport) findRegistration(ctx context.Context, s *session) error {
+	if t.PreRegistered != nil {
+		if r := t.PreRegistered(s.issuer); r != nil {
+			if r.Issuer != "" && r.Issuer != s.issuer {
+				return fmt.Errorf("pkce: PreRegistered returned credentials for %q when asked for %q; credentials are used with the server they were registered with", clip(r.Issuer, 200), s.issuer)
+			}
+			cp := *r
+			cp.Issuer = s.issuer
+			s.reg = &cp
+			return nil
+		}
+	}
+	if t.ClientIDMetadataURL != "" && s.md.ClientIDMetadataDocumentSupported {
+		if err := checkClientIDMetadataURL(t.ClientIDMetadataURL); err != nil {
+			return err
+		}
+		s.reg = &Registration{Issuer: s.issuer, ClientID: t.ClientIDMetadataURL, AuthMethod: AuthNone}
+		return nil
+	}
+	if s.md.RegistrationEndpoint == "" {
+		return fmt.Errorf("%w %q: it has no registration_endpoint, does not accept a client ID metadata document (or none is configured), and PreRegistered has no credentials for it", ErrNoRegistration, s.issuer)
+	}
+	saved, err := t.registrations.LoadRegistration(ctx, s.issuer)
+	if err != nil {
+		return fmt.Errorf("pkce: loading the client registration: %w", err)
+	}
+	if saved != nil && saved.Issuer == s.issuer && saved.ClientID != "" {
+		s.reg, s.dynamic = saved, true
+		return nil
+	}
+	return t.registerDynamically(ctx, s)
+}
+
+// registerDynamically registers the client at s's server (RFC 7591) and
+// saves the registration.
+func (t *Transport) registerDynamically(ctx context.Context, s *session) error {
+	method, err := registrationAuthMethod(s.md)
+	if err != nil {
+		return err
+	}
+	redirect := t.redirectURL()
+	appType := "web"
+	if ru, err := url.Parse(redirect); err == nil && ru.Scheme == "http" && isLoopbackHost(ru.Hostname()) || err == nil && ru.Scheme != "http" && ru.Scheme != "https" {
+		appType = "native"
+	}
+	name := t.ClientName
+	if name == "" {
+		name = "pkce client"
+	}
+	reg, err := register(ctx, t.HTTPClient, s.md, ClientMetadata{
+		RedirectURIs:            []string{redirect},
+		TokenEndpointAuthMethod: method,
+		GrantTypes:              []string{"authorization_code", "refresh_token"},
+		ResponseTypes:           []string{"code"},
+		ApplicationType:         appType,
+		ClientName:              name,
+	}, defaultMaxResponseBytes)
+	if err != nil {
+		return err
+	}
+	if err := t.registrations.SaveRegistration(ctx, reg); err != nil {
+		return fmt.Errorf("pkce: saving the client registration: %w", err)
+	}
+	s.reg, s.dynamic = reg, true
+	return nil
+}
+
+// rescope makes s's Client and token key for scopes.
+func (t *Transport) rescope(s *session, scopes []string) error {
+	if t.FilterScopes != nil {
+		var err error
+		if scopes, err = t.filterScopes(s.issuer, scopes); err != nil {
+			return err
+		}
+	}
+	opts := []Option{WithMetadata(s.md), WithResource(s.resource)}
+	if s.reg.AuthMethod != "" {
+		opts = append(opts, WithAuthMethod(s.reg.AuthMethod))
+	}
+	if t.HTTPClient != nil {
+		opts = append(opts, WithHTTPClient(t.HTTPClient))
+	}
+	opts = append(opts, t.Options...)
+	c, err := New(&oauth2.Config{ClientID: s.reg.ClientID, ClientSecret: s.reg.ClientSecret,
+		RedirectURL: t.redirectURL(), Scopes: scopes}, opts...)
+	if err != nil {
+		return err
+	}
+	if c.issuer != s.issuer || c.config.Endpoint.TokenURL != s.md.TokenEndpoint || !slices.Equal(c.resources, []string{s.resource}) {
+		return configErrorf("Transport.Options change the authorization server, its endpoints or the resource, which the Transport takes from the API's metadata; leave WithIssuer, WithMetadata and WithResource out")
+	}
+	tokens, err := c.Tokens(t.store)
+	if err != nil {
+		return err
+	}
+	s.client, s.tokens, s.scopes = c, tokens, scopes
+	s.subject = TokenKey(s.issuer, s.reg.ClientID, s.resource, scopes)
+	return nil
+}
+
+// signIn obtains a token for s through SignIn and stores it. A dynamic
+// registration that the server no longer knows (invalid_client) is
+// replaced once.
+func (t *Transport) signIn(ctx context.Context, s *session) error {
+	if t.SignIn == nil {
+		return configErrorf("the Transport has no SignIn function")
+	}
+	tok, err := t.callSignIn(ctx, s.client)
+	if err != nil && s.dynamic && errors.Is(err, ErrInvalidClient) {
+		if err := t.registerDynamically(ctx, s); err != nil {
+			return err
+		}
+		if err := t.rescope(s, s.scopes); err != nil {
+			return err
+		}
+		tok, err = t.callSignIn(ctx, s.client)
+	}
+	if err != nil {
+		return err
+	}
+	return s.tokens.Save(ctx, s.subject, tok)
+}
+
+func (t *Transport) callSignIn(ctx context.Context, c *Client) (tok *Token, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			tok, err = nil, fmt.Errorf("pkce: SignIn panicked: %v", v)
+		}
+	}()
+	tok, err = t.SignIn(ctx, c)
+	if err == nil && (tok == nil || tok.Token == nil) {
+		err = errors.New("pkce: SignIn returned no token and no error")
+	}
+	return tok, err
+}
+
+// TokenKey is the key under which a Transport stores a token in its
+// Store: a digest of the issuer, the client ID, the resource and the
+// scopes (in any order), so that a token is used only for what it was
+// issued for. It is exported for applications that look tokens up
+// themselves.
+func TokenKey(issuer, clientID, resource string, scopes []string) string {
+	sorted := slices.Clone(scopes)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	h := sha256.New()
+	for _, part := range []string{issuer, clientID, resource, strings.Join(sorted, " ")} {
+		fmt.Fprintf(h, "%d:%s\x00", len(part), part)
+	}
+	return "resource-token:" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// filterScopes runs the application's FilterScopes; a panic in it is an
+// error.
+func (t *Transport) filterScopes(issuer string, scopes []string) (out []string, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			out, err = nil, fmt.Errorf("pkce: FilterScopes panicked: %v", v)
+		}
+	}()
+	return t.FilterScopes(issuer, slices.Clone(scopes)), nil
+}

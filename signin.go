@@ -1,0 +1,53 @@
+package pkce
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// The Transport's SignIn functions: a person at a browser, or an
+// automated run against a server that approves without a person.
+
+// LoopbackSignIn returns a Transport.SignIn that signs a person in with
+// Client.SignInLoopback; open shows the start URL in the system browser
+// (and should print it too).
+func LoopbackSignIn(open func(startURL string) error) func(context.Context, *Client) (*Token, error) {
+	return func(ctx context.Context, c *Client) (*Token, error) {
+		return c.SignInLoopback(ctx, open)
+	}
+}
+
+// HeadlessSignIn returns a Transport.SignIn for automated runs against
+// authorization servers that approve without a person (test servers,
+// pre-consented clients): it runs Client.SignInLoopback and, instead of
+// opening a browser, GETs the start URL with hc (nil means
+// http.DefaultClient), following redirects as hc does, until the
+// redirect reaches the loopback receiver. A server that answers with a
+// page instead (a login form) makes it fail.
+func HeadlessSignIn(hc *http.Client) func(context.Context, *Client) (*Token, error) {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return func(ctx context.Context, c *Client) (*Token, error) {
+		return c.SignInLoopback(ctx, func(startURL string) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, startURL, nil)
+			if err != nil {
+				return err
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				return fmt.Errorf("pkce: following the authorization redirect: %w", err)
+			}
+			defer drain(resp)
+			// The last answer must come from the receiver, which also
+			// serves the start URL.
+			if u, err := url.Parse(startURL); err != nil || resp.Request.URL.Host != u.Host {
+				return fmt.Errorf("pkce: the authorization server did not send the browser back without a person: %d at %s",
+					resp.StatusCode, clip(resp.Request.URL.Scheme+"://"+resp.Request.URL.Host+resp.Request.URL.Path, 200))
+			}
+			return nil
+		})
+	}
+}
