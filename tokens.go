@@ -93,7 +93,7 @@ func (t *Tokens) Save(ctx context.Context, subject string, tok *Token) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.store.SaveToken(ctx, subject, nil, b); err != nil {
+	if _, err := t.store.SaveToken(withRefreshLifetime(ctx, tok), subject, nil, b); err != nil {
 		return fmt.Errorf("pkce: saving the token: %w", err)
 	}
 	t.forget(subject)
@@ -180,7 +180,7 @@ func (t *Tokens) forget(subject string) *subjectSource {
 // ErrSignInRequired.
 func (t *Tokens) SignOut(ctx context.Context, subject string) error {
 	stored, _, err := t.load(ctx, subject)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrSignInRequired) {
 		return err
 	}
 	if err := t.store.DeleteToken(ctx, subject); err != nil {
@@ -202,6 +202,11 @@ func (t *Tokens) SignOut(ctx context.Context, subject string) error {
 // load reads subject's token from the store; a missing token is nil.
 func (t *Tokens) load(ctx context.Context, subject string) (*Token, []byte, error) {
 	b, err := t.store.LoadToken(ctx, subject)
+	if errors.Is(err, ErrSignInRequired) {
+		// A token is stored but can never be read (see Store.LoadToken):
+		// answering try-later would wedge the subject for ever.
+		return nil, nil, &refreshError{class: ErrSignInRequired, err: fmt.Errorf("pkce: the stored token cannot be read: %w", err)}
+	}
 	if err != nil {
 		return nil, nil, storeError("loading the token", err)
 	}
@@ -278,7 +283,7 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token) (*Toke
 	if err != nil {
 		return nil, &refreshError{class: ErrTryLater, err: err}
 	}
-	saved, err := t.save(ctx, subject, storedBytes, b)
+	saved, err := t.save(withRefreshLifetime(ctx, next), subject, storedBytes, b)
 	switch {
 	case err != nil:
 		// The server has issued the new token and may have rotated the
