@@ -48,7 +48,7 @@ const (
 
 // authServer starts a server with one public client that rotates refresh
 // tokens.
-func authServer(t *testing.T) *pkcetest.Server {
+func authServer(t testing.TB) *pkcetest.Server {
 	srv := pkcetest.NewServer(pkcetest.Config{
 		Rotate:     true,
 		SendIssuer: true,
@@ -62,7 +62,7 @@ func authServer(t *testing.T) *pkcetest.Server {
 
 // oauthClient is the public client of authServer, as every replica makes
 // it: from the issuer's metadata.
-func oauthClient(t *testing.T, issuer string, opts ...pkce.Option) *pkce.Client {
+func oauthClient(t testing.TB, issuer string, opts ...pkce.Option) *pkce.Client {
 	t.Helper()
 	c, err := pkce.NewFromIssuer(context.Background(), issuer,
 		&oauth2.Config{ClientID: clientID, RedirectURL: redirectURL}, opts...)
@@ -71,7 +71,7 @@ func oauthClient(t *testing.T, issuer string, opts ...pkce.Option) *pkce.Client 
 }
 
 // signIn runs a whole flow against srv and returns the token.
-func signIn(t *testing.T, srv *pkcetest.Server, c *pkce.Client) *pkce.Token {
+func signIn(t testing.TB, srv *pkcetest.Server, c *pkce.Client) *pkce.Token {
 	t.Helper()
 	ctx := context.Background()
 	flow, err := c.Start(ctx)
