@@ -103,8 +103,8 @@ func Migration(schema string) string {
 const migrationLock = 0x706b6365 // "pkce"
 
 func (s *Store) migrate(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return s.fail(ctx, "create tables", err)
+	if err := s.ready(ctx, "create tables"); err != nil {
+		return err
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
@@ -132,6 +132,18 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 
 var errNonPositiveTTL = errors.New("pgstore: ttl must be positive")
 
+// ready checks, before a call, that the store was made by New and that
+// ctx has not ended.
+func (s *Store) ready(ctx context.Context, op string) error {
+	if s == nil || s.pool == nil {
+		return fmt.Errorf("pgstore: %s: the Store was not made by New", op)
+	}
+	if err := ctx.Err(); err != nil {
+		return s.fail(ctx, op, err)
+	}
+	return nil
+}
+
 // micros rounds ttl up to whole microseconds, PostgreSQL's resolution:
 // rounding down could end a claim early.
 func micros(ttl time.Duration) int64 {
@@ -145,8 +157,8 @@ const sweepEvery = 256
 // Claim implements pkce.Store: an INSERT that, on conflict, takes over
 // the key only if its claim has expired.
 func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, s.fail(ctx, "claim", err)
+	if err := s.ready(ctx, "claim"); err != nil {
+		return false, err
 	}
 	if ttl <= 0 {
 		return false, errNonPositiveTTL
@@ -173,8 +185,8 @@ func (s *Store) sweep(ctx context.Context) {
 
 // LoadToken implements pkce.Store.
 func (s *Store) LoadToken(ctx context.Context, subject string) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, s.fail(ctx, "load token", err)
+	if err := s.ready(ctx, "load token"); err != nil {
+		return nil, err
 	}
 	var tok []byte
 	err := s.pool.QueryRow(ctx, s.q.loadToken, []byte(subject)).Scan(&tok)
@@ -193,8 +205,8 @@ func (s *Store) LoadToken(ctx context.Context, subject string) ([]byte, error) {
 // SaveToken implements pkce.Store: an upsert, or an UPDATE that matches
 // the stored bytes when old is not nil.
 func (s *Store) SaveToken(ctx context.Context, subject string, old, token []byte) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, s.fail(ctx, "save token", err)
+	if err := s.ready(ctx, "save token"); err != nil {
+		return false, err
 	}
 	if token == nil {
 		token = []byte{}
@@ -214,8 +226,8 @@ func (s *Store) SaveToken(ctx context.Context, subject string, old, token []byte
 
 // DeleteToken implements pkce.Store.
 func (s *Store) DeleteToken(ctx context.Context, subject string) error {
-	if err := ctx.Err(); err != nil {
-		return s.fail(ctx, "delete token", err)
+	if err := s.ready(ctx, "delete token"); err != nil {
+		return err
 	}
 	if _, err := s.pool.Exec(ctx, s.q.deleteToken, []byte(subject)); err != nil {
 		return s.fail(ctx, "delete token", err)
@@ -226,8 +238,8 @@ func (s *Store) DeleteToken(ctx context.Context, subject string) error {
 // Lease implements pkce.Store: an INSERT that, on conflict, takes the
 // lease if owner already holds it (extending it) or if it has expired.
 func (s *Store) Lease(ctx context.Context, subject, owner string, ttl time.Duration) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, s.fail(ctx, "lease", err)
+	if err := s.ready(ctx, "lease"); err != nil {
+		return false, err
 	}
 	if ttl <= 0 {
 		return false, errNonPositiveTTL
@@ -246,8 +258,8 @@ func (s *Store) Lease(ctx context.Context, subject, owner string, ttl time.Durat
 // Release implements pkce.Store: it deletes the lease only if owner holds
 // it, so that a holder whose lease expired cannot end the next holder's.
 func (s *Store) Release(ctx context.Context, subject, owner string) error {
-	if err := ctx.Err(); err != nil {
-		return s.fail(ctx, "release", err)
+	if err := s.ready(ctx, "release"); err != nil {
+		return err
 	}
 	if _, err := s.pool.Exec(ctx, s.q.release, []byte(subject), []byte(owner)); err != nil {
 		return s.fail(ctx, "release", err)

@@ -133,3 +133,19 @@ func TestConcurrentMigration(t *testing.T) {
 	}
 	assert.Equal(t, 1, wins)
 }
+
+// A Store not made by New fails every call with an error; it never
+// panics.
+func TestZeroStore(t *testing.T) {
+	for name, s := range map[string]*pgstore.Store{"zero value": {}, "nil pointer": nil} {
+		for _, c := range storeCalls {
+			t.Run(name+"/"+c.name, func(t *testing.T) {
+				var err error
+				assert.NotPanics(t, func() { err = c.call(context.Background(), s) })
+				assert.ErrorContains(t, err, "not made by New")
+			})
+		}
+	}
+	_, err := pgstore.New(context.Background(), nil)
+	assert.Error(t, err, "New with a nil pool")
+}

@@ -67,7 +67,11 @@ func (k *Keys) FlowCookie(name string, f *pkce.Flow) (*http.Cookie, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	value := base64.RawURLEncoding.EncodeToString(k.seal(flowDomain, "", plain))
+	sealed, err := k.seal(flowDomain, "", plain)
+	if err != nil {
+		return nil, err
+	}
+	value := base64.RawURLEncoding.EncodeToString(sealed)
 	if len(name)+len(value) > maxCookie {
 		return nil, fmt.Errorf("seal: the sealed flow needs a cookie of %d bytes, more than browsers keep", len(name)+len(value))
 	}
@@ -96,6 +100,9 @@ func httpsRedirect(f *pkce.Flow) bool {
 // the Client and claims it; clearing the cookie afterwards is tidy, but
 // single use does not depend on it.
 func (k *Keys) OpenFlow(r *http.Request, name string) (*pkce.Flow, error) {
+	if r == nil {
+		return nil, errors.New("seal: OpenFlow was given a nil request")
+	}
 	c, err := r.Cookie(name)
 	if err != nil {
 		return nil, fmt.Errorf("seal: no flow cookie %q: %w", name, err)

@@ -85,8 +85,13 @@ const format = 1
 // flows apart, the binding (the subject, for tokens), and the header up
 // to the nonce, so that the key ID cannot be swapped.
 
+var errNoKeys = errors.New("seal: the Keys were not made by NewKeys")
+
 // seal encrypts plain under the current key, bound to domain and binding.
-func (k *Keys) seal(domain, binding string, plain []byte) []byte {
+func (k *Keys) seal(domain, binding string, plain []byte) ([]byte, error) {
+	if k == nil || k.aeads[k.current] == nil {
+		return nil, errNoKeys
+	}
 	aead := k.aeads[k.current]
 	out := make([]byte, 0, 2+len(k.current)+aead.NonceSize()+len(plain)+aead.Overhead())
 	out = append(out, format, byte(len(k.current)))
@@ -95,11 +100,14 @@ func (k *Keys) seal(domain, binding string, plain []byte) []byte {
 	out = out[:header+aead.NonceSize()]
 	rand.Read(out[header:]) // never fails (crypto/rand)
 	ad := associated(domain, binding, out[:header])
-	return aead.Seal(out, out[header:], plain, ad)
+	return aead.Seal(out, out[header:], plain, ad), nil
 }
 
 // open decrypts a value sealed by seal with the same domain and binding.
 func (k *Keys) open(domain, binding string, sealed []byte) ([]byte, error) {
+	if k == nil || k.aeads == nil {
+		return nil, errNoKeys
+	}
 	if len(sealed) < 2 || sealed[0] != format || len(sealed) < 2+int(sealed[1]) {
 		return nil, ErrTampered
 	}

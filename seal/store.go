@@ -40,6 +40,14 @@ func NewStore(inner pkce.Store, keys *Keys) (*Store, error) {
 	return &Store{inner: inner, keys: keys}, nil
 }
 
+// ready fails for a Store not made by NewStore.
+func (s *Store) ready() error {
+	if s == nil || s.inner == nil || s.keys == nil {
+		return errors.New("seal: the Store was not made by NewStore")
+	}
+	return nil
+}
+
 // unreadableError is a stored token that does not open.
 type unreadableError struct{ err error }
 
@@ -53,16 +61,25 @@ func (e *unreadableError) Unwrap() []error { return []error{e.err, pkce.ErrSignI
 
 // Claim implements pkce.Store by calling the wrapped store.
 func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if err := s.ready(); err != nil {
+		return false, err
+	}
 	return s.inner.Claim(ctx, key, ttl)
 }
 
 // LoadToken implements pkce.Store: it opens the stored value.
 func (s *Store) LoadToken(ctx context.Context, subject string) ([]byte, error) {
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
 	sealed, err := s.inner.LoadToken(ctx, subject)
 	if err != nil || sealed == nil {
 		return nil, err
 	}
 	tok, err := s.keys.open(tokenDomain, subject, sealed)
+	if errors.Is(err, errNoKeys) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, &unreadableError{err: err}
 	}
@@ -78,7 +95,13 @@ func (s *Store) LoadToken(ctx context.Context, subject string) ([]byte, error) {
 // replace exactly the value it read. If another save came between, the
 // wrapped store's compare-and-set fails, and so does this one.
 func (s *Store) SaveToken(ctx context.Context, subject string, old, token []byte) (bool, error) {
-	sealed := s.keys.seal(tokenDomain, subject, token)
+	if err := s.ready(); err != nil {
+		return false, err
+	}
+	sealed, err := s.keys.seal(tokenDomain, subject, token)
+	if err != nil {
+		return false, err
+	}
 	if old == nil {
 		return s.inner.SaveToken(ctx, subject, nil, sealed)
 	}
@@ -90,6 +113,9 @@ func (s *Store) SaveToken(ctx context.Context, subject string, old, token []byte
 		return false, nil
 	}
 	plain, err := s.keys.open(tokenDomain, subject, cur)
+	if errors.Is(err, errNoKeys) {
+		return false, err
+	}
 	if err != nil || !bytes.Equal(plain, old) {
 		return false, nil // what is stored is not old
 	}
@@ -102,15 +128,24 @@ func (s *Store) SaveToken(ctx context.Context, subject string, old, token []byte
 
 // DeleteToken implements pkce.Store by calling the wrapped store.
 func (s *Store) DeleteToken(ctx context.Context, subject string) error {
+	if err := s.ready(); err != nil {
+		return err
+	}
 	return s.inner.DeleteToken(ctx, subject)
 }
 
 // Lease implements pkce.Store by calling the wrapped store.
 func (s *Store) Lease(ctx context.Context, subject, owner string, ttl time.Duration) (bool, error) {
+	if err := s.ready(); err != nil {
+		return false, err
+	}
 	return s.inner.Lease(ctx, subject, owner, ttl)
 }
 
 // Release implements pkce.Store by calling the wrapped store.
 func (s *Store) Release(ctx context.Context, subject, owner string) error {
+	if err := s.ready(); err != nil {
+		return err
+	}
 	return s.inner.Release(ctx, subject, owner)
 }
