@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pkcekit/pkce"
@@ -150,6 +151,35 @@ func micros(ttl time.Duration) int64 {
 	return int64((ttl + time.Microsecond - 1) / time.Microsecond)
 }
 
+// missingTables reports whether err says that the store's schema or
+// tables do not exist: undefined_table or invalid_schema_name.
+func missingTables(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000")
+}
+
+// exec runs a statement. If the tables are gone (the database was
+// restarted without its data, or restored from an older dump), it creates
+// them and runs the statement again, once: otherwise every call would
+// fail until the process restarts, and users would be told to try later
+// for ever instead of signing in again.
+func (s *Store) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := s.pool.Exec(ctx, sql, args...)
+	if missingTables(err) && s.migrate(ctx) == nil {
+		tag, err = s.pool.Exec(ctx, sql, args...)
+	}
+	return tag, err
+}
+
+// queryRow runs a query for one value into dest, as exec does.
+func (s *Store) queryRow(ctx context.Context, dest any, sql string, args ...any) error {
+	err := s.pool.QueryRow(ctx, sql, args...).Scan(dest)
+	if missingTables(err) && s.migrate(ctx) == nil {
+		err = s.pool.QueryRow(ctx, sql, args...).Scan(dest)
+	}
+	return err
+}
+
 // sweepEvery is how many claims pass between two sweeps of expired claims
 // and leases, so that a busy store does not grow without bound.
 const sweepEvery = 256
@@ -167,7 +197,7 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration) (bool,
 		s.sweep(ctx)
 	}
 	var won bool
-	err := s.pool.QueryRow(ctx, s.q.claim, []byte(key), micros(ttl)).Scan(&won)
+	err := s.queryRow(ctx, &won, s.q.claim, []byte(key), micros(ttl))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -189,7 +219,7 @@ func (s *Store) LoadToken(ctx context.Context, subject string) ([]byte, error) {
 		return nil, err
 	}
 	var tok []byte
-	err := s.pool.QueryRow(ctx, s.q.loadToken, []byte(subject)).Scan(&tok)
+	err := s.queryRow(ctx, &tok, s.q.loadToken, []byte(subject))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -212,12 +242,12 @@ func (s *Store) SaveToken(ctx context.Context, subject string, old, token []byte
 		token = []byte{}
 	}
 	if old == nil {
-		if _, err := s.pool.Exec(ctx, s.q.saveToken, []byte(subject), token); err != nil {
+		if _, err := s.exec(ctx, s.q.saveToken, []byte(subject), token); err != nil {
 			return false, s.fail(ctx, "save token", err)
 		}
 		return true, nil
 	}
-	tag, err := s.pool.Exec(ctx, s.q.swapToken, []byte(subject), old, token)
+	tag, err := s.exec(ctx, s.q.swapToken, []byte(subject), old, token)
 	if err != nil {
 		return false, s.fail(ctx, "save token", err)
 	}
@@ -229,7 +259,7 @@ func (s *Store) DeleteToken(ctx context.Context, subject string) error {
 	if err := s.ready(ctx, "delete token"); err != nil {
 		return err
 	}
-	if _, err := s.pool.Exec(ctx, s.q.deleteToken, []byte(subject)); err != nil {
+	if _, err := s.exec(ctx, s.q.deleteToken, []byte(subject)); err != nil {
 		return s.fail(ctx, "delete token", err)
 	}
 	return nil
@@ -245,7 +275,7 @@ func (s *Store) Lease(ctx context.Context, subject, owner string, ttl time.Durat
 		return false, errNonPositiveTTL
 	}
 	var held bool
-	err := s.pool.QueryRow(ctx, s.q.lease, []byte(subject), []byte(owner), micros(ttl)).Scan(&held)
+	err := s.queryRow(ctx, &held, s.q.lease, []byte(subject), []byte(owner), micros(ttl))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -261,7 +291,7 @@ func (s *Store) Release(ctx context.Context, subject, owner string) error {
 	if err := s.ready(ctx, "release"); err != nil {
 		return err
 	}
-	if _, err := s.pool.Exec(ctx, s.q.release, []byte(subject), []byte(owner)); err != nil {
+	if _, err := s.exec(ctx, s.q.release, []byte(subject), []byte(owner)); err != nil {
 		return s.fail(ctx, "release", err)
 	}
 	return nil

@@ -178,3 +178,38 @@ func isTimeout(err error) bool {
 	var te interface{ Timeout() bool }
 	return errors.As(err, &te) && te.Timeout()
 }
+
+// A database restarted without its data (no tables) is not an outage
+// for ever: the store creates its tables again, and Tokens says the
+// stored token is gone (sign in again) rather than try later.
+func TestDatabaseRestartedWithoutItsData(t *testing.T) {
+	ctx := context.Background()
+	db, err := initServer()
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Remove() })
+	store := newStore(t, newPool(t, db.DSN), "pkce")
+	srv := authServer(t)
+	client := oauthClient(t, srv.Issuer(), pkce.WithStore(store))
+	tokens, err := client.Tokens(store)
+	require.NoError(t, err)
+	require.NoError(t, tokens.Save(ctx, subject, signIn(t, srv, client)))
+
+	db, err = db.Recreate()
+	require.NoError(t, err)
+
+	// The pool's connections died with the old server; a call may fail
+	// once while the pool notices, as in any restart.
+	waitFor(t, 10*time.Second, "a store call on the new database", func() bool {
+		_, err := store.LoadToken(ctx, "probe")
+		return !errors.Is(err, context.DeadlineExceeded) && (err == nil || !strings.Contains(err.Error(), "connect"))
+	})
+	for _, c := range storeCalls {
+		assert.NoError(t, callWithin(t, store, 5*time.Second, c.call), c.name)
+	}
+	fresh, err := client.Tokens(store)
+	require.NoError(t, err)
+	_, err = fresh.Source(ctx, subject)
+	assert.ErrorIs(t, err, pkce.ErrSignInRequired, "the token is gone with the data")
+	assert.NotErrorIs(t, err, pkce.ErrTryLater)
+	assert.NoError(t, tokens.Save(ctx, subject, signIn(t, srv, client)), "a new sign-in")
+}

@@ -114,8 +114,7 @@ func freePort() (int, error) {
 // initServer makes a data directory under a new directory and starts a
 // server on it.
 func initServer() (*pgServer, error) {
-	bin, err := pgBin()
-	if err != nil {
+	if _, err := pgBin(); err != nil {
 		return nil, err
 	}
 	cred, err := serverUser()
@@ -131,15 +130,27 @@ func initServer() (*pgServer, error) {
 			return nil, err
 		}
 	}
+	if err := initData(dir, cred); err != nil {
+		return nil, err
+	}
+	return startServer(0, dir, cred)
+}
+
+// initData makes a new data directory, dir/data.
+func initData(dir string, cred *syscall.Credential) error {
+	bin, err := pgBin()
+	if err != nil {
+		return err
+	}
 	out := &syncBuffer{}
 	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", filepath.Join(dir, "data"),
 		"-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C")
 	initdb.Stdout, initdb.Stderr = out, out
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if err := initdb.Run(); err != nil {
-		return nil, fmt.Errorf("pgstore: initdb: %w; its output:\n%s", err, out)
+		return fmt.Errorf("pgstore: initdb: %w; its output:\n%s", err, out)
 	}
-	return startServer(0, dir, cred)
+	return nil
 }
 
 // startServer starts postgres on port (a free one if 0) with the data in
@@ -260,6 +271,21 @@ func (s *pgServer) signalAll(sig syscall.Signal) error {
 
 // Restart starts the server again on its port and data.
 func (s *pgServer) Restart() (*pgServer, error) { return startServer(s.port, s.dir, s.cred) }
+
+// Recreate stops the server, deletes its data and starts a new, empty
+// cluster on the same port: a database restarted without its data.
+func (s *pgServer) Recreate() (*pgServer, error) {
+	if err := s.Stop(); err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(filepath.Join(s.dir, "data")); err != nil {
+		return nil, err
+	}
+	if err := initData(s.dir, s.cred); err != nil {
+		return nil, err
+	}
+	return startServer(s.port, s.dir, s.cred)
+}
 
 // Remove stops the server and deletes its files.
 func (s *pgServer) Remove() {
