@@ -14,7 +14,7 @@
 // open: to rotate, make the new key current and keep the old one until
 // every value sealed with it has been rewritten or has expired.
 //
-// The package uses only the standard library.
+// Besides package pkce, it uses only the standard library.
 package seal
 
 import (
