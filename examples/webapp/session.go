@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/pkcekit/pkce"
@@ -36,6 +37,38 @@ type pendingLogin struct {
 // that the store holds no identifier a browser could present.
 type sessionStore struct {
 	store pkce.Store
+
+	mu      sync.Mutex
+	created map[string]time.Time // keys of the sessions this process created, and their expiry
+	sweepAt int
+}
+
+// sweep deletes the expired sessions this process created, once their
+// number has doubled since the last sweep, so that sign-ins nobody
+// finished do not pile up in the store. Sessions of a process that ended
+// stay until the store expires them (Redis) or for good (memory ends with
+// the process anyway).
+func (st *sessionStore) sweep(ctx context.Context, key string, expires time.Time) {
+	st.mu.Lock()
+	if st.created == nil {
+		st.created = map[string]time.Time{}
+	}
+	st.created[key] = expires
+	var expired []string
+	if len(st.created) >= st.sweepAt {
+		now := time.Now()
+		for k, e := range st.created {
+			if now.After(e) {
+				expired = append(expired, k)
+				delete(st.created, k)
+			}
+		}
+		st.sweepAt = max(64, 2*len(st.created))
+	}
+	st.mu.Unlock()
+	for _, k := range expired {
+		_ = st.store.DeleteToken(ctx, k)
+	}
 }
 
 // sessionRecord is a session's stored form. The pending flow holds the
@@ -84,6 +117,7 @@ func (st *sessionStore) create(ctx context.Context, s *session, expires time.Tim
 	if _, err := st.store.SaveToken(ctx, sessionKey(id), nil, b); err != nil {
 		return "", err
 	}
+	st.sweep(ctx, sessionKey(id), expires)
 	return id, nil
 }
 
@@ -131,9 +165,13 @@ func (st *sessionStore) takePending(ctx context.Context, id string) *pendingLogi
 }
 
 func (st *sessionStore) delete(ctx context.Context, id string) {
-	if id != "" {
-		_ = st.store.DeleteToken(ctx, sessionKey(id))
+	if id == "" {
+		return
 	}
+	st.mu.Lock()
+	delete(st.created, sessionKey(id))
+	st.mu.Unlock()
+	_ = st.store.DeleteToken(ctx, sessionKey(id))
 }
 
 func sessionID(r *http.Request) string {
