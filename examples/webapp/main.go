@@ -52,7 +52,9 @@
 //	go run . -redis 127.0.0.1:6379 ...
 //	go run . -postgres postgres://app@db.example/app ...
 //
-// Without either, sessions live in memory and end with the process.
+// Without either, sessions live in memory and end with the process. With
+// PKCE_SEAL_KEY (32 random bytes, base64url) in the environment, tokens and
+// sessions are stored encrypted (github.com/pkcekit/pkce/seal).
 package main
 
 import (
@@ -182,7 +184,9 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, p := range extra {
 		cfg.StartOptions = append(cfg.StartOptions, pkce.Param(p[0], p[1]))
 	}
-	store, closeStore, err := openStore(ctx, *redisAddr, *postgresDSN)
+	// The sealing key comes from the environment only: other users of the
+	// machine can read a process's arguments.
+	store, closeStore, err := openStore(ctx, *redisAddr, *postgresDSN, env("PKCE_SEAL_KEY"))
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"time"
 
@@ -11,12 +12,38 @@ import (
 	"github.com/pkcekit/pkce"
 	"github.com/pkcekit/pkce/pgstore"
 	"github.com/pkcekit/pkce/redisstore"
+	"github.com/pkcekit/pkce/seal"
 )
 
 // openStore returns the store that replicas share: Redis at redisAddr,
 // PostgreSQL at postgresDSN, or, with neither, a memory store that only
-// the replicas of this process share. close releases its connections.
-func openStore(ctx context.Context, redisAddr, postgresDSN string) (store pkce.Store, close func(), err error) {
+// the replicas of this process share. With sealKey (32 bytes, base64url),
+// what it saves (tokens, and sessions with their pending flows) is
+// encrypted at rest (package seal). close releases its connections.
+func openStore(ctx context.Context, redisAddr, postgresDSN, sealKey string) (store pkce.Store, close func(), err error) {
+	store, close, err = openBackend(ctx, redisAddr, postgresDSN)
+	if err != nil || sealKey == "" {
+		return store, close, err
+	}
+	secret, err := base64.RawURLEncoding.DecodeString(sealKey)
+	if err != nil {
+		close()
+		return nil, nil, errors.New("PKCE_SEAL_KEY is not base64url")
+	}
+	keys, err := seal.NewKeys(seal.Key{ID: "1", Secret: secret})
+	if err != nil {
+		close()
+		return nil, nil, err
+	}
+	sealed, err := seal.NewStore(store, keys)
+	if err != nil {
+		close()
+		return nil, nil, err
+	}
+	return sealed, close, nil
+}
+
+func openBackend(ctx context.Context, redisAddr, postgresDSN string) (store pkce.Store, close func(), err error) {
 	switch {
 	case redisAddr != "" && postgresDSN != "":
 		return nil, nil, errors.New("-redis and -postgres: choose one store")
