@@ -31,7 +31,11 @@ type Store interface {
 	Claim(ctx context.Context, key string, ttl time.Duration) (bool, error)
 
 	// LoadToken returns the token saved for subject, or nil and no error
-	// when there is none.
+	// when there is none. An error that matches ErrSignInRequired says
+	// that a token is stored but can never be used (a wrapping store
+	// cannot decrypt it, as package seal's): Tokens then answers
+	// sign-in-required, and the next sign-in overwrites it. Any other
+	// error is an outage, answered try-later.
 	LoadToken(ctx context.Context, subject string) ([]byte, error)
 
 	// SaveToken stores token for subject. When old is nil the save is
@@ -53,4 +57,34 @@ type Store interface {
 	// Release ends owner's lease of subject. It does nothing when owner
 	// does not hold the lease (it expired, or another owner took it).
 	Release(ctx context.Context, subject, owner string) error
+}
+
+// refreshLifetimeKey carries the refresh token's lifetime into SaveToken.
+type refreshLifetimeKey struct{}
+
+// RefreshLifetime returns how long the refresh token being saved lives,
+// when ctx is that of a SaveToken call made by Tokens and the token
+// response said so: refresh_expires_in (Keycloak) or
+// refresh_token_expires_in (Google, GitHub Apps), members that RFC 6749
+// does not define. A Store whose values can expire (redisstore) lets the
+// token expire then, so that abandoned grants do not stay for ever; a
+// lifetime of 0, which Keycloak sends for offline tokens, counts as not
+// said.
+func RefreshLifetime(ctx context.Context) (time.Duration, bool) {
+	d, ok := ctx.Value(refreshLifetimeKey{}).(time.Duration)
+	return d, ok
+}
+
+// withRefreshLifetime gives SaveToken the lifetime of tok's refresh token,
+// if its token response said it.
+func withRefreshLifetime(ctx context.Context, tok *Token) context.Context {
+	if tok == nil || tok.Token == nil || tok.RefreshToken == "" {
+		return ctx
+	}
+	for _, member := range []string{"refresh_expires_in", "refresh_token_expires_in"} {
+		if n, err := parseExpiresIn(tok.Extra(member)); err == nil && n > 0 {
+			return context.WithValue(ctx, refreshLifetimeKey{}, time.Duration(n)*time.Second)
+		}
+	}
+	return ctx
 }

@@ -149,7 +149,7 @@ func (t *Tokens) Save(ctx context.Context, subject string, tok *Token) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.store.SaveToken(ctx, subject, nil, b); err != nil {
+	if _, err := t.store.SaveToken(withRefreshLifetime(ctx, tok), subject, nil, b); err != nil {
 		return fmt.Errorf("pkce: saving the token: %w", err)
 	}
 	t.forget(subject)
@@ -314,8 +314,10 @@ func (t *Tokens) SignOut(ctx context.Context, subject string) error {
 	if err := t.ready(); err != nil {
 		return err
 	}
+	// A stored value that can never be read (ErrSignInRequired from the
+	// store, see Store.LoadToken) is deleted all the same.
 	b, err := t.store.LoadToken(ctx, subject)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrSignInRequired) {
 		return storeError("loading the token", err)
 	}
 	if err := t.store.DeleteToken(ctx, subject); err != nil {
@@ -362,6 +364,11 @@ func (t *Tokens) SignOut(ctx context.Context, subject string) error {
 // load reads subject's token from the store; a missing token is nil.
 func (t *Tokens) load(ctx context.Context, subject string) (*Token, []byte, error) {
 	b, err := t.store.LoadToken(ctx, subject)
+	if errors.Is(err, ErrSignInRequired) {
+		// A token is stored but can never be read (see Store.LoadToken):
+		// answering try-later would wedge the subject for ever.
+		return nil, nil, &refreshError{class: ErrSignInRequired, err: fmt.Errorf("pkce: the stored token cannot be read: %w", err)}
+	}
 	if err != nil {
 		return nil, nil, storeError("loading the token", err)
 	}

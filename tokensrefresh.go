@@ -120,7 +120,7 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) 
 	if err != nil {
 		return nil, &refreshError{class: ErrTryLater, err: err}
 	}
-	saved, err := t.save(ctx, subject, storedBytes, b)
+	saved, err := t.save(withRefreshLifetime(ctx, next), subject, storedBytes, b)
 	switch {
 	case err != nil:
 		// The server has issued the new token and may have rotated the

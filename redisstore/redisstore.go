@@ -25,10 +25,16 @@ import (
 // says otherwise.
 const DefaultPrefix = "pkce:"
 
+// DefaultTokenTTL is how long a saved token's key lives, unless the
+// token response gave the refresh token a shorter lifetime or
+// WithTokenTTL says otherwise.
+const DefaultTokenTTL = 90 * 24 * time.Hour
+
 // A Store is a pkce.Store in Redis. It is safe for concurrent use.
 type Store struct {
-	client redis.UniversalClient
-	prefix string
+	client   redis.UniversalClient
+	prefix   string
+	tokenTTL time.Duration
 }
 
 var _ pkce.Store = (*Store)(nil)
@@ -41,6 +47,20 @@ type Option func(*Store)
 // can share one Redis database.
 func WithPrefix(prefix string) Option { return func(s *Store) { s.prefix = prefix } }
 
+// WithTokenTTL sets the longest time a token's key lives after its last
+// save (DefaultTokenTTL if not set). Every save, at sign-in and at each
+// refresh, sets the key's expiry anew: to the refresh token's lifetime
+// when the authorization server said it (pkce.RefreshLifetime) and it is
+// shorter, else to ttl. A subject that nobody uses for ttl is dropped, as
+// its grant would be by most servers, and must sign in again.
+func WithTokenTTL(ttl time.Duration) Option {
+	return func(s *Store) {
+		if ttl > 0 {
+			s.tokenTTL = ttl
+		}
+	}
+}
+
 // New returns a Store that keeps its keys in the Redis that client talks
 // to. Keys are the prefix, a kind ("claim:", "token:", "lease:") and the
 // claim key or subject as given: Redis keys are binary-safe, so no two
@@ -50,7 +70,7 @@ func WithPrefix(prefix string) Option { return func(s *Store) { s.prefix = prefi
 // ContextTimeoutEnabled set: otherwise go-redis bounds a call to an
 // unresponsive server by its ReadTimeout and WriteTimeout, not by ctx.
 func New(client redis.UniversalClient, opts ...Option) *Store {
-	s := &Store{client: client, prefix: DefaultPrefix}
+	s := &Store{client: client, prefix: DefaultPrefix, tokenTTL: DefaultTokenTTL}
 	for _, o := range opts {
 		o(s)
 	}
@@ -104,32 +124,41 @@ func (s *Store) LoadToken(ctx context.Context, subject string) ([]byte, error) {
 	return tok, nil
 }
 
-// compareAndSet sets KEYS[1] to ARGV[2] if it holds ARGV[1]. GET of a
-// missing key gives false, which equals no string: a compare-and-set
-// against a missing token fails.
+// compareAndSet sets KEYS[1] to ARGV[2], expiring in ARGV[3] ms, if it
+// holds ARGV[1]. GET of a missing key gives false, which equals no
+// string: a compare-and-set against a missing token fails.
 var compareAndSet = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-	redis.call('SET', KEYS[1], ARGV[2])
+	redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 	return 1
 end
 return 0
 `)
 
-// SaveToken implements pkce.Store: SET, or the compare-and-set script when
-// old is not nil. Tokens do not expire in Redis; the application deletes
-// them.
+// tokenTTLFor is the expiry of a token key saved with ctx: the refresh
+// token's lifetime if the server said it and it is shorter than the
+// store's maximum.
+func (s *Store) tokenTTLFor(ctx context.Context) time.Duration {
+	if d, ok := pkce.RefreshLifetime(ctx); ok && d > 0 && d < s.tokenTTL {
+		return millis(d)
+	}
+	return millis(s.tokenTTL)
+}
+
+// SaveToken implements pkce.Store: SET with an expiry, or the
+// compare-and-set script when old is not nil (see WithTokenTTL).
 func (s *Store) SaveToken(ctx context.Context, subject string, old, token []byte) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fail("save token", err)
 	}
-	k := s.key("token:", subject)
+	k, ttl := s.key("token:", subject), s.tokenTTLFor(ctx)
 	if old == nil {
-		if err := s.client.Set(ctx, k, token, 0).Err(); err != nil {
+		if err := s.client.Set(ctx, k, token, ttl).Err(); err != nil {
 			return false, fail("save token", err)
 		}
 		return true, nil
 	}
-	n, err := compareAndSet.Run(ctx, s.client, []string{k}, old, token).Int()
+	n, err := compareAndSet.Run(ctx, s.client, []string{k}, old, token, ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, fail("save token", err)
 	}

@@ -1,14 +1,21 @@
 // Command backend is the smallest Go web backend that signs people in with
 // the authorization code grant and PKCE and calls an API with their token:
 //
-//   - GET /login starts a flow, keeps it in memory under a random session
-//     cookie and sends the browser to the authorization server;
-//   - GET /callback takes that flow out (so it is used once), finishes it
-//     with Client.Finish and keeps the token in a pkce.Tokens under the
-//     session's subject;
+//   - GET /login starts a flow, seals it (package seal: AES-GCM) into an
+//     HttpOnly cookie and sends the browser to the authorization server:
+//     no session store holds pending sign-ins;
+//   - GET /callback opens that cookie, finishes the flow with
+//     Client.Finish, which claims it in the Store so that it is used once,
+//     and keeps the token in a pkce.Tokens under a new session's subject;
 //   - GET /me calls the protected resource with the session's token,
 //     refreshed as needed;
 //   - POST /logout revokes the token and ends the session.
+//
+// The session cookie is a random ID and the subject is its SHA-256, so
+// the Store holds no session ID. Replicas share the Store and the sealing
+// key (PKCE_SEAL_KEY: 32 random bytes, base64url); without it, each
+// process makes its own key, and a sign-in started before a restart
+// must start again.
 //
 // It is a module of its own, written from the README, go doc and pkcetest,
 // as a newcomer's first backend would be. Try it against an authorization
@@ -26,6 +33,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -34,13 +42,13 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/pkcekit/pkce"
 	"github.com/pkcekit/pkce/pkcetest"
+	"github.com/pkcekit/pkce/seal"
 )
 
 func main() {
@@ -62,7 +70,11 @@ func main() {
 		defer srv.Close()
 		*issuer, *clientID, secret, *resource = srv.Issuer(), "backend", "backend-secret", srv.ResourceURL()
 	}
-	b, err := newBackend(context.Background(), *issuer, &oauth2.Config{
+	keys, err := sealKeys(os.Getenv("PKCE_SEAL_KEY"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, err := newBackend(context.Background(), *issuer, keys, pkce.NewMemoryStore(), &oauth2.Config{
 		ClientID:     *clientID,
 		ClientSecret: secret,
 		RedirectURL:  "http://" + *addr + "/callback",
@@ -75,38 +87,50 @@ func main() {
 	log.Fatal(http.ListenAndServe(*addr, b))
 }
 
+// sealKeys returns the key that seals pending flows: the one given
+// (base64url), or a new one.
+func sealKeys(encoded string) (*seal.Keys, error) {
+	secret := make([]byte, seal.KeySize)
+	if encoded == "" {
+		log.Print("PKCE_SEAL_KEY is not set: using a key of this process only")
+		rand.Read(secret)
+	} else {
+		var err error
+		if secret, err = base64.RawURLEncoding.DecodeString(encoded); err != nil {
+			return nil, errors.New("PKCE_SEAL_KEY is not base64url")
+		}
+	}
+	return seal.NewKeys(seal.Key{ID: "1", Secret: secret})
+}
+
 // backend is the web application: its OAuth client, the users' tokens
-// and the sessions.
+// and the key that seals pending flows. It keeps no session state: what
+// replicas share is the Store and the key.
 type backend struct {
 	client   *pkce.Client
 	tokens   *pkce.Tokens
+	keys     *seal.Keys
 	resource string
 	mux      *http.ServeMux
-
-	mu       sync.Mutex
-	sessions map[string]*session // by session cookie
 }
 
-// A session is pending (flow set) until the callback, then signed in
-// (subject set: the key of the user's token in tokens).
-type session struct {
-	flow    *pkce.Flow
-	subject string
-}
+const (
+	sessionCookie = "session"
+	flowCookie    = "pkce-flow"
+)
 
-const sessionCookie = "session"
-
-func newBackend(ctx context.Context, issuer string, cfg *oauth2.Config, resource string) (*backend, error) {
-	client, err := pkce.NewFromIssuer(ctx, issuer, cfg)
+func newBackend(ctx context.Context, issuer string, keys *seal.Keys, store pkce.Store, cfg *oauth2.Config, resource string) (*backend, error) {
+	// The Store also records finished flows, so that a callback is
+	// accepted once by whichever replica gets it.
+	client, err := pkce.NewFromIssuer(ctx, issuer, cfg, pkce.WithStore(store))
 	if err != nil {
 		return nil, err
 	}
-	tokens, err := client.Tokens(pkce.NewMemoryStore())
+	tokens, err := client.Tokens(store)
 	if err != nil {
 		return nil, err
 	}
-	b := &backend{client: client, tokens: tokens, resource: resource,
-		mux: http.NewServeMux(), sessions: map[string]*session{}}
+	b := &backend{client: client, tokens: tokens, keys: keys, resource: resource, mux: http.NewServeMux()}
 	b.mux.HandleFunc("GET /login", b.login)
 	b.mux.HandleFunc("GET /callback", b.callback)
 	b.mux.HandleFunc("GET /me", b.me)
@@ -123,18 +147,28 @@ func (b *backend) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "sign-in is unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	// The flow holds the PKCE verifier: it stays on the server.
-	b.newSession(w, &session{flow: flow})
+	// The flow holds the PKCE verifier: it travels sealed (encrypted and
+	// authenticated), in a cookie that scripts cannot read.
+	c, err := b.keys.FlowCookie(flowCookie, flow)
+	if err != nil {
+		log.Printf("login: %v", err)
+		http.Error(w, "sign-in is unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	http.SetCookie(w, c)
 	http.Redirect(w, r, flow.URL, http.StatusFound)
 }
 
 func (b *backend) callback(w http.ResponseWriter, r *http.Request) {
-	s := b.takeSession(r)
-	if s == nil || s.flow == nil {
+	http.SetCookie(w, seal.ClearFlowCookie(flowCookie))
+	flow, err := b.keys.OpenFlow(r, flowCookie)
+	if err != nil {
+		// No cookie, altered, expired, or sealed for another purpose.
+		log.Printf("callback: %v", err)
 		http.Error(w, "no sign-in in progress: start at /login", http.StatusBadRequest)
 		return
 	}
-	tok, err := b.client.Finish(r, s.flow)
+	tok, err := b.client.Finish(r, flow) // claims the flow: a replay fails
 	switch {
 	case errors.Is(err, pkce.ErrAccessDenied):
 		http.Error(w, "you declined to sign in", http.StatusForbidden)
@@ -146,22 +180,39 @@ func (b *backend) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	// A new session for the signed-in user (never keep the pre-login
 	// one), whose subject keys the token.
-	subject := randomID()
-	if err := b.tokens.Save(r.Context(), subject, tok); err != nil {
+	id := randomID()
+	if err := b.tokens.Save(r.Context(), subjectOf(id), tok); err != nil {
 		http.Error(w, "sign-in failed", http.StatusInternalServerError)
 		return
 	}
-	b.newSession(w, &session{subject: subject})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/",
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: int((24 * time.Hour).Seconds())})
 	http.Redirect(w, r, "/me", http.StatusFound)
 }
 
+// subject returns the request's session's subject, or "".
+func subject(r *http.Request) string {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return ""
+	}
+	return subjectOf(c.Value)
+}
+
+// subjectOf keys a session's token in the Store: the SHA-256 of the
+// session ID, so that whoever reads the Store learns no session ID.
+func subjectOf(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
 func (b *backend) me(w http.ResponseWriter, r *http.Request) {
-	s := b.session(r)
-	if s == nil || s.subject == "" {
+	sub := subject(r)
+	if sub == "" {
 		http.Error(w, "not signed in: start at /login", http.StatusUnauthorized)
 		return
 	}
-	src, err := b.tokens.Source(r.Context(), s.subject)
+	src, err := b.tokens.Source(r.Context(), sub)
 	if err != nil {
 		b.tokenFailed(w, r, err)
 		return
@@ -186,7 +237,7 @@ func (b *backend) me(w http.ResponseWriter, r *http.Request) {
 func (b *backend) tokenFailed(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, pkce.ErrSignInRequired):
-		b.endSession(w, r)
+		endSession(w)
 		http.Error(w, "please sign in again at /login", http.StatusUnauthorized)
 	default: // pkce.ErrTryLater, pkce.ErrClientRejected, the API unreachable
 		log.Printf("me: %v", err)
@@ -195,57 +246,17 @@ func (b *backend) tokenFailed(w http.ResponseWriter, r *http.Request, err error)
 }
 
 func (b *backend) logout(w http.ResponseWriter, r *http.Request) {
-	if s := b.session(r); s != nil && s.subject != "" {
+	if sub := subject(r); sub != "" {
 		// Deletes the token and revokes it (RFC 7009).
-		if err := b.tokens.SignOut(r.Context(), s.subject); err != nil {
+		if err := b.tokens.SignOut(r.Context(), sub); err != nil {
 			log.Printf("logout: %v", err)
 		}
 	}
-	b.endSession(w, r)
+	endSession(w)
 	fmt.Fprintln(w, "signed out")
 }
 
-// newSession stores s under a new random id and sets its cookie.
-func (b *backend) newSession(w http.ResponseWriter, s *session) {
-	id := randomID()
-	now := time.Now()
-	b.mu.Lock()
-	for old, p := range b.sessions { // pending sign-ins nobody finished
-		if p.flow != nil && now.After(p.flow.Expires) {
-			delete(b.sessions, old)
-		}
-	}
-	b.sessions[id] = s
-	b.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: int((24 * time.Hour).Seconds())})
-}
-
-func (b *backend) session(r *http.Request) *session {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return nil
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sessions[c.Value]
-}
-
-// takeSession returns the request's session and forgets it.
-func (b *backend) takeSession(r *http.Request) *session {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return nil
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.sessions[c.Value]
-	delete(b.sessions, c.Value)
-	return s
-}
-
-func (b *backend) endSession(w http.ResponseWriter, r *http.Request) {
-	b.takeSession(r)
+func endSession(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Path: "/", MaxAge: -1})
 }
 

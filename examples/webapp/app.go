@@ -32,11 +32,10 @@ type config struct {
 	// ResourceURL is called by /me with the bearer token; empty to only
 	// describe the token.
 	ResourceURL string
-	// Store keeps the signed-in sessions' tokens and the claims of
-	// finished flows; replicas share one. Nil means a new memory store.
+	// Store keeps the sessions, the signed-in sessions' tokens and the
+	// claims of finished flows; replicas share one. Nil means a new memory
+	// store.
 	Store pkce.Store
-	// Sessions are the sessions; replicas share them. Nil means new ones.
-	Sessions *sessionStore
 	// Log gets a line for every step of a sign-in; nil means
 	// slog.Default().
 	Log *slog.Logger
@@ -61,10 +60,7 @@ func newApp(cfg config) (*app, error) {
 	if store == nil {
 		store = pkce.NewMemoryStore()
 	}
-	sessions := cfg.Sessions
-	if sessions == nil {
-		sessions = &sessionStore{}
-	}
+	sessions := &sessionStore{store: store}
 	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
@@ -117,7 +113,7 @@ func (a *app) routes() http.Handler {
 }
 
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	s := a.sessions.get(sessionID(r))
+	s := a.sessions.get(r.Context(), sessionID(r))
 	switch {
 	case s == nil || s.subject == "":
 		a.page(w, r, http.StatusOK, page{Title: "Welcome", Message: "You are not signed in.", Links: []link{{"/login?next=/me", "Sign in"}}})
@@ -154,8 +150,13 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	}
 	// A new session for every sign-in: whatever cookie the browser had,
 	// the session that finishes it is one only this browser knows.
-	a.sessions.delete(sessionID(r))
-	id := a.sessions.create(&session{pending: &pendingLogin{flow: flow, next: next}}, flow.Expires)
+	a.sessions.delete(r.Context(), sessionID(r))
+	id, err := a.sessions.create(r.Context(), &session{pending: &pendingLogin{flow: flow, next: next}}, flow.Expires)
+	if err != nil {
+		a.log.Error("login failed to start", "class", "session not saved", "err", err)
+		a.page(w, r, http.StatusServiceUnavailable, page{Title: "Sign-in could not start", Message: "Try again later."})
+		return
+	}
 	a.setCookie(w, r, id)
 	// The flow's state and verifier stay out of the log: they are what
 	// makes the callback this browser's own.
@@ -166,7 +167,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 // me calls the protected resource with the session's token.
 func (a *app) me(w http.ResponseWriter, r *http.Request) {
 	id := sessionID(r)
-	s := a.sessions.get(id)
+	s := a.sessions.get(r.Context(), id)
 	if s == nil || s.subject == "" {
 		http.Redirect(w, r, "/login?next=/me", http.StatusSeeOther)
 		return
@@ -231,7 +232,7 @@ func (a *app) signInAgain(w http.ResponseWriter, r *http.Request, id string, err
 	a.log.Warn("API call failed", errorAttrs(err)...)
 	switch {
 	case errors.Is(err, pkce.ErrSignInRequired):
-		a.sessions.delete(id)
+		a.sessions.delete(r.Context(), id)
 		http.Redirect(w, r, "/login?next=/me", http.StatusSeeOther)
 	default:
 		a.page(w, r, http.StatusBadGateway, page{Title: "Try again later", Message: "The protected resource could not be reached."})
@@ -261,13 +262,13 @@ func (a *app) logoutForm(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	id := sessionID(r)
-	if s := a.sessions.get(id); s != nil && s.subject != "" {
+	if s := a.sessions.get(r.Context(), id); s != nil && s.subject != "" {
 		// Without a revocation endpoint SignOut only deletes the token.
 		if err := a.tokens.SignOut(r.Context(), s.subject); err != nil && !errors.Is(err, pkce.ErrInvalidConfig) {
 			a.log.Warn("logout: signing out failed", errorAttrs(err)...)
 		}
 	}
-	a.sessions.delete(id)
+	a.sessions.delete(r.Context(), id)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: a.secure(r), SameSite: http.SameSiteLaxMode})
 	a.log.Info("logout")

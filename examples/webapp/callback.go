@@ -16,9 +16,9 @@ import (
 
 func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 	id := sessionID(r)
-	pending := a.sessions.takePending(id)
+	pending := a.sessions.takePending(r.Context(), id)
 	if pending == nil {
-		if s := a.sessions.get(id); s != nil && s.subject != "" {
+		if s := a.sessions.get(r.Context(), id); s != nil && s.subject != "" {
 			// The back button, a reload or a bookmark brought a finished
 			// sign-in back: the person is signed in, so go home.
 			a.log.Info("callback replayed while signed in")
@@ -50,8 +50,13 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 	user := a.whoSignedIn(r.Context(), tok, subject)
 	// Signed in: replace the session, so that an identifier seen before
 	// sign-in is worth nothing after it.
-	a.sessions.delete(id)
-	id = a.sessions.create(&session{subject: subject, user: user}, time.Now().Add(sessionLifetime))
+	a.sessions.delete(r.Context(), id)
+	id, err = a.sessions.create(r.Context(), &session{subject: subject, user: user}, time.Now().Add(sessionLifetime))
+	if err != nil {
+		a.log.Error("callback failed", "class", "session not saved", "err", err)
+		a.page(w, r, http.StatusServiceUnavailable, page{Title: "Sign-in failed", Message: "Try again later."})
+		return
+	}
 	a.setCookie(w, r, id)
 	a.log.Info("callback ok", "user", user)
 	http.Redirect(w, r, pending.next, http.StatusSeeOther)

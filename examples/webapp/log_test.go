@@ -57,7 +57,7 @@ func TestWebappLogs(t *testing.T) {
 	_, body = ta.get(t, "/me")
 	require.Contains(t, body, "test-user")
 	session := jarSession(t, ta.browser.Jar, ta.srv.URL)
-	source, err := ta.app.tokens.Source(context.Background(), ta.app.sessions.get(session).subject)
+	source, err := ta.app.tokens.Source(context.Background(), ta.app.sessions.get(context.Background(), session).subject)
 	require.NoError(t, err)
 	tok, err := source.Token()
 	require.NoError(t, err)

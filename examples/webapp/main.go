@@ -20,18 +20,19 @@
 // asks for consent (Approve signs in, Deny shows a failed sign-in), then
 // open http://127.0.0.1:8080/:
 //
-//	go run ./examples/webapp -demo
+//	cd examples/webapp && go run . -demo
 //
 // or against a real one, with a confidential client whose redirect URI is
 // registered as http://127.0.0.1:8080/callback:
 //
-//	PKCE_CLIENT_SECRET=... go run ./examples/webapp \
+//	PKCE_CLIENT_SECRET=... go run . \
 //		-auth-url https://as.example/authorize -token-url https://as.example/oauth/token \
 //		-client-id my-app -scopes "openid profile" -resource-url https://as.example/userinfo
 //
 // Provider flags can also come from the environment: PKCE_AUTH_URL,
 // PKCE_TOKEN_URL, PKCE_CLIENT_ID, PKCE_CLIENT_SECRET, PKCE_SCOPES,
-// PKCE_ISSUER, PKCE_REDIRECT_URL, PKCE_RESOURCE_URL.
+// PKCE_ISSUER, PKCE_REDIRECT_URL, PKCE_RESOURCE_URL, PKCE_REDIS,
+// PKCE_POSTGRES.
 //
 // Tokens are kept in a pkce.Store through pkce.Tokens, keyed by a random
 // subject that the session names, so that whichever replica serves a
@@ -39,15 +40,21 @@
 // finished once across replicas because their state is claimed in the
 // same Store (pkce.WithStore). See how replicas behave with
 //
-//	go run ./examples/webapp -demo -replicas 3
+//	go run . -demo -replicas 3
 //
 // which serves three replicas, each on its own port, behind a round-robin
 // proxy on -addr: a sign-in starts on one replica and finishes on the
 // next, and the X-Replica header of every response names the replica
-// that served it. The replicas share a memory store and the sessions in
-// this process; a real deployment shares a Redis store
-// (github.com/pkcekit/pkce/redisstore) and keeps sessions in a shared
-// store as well. Sessions here live in memory and end with the process.
+// that served it. The replicas share a memory store in this process.
+// Processes share a store in Redis or PostgreSQL, which also holds the
+// sessions (github.com/pkcekit/pkce/redisstore, .../pgstore):
+//
+//	go run . -redis 127.0.0.1:6379 ...
+//	go run . -postgres postgres://app@db.example/app ...
+//
+// Without either, sessions live in memory and end with the process. With
+// PKCE_SEAL_KEY (32 random bytes, base64url) in the environment, tokens and
+// sessions are stored encrypted (github.com/pkcekit/pkce/seal).
 package main
 
 import (
@@ -116,6 +123,8 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	resourceURL := fl.String("resource-url", env("PKCE_RESOURCE_URL"), "protected resource `URL` that /me calls with the token")
 	demo := fl.Bool("demo", false, "sign in to an authorization server embedded in this process")
 	replicas := fl.Int("replicas", 1, "serve this many replicas, sharing a store, behind a round-robin proxy on -addr")
+	redisAddr := fl.String("redis", env("PKCE_REDIS"), "keep sessions, tokens and finished flows in the Redis at `ADDR`, shared with other processes")
+	postgresDSN := fl.String("postgres", env("PKCE_POSTGRES"), "keep sessions, tokens and finished flows in the PostgreSQL database at `DSN`, shared with other processes")
 	var extra params
 	fl.Var(&extra, "param", "extra authorization parameter `key=value`, e.g. audience=https://api.example; repeatable")
 	if err := fl.Parse(args); err != nil {
@@ -175,6 +184,14 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, p := range extra {
 		cfg.StartOptions = append(cfg.StartOptions, pkce.Param(p[0], p[1]))
 	}
+	// The sealing key comes from the environment only: other users of the
+	// machine can read a process's arguments.
+	store, closeStore, err := openStore(ctx, *redisAddr, *postgresDSN, env("PKCE_SEAL_KEY"))
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	cfg.Store = store
 	apps, err := newReplicas(cfg, *replicas)
 	if err != nil {
 		return err
@@ -231,9 +248,6 @@ func newServer(h http.Handler) *http.Server {
 func newReplicas(cfg config, n int) ([]*app, error) {
 	if cfg.Store == nil {
 		cfg.Store = pkce.NewMemoryStore()
-	}
-	if cfg.Sessions == nil {
-		cfg.Sessions = &sessionStore{}
 	}
 	apps := make([]*app, n)
 	for i := range apps {

@@ -97,7 +97,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 // page writes p with status; the header says who is signed in, and a
 // failure status colours the page as an error.
 func (a *app) page(w http.ResponseWriter, r *http.Request, status int, p page) {
-	if s := a.sessions.get(sessionID(r)); s != nil && s.subject != "" {
+	if s := a.sessions.get(r.Context(), sessionID(r)); s != nil && s.subject != "" {
 		p.SignedIn, p.User = true, s.user
 	}
 	p.Failed = status >= 400

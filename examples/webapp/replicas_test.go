@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -75,7 +76,7 @@ func TestWebappReplicas(t *testing.T) {
 	resp, _ := get(t, browser, proxy.URL+"/login?next=/me", "0")
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	loginID := jarSession(t, jar, proxy.URL)
-	pending := apps[0].sessions.get(loginID).pending
+	pending := apps[0].sessions.get(context.Background(), loginID).pending
 	require.NotNil(t, pending, "replica 0 keeps the flow in the session")
 	resp, _ = get(t, browser, resp.Header.Get("Location"), "")
 	require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -92,7 +93,8 @@ func TestWebappReplicas(t *testing.T) {
 		// copy of the login session, would give replica 2.
 		copyJar, err := cookiejar.New(nil)
 		require.NoError(t, err)
-		id := apps[2].sessions.create(&session{pending: pending}, time.Now().Add(time.Minute))
+		id, err := apps[2].sessions.create(context.Background(), &session{pending: pending}, time.Now().Add(time.Minute))
+		require.NoError(t, err)
 		u, err := url.Parse(proxy.URL)
 		require.NoError(t, err)
 		copyJar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: id, Path: "/"}})

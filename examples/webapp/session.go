@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"sync"
 	"time"
@@ -28,38 +31,106 @@ type pendingLogin struct {
 	next string
 }
 
-// sessionStore keeps sessions in memory, keyed by random identifiers.
+// sessionStore keeps sessions in the app's pkce.Store, which replicas
+// share (memory, Redis or PostgreSQL), as opaque values under subjects of
+// their own: "session:" and the SHA-256 of the session identifier, so
+// that the store holds no identifier a browser could present.
 type sessionStore struct {
+	store pkce.Store
+
 	mu      sync.Mutex
-	m       map[string]*session
+	created map[string]time.Time // keys of the sessions this process created, and their expiry
 	sweepAt int
 }
 
-func (st *sessionStore) create(s *session, expires time.Time) string {
-	id := randomID()
-	s.expires = expires
+// sweep deletes the expired sessions this process created, once their
+// number has doubled since the last sweep, so that sign-ins nobody
+// finished do not pile up in the store. Sessions of a process that ended
+// stay until the store expires them (Redis) or for good (memory ends with
+// the process anyway).
+func (st *sessionStore) sweep(ctx context.Context, key string, expires time.Time) {
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.m == nil {
-		st.m = make(map[string]*session)
+	if st.created == nil {
+		st.created = map[string]time.Time{}
 	}
-	if len(st.m) >= st.sweepAt {
+	st.created[key] = expires
+	var expired []string
+	if len(st.created) >= st.sweepAt {
 		now := time.Now()
-		for k, v := range st.m {
-			if now.After(v.expires) {
-				delete(st.m, k)
+		for k, e := range st.created {
+			if now.After(e) {
+				expired = append(expired, k)
+				delete(st.created, k)
 			}
 		}
-		st.sweepAt = max(64, 2*len(st.m))
+		st.sweepAt = max(64, 2*len(st.created))
 	}
-	st.m[id] = s
-	return id
+	st.mu.Unlock()
+	for _, k := range expired {
+		_ = st.store.DeleteToken(ctx, k)
+	}
 }
 
-func (st *sessionStore) get(id string) *session {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	s := st.m[id]
+// sessionRecord is a session's stored form. The pending flow holds the
+// PKCE verifier: it stays on the server.
+type sessionRecord struct {
+	Flow    *pkce.Flow `json:"flow,omitempty"`
+	Next    string     `json:"next,omitempty"`
+	Subject string     `json:"subject,omitempty"`
+	User    string     `json:"user,omitempty"`
+	Expires time.Time  `json:"expires"`
+}
+
+func sessionKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return "session:" + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func encodeSession(s *session) ([]byte, error) {
+	rec := sessionRecord{Subject: s.subject, User: s.user, Expires: s.expires}
+	if s.pending != nil {
+		rec.Flow, rec.Next = s.pending.flow, s.pending.next
+	}
+	return json.Marshal(rec)
+}
+
+func decodeSession(b []byte) *session {
+	var rec sessionRecord
+	if b == nil || json.Unmarshal(b, &rec) != nil {
+		return nil
+	}
+	s := &session{subject: rec.Subject, user: rec.User, expires: rec.Expires}
+	if rec.Flow != nil {
+		s.pending = &pendingLogin{flow: rec.Flow, next: rec.Next}
+	}
+	return s
+}
+
+// create stores s under a new random identifier, which it returns.
+func (st *sessionStore) create(ctx context.Context, s *session, expires time.Time) (string, error) {
+	id := randomID()
+	s.expires = expires
+	b, err := encodeSession(s)
+	if err != nil {
+		return "", err
+	}
+	if _, err := st.store.SaveToken(ctx, sessionKey(id), nil, b); err != nil {
+		return "", err
+	}
+	st.sweep(ctx, sessionKey(id), expires)
+	return id, nil
+}
+
+// get returns the live session id names, or nil.
+func (st *sessionStore) get(ctx context.Context, id string) *session {
+	if id == "" {
+		return nil
+	}
+	b, err := st.store.LoadToken(ctx, sessionKey(id))
+	if err != nil {
+		return nil
+	}
+	s := decodeSession(b)
 	if s == nil || time.Now().After(s.expires) {
 		return nil
 	}
@@ -67,23 +138,40 @@ func (st *sessionStore) get(id string) *session {
 }
 
 // takePending removes and returns the session's pending sign-in, so that a
-// callback is handled at most once.
-func (st *sessionStore) takePending(id string) *pendingLogin {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	s := st.m[id]
-	if s == nil {
+// callback is handled at most once: the store's compare-and-set lets one
+// replica take it. An expired flow is returned too, for Finish to say so.
+func (st *sessionStore) takePending(ctx context.Context, id string) *pendingLogin {
+	if id == "" {
+		return nil
+	}
+	b, err := st.store.LoadToken(ctx, sessionKey(id))
+	if err != nil {
+		return nil
+	}
+	s := decodeSession(b)
+	if s == nil || s.pending == nil {
 		return nil
 	}
 	p := s.pending
 	s.pending = nil
+	rest, err := encodeSession(s)
+	if err != nil {
+		return nil
+	}
+	if ok, err := st.store.SaveToken(ctx, sessionKey(id), b, rest); err != nil || !ok {
+		return nil
+	}
 	return p
 }
 
-func (st *sessionStore) delete(id string) {
+func (st *sessionStore) delete(ctx context.Context, id string) {
+	if id == "" {
+		return
+	}
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	delete(st.m, id)
+	delete(st.created, sessionKey(id))
+	st.mu.Unlock()
+	_ = st.store.DeleteToken(ctx, sessionKey(id))
 }
 
 func sessionID(r *http.Request) string {

@@ -119,8 +119,8 @@ func startWebapp(t *testing.T, dir string) *webapp {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
 	bin := filepath.Join(t.TempDir(), "webapp")
-	build := exec.Command("go", "build", "-o", bin, "./examples/webapp")
-	build.Dir = root
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = filepath.Join(root, "examples", "webapp") // a module of its own
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build ./examples/webapp:\n%s", out)
 
