@@ -223,6 +223,9 @@ const stateLength = (stateBytes*8 + 5) / 6
 // answer a *ResponseError. Without pushing, Start makes no request and
 // ignores ctx.
 func (c *Client) Start(ctx context.Context, opts ...StartOption) (*Flow, error) {
+	if c.tokenOnly {
+		return nil, configErrorf("this Client is for grants at the token endpoint (NewTokenClient) and makes no authorization requests; use New")
+	}
 	req, err := c.startRequest(opts)
 	if err != nil {
 		return nil, err

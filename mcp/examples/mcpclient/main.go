@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		metadataURL  = fs.String("client-metadata-url", "", "the https URL of this client's ID metadata document")
 		legacy       = fs.Bool("mcp-2025-03-26", false, "accept servers of the 2025-03-26 authorization spec, without protected resource metadata")
 		timeout      = fs.Duration("timeout", 5*time.Minute, "how long the whole run may take")
+		grants       = addGrantFlags(fs)
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mcpclient [flags] SERVER_URL")
@@ -85,6 +86,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *clientID != "" {
 		reg := &pkce.Registration{Issuer: *clientIssuer, ClientID: *clientID, ClientSecret: *clientSecret}
 		t.PreRegistered = func(string) *pkce.Registration { return reg }
+	}
+	machine, err := grants.signIn(*clientID, serverURL)
+	if err != nil {
+		return err
+	}
+	if machine != nil {
+		t.SignIn = machine
 	}
 
 	client := mcp.NewClient(&mcp.Implementation{Name: "pkce-mcpclient", Version: "0.1.0"}, nil)
