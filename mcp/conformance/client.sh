@@ -21,10 +21,6 @@ if [ -n "${MCP_CONFORMANCE_CONTEXT:-}" ]; then
 	if [ -n "$id" ]; then
 		set -- -client-id "$id" -client-secret "$(ctx client_secret)"
 	fi
-	case "$(ctx name)" in
-	# A machine client: the suite's servers offer only this grant.
-	auth/client-credentials-*) set -- "$@" -grant client_credentials ;;
-	esac
 	if [ -n "$(ctx private_key_pem)" ]; then
 		ctx private_key_pem >"$dir/client-key.pem"
 		set -- "$@" -client-key "$dir/client-key.pem" -client-key-alg "$(ctx signing_algorithm)"
@@ -39,6 +35,13 @@ if [ -n "${MCP_CONFORMANCE_CONTEXT:-}" ]; then
 			-idp-token-url "$(ctx idp_token_endpoint)" -idp-client-id "$(ctx idp_client_id)"
 	fi
 fi
+# What a user of these servers would choose, which the context does not say.
+case "${MCP_CONFORMANCE_SCENARIO:-}" in
+# A machine client: the suite's servers offer only this grant.
+auth/client-credentials-*) set -- "$@" -grant client_credentials ;;
+# Servers that want tokens bound to a key (DPoP).
+auth/dpop*) set -- "$@" -dpop ;;
+esac
 "$bin" -headless -timeout 25s -call test-tool \
 	-client-metadata-url https://conformance-test.local/client-metadata.json \
 	-mcp-2025-03-26 "$@" "$url"
