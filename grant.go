@@ -2,6 +2,9 @@ package pkce
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -32,8 +35,47 @@ var clientParams = []string{"client_id", "client_secret", "client_assertion", "c
 // (RFC 8693 §2.1). They are kept out of every error.
 var grantSecrets = []string{"assertion", "subject_token", "actor_token", "password"}
 
-// tokenExchangeGrant is the grant type of RFC 8693 §2.1.
-const tokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange"
+// Grant types of RFC 8693 §2.1 and RFC 7523 §2.1.
+const (
+	tokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange"
+	jwtBearerGrant     = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+)
+
+// checkAssertionAudience sends a JWT bearer assertion only to a server it
+// names in aud, the issuer identifier or the token endpoint (RFC 7523 §3
+// item 3): a bearer assertion shown to another server, such as one a
+// hostile resource named, could be replayed by it where it is valid.
+func (c *Client) checkAssertionAudience(assertion string) error {
+	parts := strings.Split(assertion, ".")
+	if len(parts) != 3 {
+		return errors.New("pkce: the assertion is not a JWS compact JWT (RFC 7523 §2.1); it was not sent")
+	}
+	payload, err := b64.DecodeString(parts[1])
+	var claims struct {
+		Aud any `json:"aud"`
+	}
+	if err != nil || json.Unmarshal(payload, &claims) != nil {
+		return errors.New("pkce: the assertion's claims do not decode (RFC 7519 §7.2); it was not sent")
+	}
+	var auds []string
+	switch a := claims.Aud.(type) {
+	case string:
+		auds = []string{a}
+	case []any:
+		for _, v := range a {
+			if s, ok := v.(string); ok {
+				auds = append(auds, s)
+			}
+		}
+	}
+	for _, a := range auds {
+		if a != "" && (a == c.issuer || a == c.config.Endpoint.TokenURL) {
+			return nil
+		}
+	}
+	return fmt.Errorf("pkce: the assertion's aud does not name this authorization server (issuer %q, token endpoint %q), so it was not sent: a server it is not for could replay it (RFC 7523 §3)",
+		c.issuer, c.config.Endpoint.TokenURL)
+}
 
 // NewTokenClient returns a Client for grants that need no redirect: a
 // service, workload or gateway that obtains its tokens at the token
@@ -80,6 +122,11 @@ func (c *Client) Grant(ctx context.Context, params url.Values) (*Token, error) {
 		return nil, &RequestError{Op: OpGrant, Err: configErrorf("Grant needs a grant_type parameter (RFC 6749 §4.5)")}
 	case ownGrants[gt] != "":
 		return nil, &RequestError{Op: OpGrant, Err: configErrorf("Grant does not send the %s grant: %s", gt, ownGrants[gt])}
+	}
+	if gt == jwtBearerGrant {
+		if err := c.checkAssertionAudience(params.Get("assertion")); err != nil {
+			return nil, &RequestError{Op: OpGrant, Err: err}
+		}
 	}
 	for _, k := range clientParams {
 		if params.Has(k) {

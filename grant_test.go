@@ -2,6 +2,7 @@ package pkce_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -121,8 +122,14 @@ func TestGrantRefusesWhatIsNotItsToSend(t *testing.T) {
 	}
 }
 
+// jwt returns an unsigned-looking JWT with claims, enough for the
+// client's own checks.
+func jwt(claims string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"ES256"}`)) + "." + enc([]byte(claims)) + "." + enc([]byte("signature-secret"))
+}
+
 func TestGrantErrorsKeepTheServersCodeAndNoAssertion(t *testing.T) {
-	const assertion = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ3b3JrbG9hZCJ9.c2lnbmF0dXJlLXNlY3JldA"
 	// A hostile server echoes the whole request body in its refusal.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
@@ -131,6 +138,7 @@ func TestGrantErrorsKeepTheServersCodeAndNoAssertion(t *testing.T) {
 		_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"bad assertion ` + r.PostForm.Encode() + `"}`))
 	}))
 	t.Cleanup(srv.Close)
+	assertion := jwt(`{"sub":"workload","aud":"` + srv.URL + `/token"}`)
 	c, err := pkce.NewTokenClient(&oauth2.Config{ClientID: "wl", Endpoint: oauth2.Endpoint{TokenURL: srv.URL + "/token"}})
 	require.NoError(t, err)
 	_, err = c.Grant(context.Background(), url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {assertion}})
@@ -189,4 +197,38 @@ func TestGrantHonoursTheCallersDeadline(t *testing.T) {
 	_, err := c.Grant(ctx, clientCredentials)
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, context.DeadlineExceeded), "got %v", err)
+}
+
+func TestGrantSendsAnAssertionOnlyToAServerItNames(t *testing.T) {
+	const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	srv := machineServer(t, pkcetest.Config{})
+	tests := []struct {
+		name      string
+		assertion func(srv *pkcetest.Server) string
+		sent      bool
+	}{
+		{"aud is the issuer", func(srv *pkcetest.Server) string { return jwt(`{"aud":"` + srv.Issuer() + `"}`) }, true},
+		{"aud lists the token endpoint", func(srv *pkcetest.Server) string {
+			return jwt(`{"aud":["https://other.example","` + srv.TokenURL() + `"]}`)
+		}, true},
+		{"aud is another server", func(*pkcetest.Server) string { return jwt(`{"aud":"https://other.example"}`) }, false},
+		{"aud missing", func(*pkcetest.Server) string { return jwt(`{"sub":"w"}`) }, false},
+		{"not a JWT", func(*pkcetest.Server) string { return "opaque-assertion" }, false},
+		{"claims not JSON", func(*pkcetest.Server) string { return "a.bm90IGpzb24.c" }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := srv.TokenRequests()
+			c := tokenClient(t, srv, oauth2.Config{ClientID: "public"})
+			_, err := c.Grant(context.Background(), url.Values{"grant_type": {jwtBearer}, "assertion": {tt.assertion(srv)}})
+			if tt.sent {
+				// pkcetest trusts no issuer here: the server refuses it, after it was sent.
+				assert.Equal(t, before+1, srv.TokenRequests())
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "not sent")
+			assert.Equal(t, before, srv.TokenRequests(), "nothing was sent")
+		})
+	}
 }

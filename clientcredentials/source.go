@@ -23,6 +23,9 @@ import (
 // made per expiry across all of them. A process that dies while holding
 // the lease blocks the others no longer than the lease, 35 seconds.
 //
+// A DPoP-bound token (pkce.WithDPoP) is usable only with its key: every
+// process that shares a Key must then use the same DPoP key.
+//
 // Set the fields before the first call; a Source must not be copied after
 // first use. It is safe for concurrent use.
 type Source struct {

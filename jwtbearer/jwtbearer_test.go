@@ -40,16 +40,16 @@ func TestWorkloadIdentityToken(t *testing.T) {
 	tests := []struct {
 		name     string
 		claims   func(platform, as *pkcetest.Server) map[string]any
-		wantCode string // "" for a token
+		wantCode string // "" for a token; "not sent" when the client keeps it
 	}{
 		{"a token from the trusted platform for this server is accepted",
 			func(p, as *pkcetest.Server) map[string]any {
 				return map[string]any{"iss": p.Issuer(), "sub": "repo:acme/app", "aud": as.Issuer(), "exp": now.Add(time.Minute).Unix()}
 			}, ""},
-		{"a token for another audience is refused",
+		{"a token for another audience is not shown to this server",
 			func(p, as *pkcetest.Server) map[string]any {
 				return map[string]any{"iss": p.Issuer(), "sub": "repo:acme/app", "aud": "https://wrong.example", "exp": now.Add(time.Minute).Unix()}
-			}, "invalid_grant"},
+			}, "not sent"},
 		{"an expired token is refused",
 			func(p, as *pkcetest.Server) map[string]any {
 				return map[string]any{"iss": p.Issuer(), "sub": "repo:acme/app", "aud": as.Issuer(), "exp": now.Add(-time.Hour).Unix()}
@@ -60,10 +60,17 @@ func TestWorkloadIdentityToken(t *testing.T) {
 			platform, as, c := workloadStack(t)
 			assertion := platform.SignAssertion("", tt.claims(platform, as))
 			tok, err := jwtbearer.Token(ctx, c, assertion)
-			if tt.wantCode == "" {
+			switch tt.wantCode {
+			case "":
 				require.NoError(t, err)
 				assert.NotEmpty(t, tok.AccessToken)
-			} else {
+			case "not sent":
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "not sent")
+				assert.NotContains(t, err.Error(), assertion)
+				assert.Zero(t, as.TokenRequests(), "a server the assertion is not for never sees it (RFC 7523 §3)")
+				return
+			default:
 				var oe *pkce.OAuthError
 				require.ErrorAs(t, err, &oe)
 				assert.Equal(t, tt.wantCode, oe.Code)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -159,6 +160,6 @@ func TestNAIsForTokenExchangeOnly(t *testing.T) {
 	t.Cleanup(srv.Close)
 	c, err := pkce.NewTokenClient(&oauth2.Config{ClientID: "app", Endpoint: oauth2.Endpoint{TokenURL: srv.URL + "/token"}})
 	require.NoError(t, err)
-	_, err = jwtbearer.Token(context.Background(), c, "a.b.c")
+	_, err = c.Grant(context.Background(), url.Values{"grant_type": {"client_credentials"}})
 	assert.ErrorIs(t, err, pkce.ErrInvalidResponse, "an access token request must not accept a token that is not one")
 }
