@@ -21,7 +21,8 @@ import (
 // the Store, reads the stored token again, and requests a new one only
 // when the stored one is also near expiry, so that one token request is
 // made per expiry across all of them. A process that dies while holding
-// the lease blocks the others no longer than the lease, 35 seconds.
+// the lease blocks the others no longer than the lease, Timeout plus 5
+// seconds.
 //
 // A DPoP-bound token (pkce.WithDPoP) is usable only with its key: every
 // process that shares a Key must then use the same DPoP key.
@@ -41,18 +42,22 @@ type Source struct {
 	// ExpiryMargin is how long before its expiry a token is renewed; 0
 	// means one minute.
 	ExpiryMargin time.Duration
+	// Timeout bounds one token request, from the moment the lease is
+	// held; 0 means 30 seconds. The lease lasts Timeout plus 5 seconds.
+	Timeout time.Duration
 
 	mu      sync.Mutex // one renewal at a time in this process
 	current *pkce.Token
 	owner   string
 }
 
-// Lease timing: a renewal is bounded by the client's default deadline of
-// 30 seconds, and its lease outlives it by 5.
+// Lease timing: a renewal is bounded by Timeout, 30 seconds by default,
+// and its lease outlives it by leaseSlack.
 const (
-	leaseTTL  = 35 * time.Second
-	pollFirst = 10 * time.Millisecond
-	pollMax   = 200 * time.Millisecond
+	defaultTimeout = 30 * time.Second
+	leaseSlack     = 5 * time.Second
+	pollFirst      = 10 * time.Millisecond
+	pollMax        = 200 * time.Millisecond
 )
 
 // Token returns a token valid for more than ExpiryMargin, requesting one
@@ -71,6 +76,8 @@ func (s *Source) Token(ctx context.Context) (*pkce.Token, error) {
 		return s.current, nil
 	}
 	if s.Store == nil {
+		ctx, cancel := context.WithTimeout(ctx, s.timeout())
+		defer cancel()
 		tok, err := Token(ctx, s.Client)
 		if err != nil {
 			return nil, err
@@ -105,6 +112,13 @@ func (ts tokenSource) Token() (*oauth2.Token, error) {
 	return tok.Token, nil
 }
 
+func (s *Source) timeout() time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
+	}
+	return defaultTimeout
+}
+
 func (s *Source) margin() time.Duration {
 	if s.ExpiryMargin > 0 {
 		return s.ExpiryMargin
@@ -137,7 +151,7 @@ func (s *Source) shared(ctx context.Context) (*pkce.Token, error) {
 		if s.usable(stored) {
 			return stored, nil
 		}
-		ok, err := s.Store.Lease(ctx, s.Key, s.owner, leaseTTL)
+		ok, err := s.Store.Lease(ctx, s.Key, s.owner, s.timeout()+leaseSlack)
 		if err != nil {
 			return nil, fmt.Errorf("pkce/clientcredentials: store failed taking the lease: %w", err)
 		}
@@ -168,7 +182,9 @@ func (s *Source) shared(ctx context.Context) (*pkce.Token, error) {
 	if s.usable(stored) {
 		return stored, nil
 	}
-	tok, err := Token(ctx, s.Client)
+	reqCtx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
+	tok, err := Token(reqCtx, s.Client)
 	if err != nil {
 		return nil, err
 	}

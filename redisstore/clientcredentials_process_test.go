@@ -17,6 +17,7 @@ import (
 	"github.com/pkcekit/pkce/clientcredentials"
 	"github.com/pkcekit/pkce/internal/storetest"
 	"github.com/pkcekit/pkce/pkcetest"
+	"github.com/pkcekit/pkce/redisstore"
 )
 
 // The replicas of a service that calls an API with the client credentials
@@ -100,4 +101,49 @@ func TestClientCredentialsOneRequestPerExpiryAcrossProcesses(t *testing.T) {
 	renewed := round("token near expiry")
 	assert.Equal(t, 2, srv.ClientCredentialsRequests(), "one more request for the new expiry")
 	assert.NotEqual(t, first.Tokens, renewed.Tokens, "a new token is handed out")
+}
+
+// A process killed while it holds the lease and waits for the server
+// blocks the others until the lease ends, and no longer: then one of them
+// requests the token, once.
+func TestClientCredentialsOfKilledProcess(t *testing.T) {
+	const timeout = 2 * time.Second
+	if storetest.Role() == "service" {
+		src := ccService(t, os.Getenv("TOKEN_URL"))
+		src.Timeout = timeout
+		storetest.AwaitStart()
+		ccCallers(src, 20).report()
+		return
+	}
+	srv := pkcetest.NewServer(pkcetest.Config{
+		Clients: []pkcetest.Client{{ID: "billing", Secret: "billing-secret", Method: pkcetest.MethodBasic}},
+	})
+	t.Cleanup(srv.Close)
+	prefix := uniquePrefix()
+	env := []string{"REDIS_ADDR=" + redisAddr, "STORE_PREFIX=" + prefix, "TOKEN_URL=" + srv.TokenURL()}
+
+	// The server stalls; the first process takes the lease and waits in
+	// its token request until it is killed.
+	srv.SetFaults(pkcetest.Faults{Hang: true})
+	victim := storetest.StartProcesses(t, 1, "service", env...)
+	victim.Start()
+	waitFor(t, 10*time.Second, "the first process's token request", func() bool { return srv.TokenRequests() == 1 })
+	victim[0].Kill(t)
+	killed := time.Now()
+	held, err := redisstore.New(newClient(t, redisAddr), redisstore.WithPrefix(prefix)).
+		Lease(context.Background(), ccKey, "a probe", time.Minute)
+	require.NoError(t, err)
+	require.False(t, held, "the killed process still holds the lease; it was killed within its timeout")
+	srv.SetFaults(pkcetest.Faults{})
+
+	survivors := storetest.StartProcesses(t, 2, "service", env...)
+	survivors.Start()
+	got, each := tallies(t, survivors)
+	for i, ty := range each {
+		assert.Equal(t, 20, ty.OK, "callers of survivor %d served; errors: %q", i, ty.Errors)
+	}
+	assert.Len(t, got.Tokens, 1, "distinct access tokens handed out")
+	assert.Equal(t, 2, srv.TokenRequests(), "the killed process's request and one more")
+	assert.Equal(t, 1, srv.ClientCredentialsRequests(), "one token issued")
+	t.Logf("survivors were served %v after the kill (lease %v)", time.Since(killed).Round(10*time.Millisecond), timeout+5*time.Second)
 }
