@@ -53,12 +53,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		metadataURL  = fs.String("client-metadata-url", "", "the https URL of this client's ID metadata document")
 		legacy       = fs.Bool("mcp-2025-03-26", false, "accept servers of the 2025-03-26 authorization spec, without protected resource metadata")
 		timeout      = fs.Duration("timeout", 5*time.Minute, "how long the whole run may take")
-		grants       = addGrantFlags(fs)
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mcpclient [flags] SERVER_URL")
 		fs.PrintDefaults()
 	}
+	grants := addGrantFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
