@@ -223,9 +223,6 @@ const stateLength = (stateBytes*8 + 5) / 6
 // answer a *ResponseError. Without pushing, Start makes no request and
 // ignores ctx.
 func (c *Client) Start(ctx context.Context, opts ...StartOption) (*Flow, error) {
-	if c.tokenOnly {
-		return nil, configErrorf("this Client is for grants at the token endpoint (NewTokenClient) and makes no authorization requests; use New")
-	}
 	req, err := c.startRequest(opts)
 	if err != nil {
 		return nil, err
@@ -236,6 +233,9 @@ func (c *Client) Start(ctx context.Context, opts ...StartOption) (*Flow, error) 
 // startRequest applies opts to the client's defaults.
 func (c *Client) startRequest(opts []StartOption) (startRequest, error) {
 	req := startRequest{redirect: c.config.RedirectURL}
+	if c.tokenOnly {
+		return req, configErrorf("this Client is for grants at the token endpoint (NewTokenClient) and makes no authorization requests; use New")
+	}
 	for i, opt := range opts {
 		if opt == nil {
 			return req, fmt.Errorf("pkce: start option %d is nil", i)

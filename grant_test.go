@@ -172,6 +172,13 @@ func TestNewTokenClient(t *testing.T) {
 		c := tokenClient(t, srv, oauth2.Config{ClientID: "public"})
 		_, err := c.Start(context.Background())
 		assert.ErrorIs(t, err, pkce.ErrInvalidConfig)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // bounds a regression only
+		defer cancel()
+		_, err = c.SignInLoopback(ctx, func(string) error {
+			t.Error("no browser may be opened")
+			return nil
+		})
+		assert.ErrorIs(t, err, pkce.ErrInvalidConfig)
 	})
 	t.Run("refuses a RedirectURL", func(t *testing.T) {
 		_, err := pkce.NewTokenClient(&oauth2.Config{ClientID: "svc", RedirectURL: redirect,
