@@ -43,6 +43,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("mcpclient", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	grants := addGrantFlags(fs)
 	var (
 		headless     = fs.Bool("headless", false, "follow the authorization redirect with an HTTP client instead of a browser")
 		call         = fs.String("call", "", "the tool to call after listing the tools")
@@ -58,7 +59,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: mcpclient [flags] SERVER_URL")
 		fs.PrintDefaults()
 	}
-	grants := addGrantFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
