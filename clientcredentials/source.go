@@ -46,9 +46,20 @@ type Source struct {
 	// held; 0 means 30 seconds. The lease lasts Timeout plus 5 seconds.
 	Timeout time.Duration
 
-	mu      sync.Mutex // one renewal at a time in this process
+	mu      sync.Mutex // guards the fields below
 	current *pkce.Token
+	flight  *flight // the renewal under way, which callers join
+	joined  int     // callers that joined a flight, for tests
 	owner   string
+}
+
+// A flight is one renewal that every caller asking meanwhile waits for,
+// so that they share its token or its failure: a failing server gets one
+// request per wave of callers, not one per caller.
+type flight struct {
+	done chan struct{}
+	tok  *pkce.Token
+	err  error
 }
 
 // Lease timing: a renewal is bounded by Timeout, 30 seconds by default,
@@ -71,26 +82,59 @@ func (s *Source) Token(ctx context.Context) (*pkce.Token, error) {
 		return nil, errors.New("pkce/clientcredentials: Source has a Store but no Key")
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.usable(s.current) {
-		return s.current, nil
+		tok := s.current
+		s.mu.Unlock()
+		return tok, nil
 	}
+	f := s.flight
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		s.flight = f
+		// The renewal runs on its own, so that a caller that gives up
+		// does not end it for the others.
+		go s.renew(context.WithoutCancel(ctx), f)
+	} else {
+		s.joined++
+	}
+	s.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.tok, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("pkce/clientcredentials: waiting for the token: %w", ctx.Err())
+	}
+}
+
+// renew obtains a token for f, within the request timeout and, with a
+// Store, the wait for another process's lease.
+func (s *Source) renew(ctx context.Context, f *flight) {
+	defer close(f.done)
+	defer func() {
+		// The Store is the application's code: its panic fails this
+		// renewal instead of the process.
+		if v := recover(); v != nil {
+			f.tok, f.err = nil, fmt.Errorf("pkce/clientcredentials: panic while renewing the token: %v", v)
+			s.mu.Lock()
+			s.flight = nil
+			s.mu.Unlock()
+		}
+	}()
 	if s.Store == nil {
 		ctx, cancel := context.WithTimeout(ctx, s.timeout())
 		defer cancel()
-		tok, err := Token(ctx, s.Client)
-		if err != nil {
-			return nil, err
-		}
-		s.current = tok
-		return tok, nil
+		f.tok, f.err = Token(ctx, s.Client)
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, 2*s.timeout()+leaseSlack)
+		defer cancel()
+		f.tok, f.err = s.shared(ctx)
 	}
-	tok, err := s.shared(ctx)
-	if err != nil {
-		return nil, err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.err == nil {
+		s.current = f.tok
 	}
-	s.current = tok
-	return tok, nil
+	s.flight = nil
 }
 
 // TokenSource returns an oauth2.TokenSource over s whose requests use
