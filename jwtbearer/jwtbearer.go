@@ -36,7 +36,10 @@ const GrantType = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 // Token presents assertion, one JWT, to c's authorization server and
 // returns the access token it issues. The scope of c's oauth2.Config and
 // its resource indicators (pkce.WithResource) go with the request. The
-// assertion never appears in an error.
+// assertion never appears in an error, and it is sent only when its aud
+// names c's authorization server, by issuer identifier or token endpoint
+// URL (RFC 7523 §3): an assertion for another audience could be replayed
+// by a server it was not meant for, such as one a hostile API named.
 func Token(ctx context.Context, c *pkce.Client, assertion string) (*pkce.Token, error) {
 	if c == nil {
 		return nil, errors.New("pkce/jwtbearer: no client")
