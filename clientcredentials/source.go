@@ -24,6 +24,12 @@ import (
 // the lease blocks the others no longer than the lease, Timeout plus 5
 // seconds.
 //
+// When a renewal fails, its callers share the error, and so do the
+// callers of the next second; the wait doubles with each failure in a row,
+// up to 30 seconds, so that a failing server is not asked by every caller.
+// Meanwhile a token that is within the margin but not yet expired is still
+// handed out.
+//
 // A DPoP-bound token (pkce.WithDPoP) is usable only with its key: every
 // process that shares a Key must then use the same DPoP key.
 //
@@ -51,6 +57,14 @@ type Source struct {
 	flight  *flight // the renewal under way, which callers join
 	joined  int     // callers that joined a flight, for tests
 	owner   string
+
+	// After a failed renewal, callers get its error until retryAt, and
+	// the wait doubles with each failure in a row (backoff), so that a
+	// failing server is not asked again by every caller.
+	failure error
+	retryAt time.Time
+	backoff time.Duration
+	now     func() time.Time // time.Now; tests set it
 }
 
 // A flight is one renewal that every caller asking meanwhile waits for,
@@ -68,6 +82,8 @@ const (
 	defaultTimeout = 30 * time.Second
 	leaseSlack     = 5 * time.Second
 	pollFirst      = 10 * time.Millisecond
+	minBackoff     = time.Second
+	maxBackoff     = 30 * time.Second
 	pollMax        = 200 * time.Millisecond
 )
 
@@ -87,6 +103,11 @@ func (s *Source) Token(ctx context.Context) (*pkce.Token, error) {
 		s.mu.Unlock()
 		return tok, nil
 	}
+	if s.failure != nil && s.clock().Before(s.retryAt) {
+		tok, err := s.orUnexpired(s.failure)
+		s.mu.Unlock()
+		return tok, err
+	}
 	f := s.flight
 	if f == nil {
 		f = &flight{done: make(chan struct{})}
@@ -100,7 +121,12 @@ func (s *Source) Token(ctx context.Context) (*pkce.Token, error) {
 	s.mu.Unlock()
 	select {
 	case <-f.done:
-		return f.tok, f.err
+		if f.err != nil {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.orUnexpired(f.err)
+		}
+		return f.tok, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("pkce/clientcredentials: waiting for the token: %w", ctx.Err())
 	}
@@ -115,9 +141,7 @@ func (s *Source) renew(ctx context.Context, f *flight) {
 		// renewal instead of the process.
 		if v := recover(); v != nil {
 			f.tok, f.err = nil, fmt.Errorf("pkce/clientcredentials: panic while renewing the token: %v", v)
-			s.mu.Lock()
-			s.flight = nil
-			s.mu.Unlock()
+			s.settle(f)
 		}
 	}()
 	if s.Store == nil {
@@ -129,12 +153,37 @@ func (s *Source) renew(ctx context.Context, f *flight) {
 		defer cancel()
 		f.tok, f.err = s.shared(ctx)
 	}
+	s.settle(f)
+}
+
+// settle records the outcome of f and ends it.
+func (s *Source) settle(f *flight) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f.err == nil {
-		s.current = f.tok
-	}
 	s.flight = nil
+	if f.err == nil {
+		s.current, s.failure, s.backoff = f.tok, nil, 0
+		return
+	}
+	s.backoff = min(max(2*s.backoff, minBackoff), maxBackoff)
+	s.failure, s.retryAt = f.err, s.clock().Add(s.backoff)
+}
+
+// orUnexpired returns the token held if it has not expired yet, though
+// it is within the margin, rather than err: it still works (s.mu held).
+func (s *Source) orUnexpired(err error) (*pkce.Token, error) {
+	if tok := s.current; tok != nil && tok.Token != nil && tok.AccessToken != "" &&
+		(tok.Expiry.IsZero() || s.clock().Before(tok.Expiry)) {
+		return tok, nil
+	}
+	return nil, err
+}
+
+func (s *Source) clock() time.Time {
+	if s.now != nil {
+		return s.now()
+	}
+	return time.Now()
 }
 
 // TokenSource returns an oauth2.TokenSource over s whose requests use
@@ -176,7 +225,7 @@ func (s *Source) usable(tok *pkce.Token) bool {
 	if tok == nil || tok.Token == nil || tok.AccessToken == "" {
 		return false
 	}
-	return tok.Expiry.IsZero() || time.Until(tok.Expiry) > s.margin()
+	return tok.Expiry.IsZero() || tok.Expiry.Sub(s.clock()) > s.margin()
 }
 
 // shared renews the token under Key's lease in the Store.
