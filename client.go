@@ -67,6 +67,10 @@ type Client struct {
 	dpopRequired bool
 	fapi2        bool
 
+	// tokenOnly marks a Client of NewTokenClient: no redirect, no
+	// authorization requests (grant.go).
+	tokenOnly bool
+
 	// metadata is the server's metadata (WithMetadata), or nil. With it,
 	// issOptional lets callbacks omit iss when the server does not
 	// advertise it (RFC 9207 §2.4); pushAuthorization makes Start use PAR
@@ -85,7 +89,7 @@ type Client struct {
 
 	// refusals tells a dead refresh token answered with an ambiguous
 	// code from a passing fault (refresh.go).
-	refusals refusals
+	refusals *refusals // shared by copies of the Client (grant.go)
 }
 
 // An Option configures a Client in New or NewFromIssuer. New checks every
@@ -283,6 +287,7 @@ func newClient(cfg *oauth2.Config, opts []Option) (*Client, error) {
 		config:           *cfg,
 		flowLifetime:     defaultFlowLifetime,
 		maxResponseBytes: defaultMaxResponseBytes,
+		refusals:         new(refusals),
 		now:              time.Now,
 	}
 	c.config.Scopes = append([]string(nil), cfg.Scopes...)
@@ -305,7 +310,9 @@ func (c *Client) init() error {
 	if c.store == nil {
 		c.store = NewMemoryStore()
 	}
-	c.authPrefix = c.authorizePrefix(c.config.RedirectURL, c.config.Scopes)
+	if !c.tokenOnly {
+		c.authPrefix = c.authorizePrefix(c.config.RedirectURL, c.config.Scopes)
+	}
 	c.secretForms = secretForms(c.config.ClientID, c.config.ClientSecret)
 	return nil
 }
@@ -321,17 +328,19 @@ func (c *Client) check() error {
 	if cfg.ClientID == "" {
 		return configErrorf("ClientID is empty")
 	}
-	if err := checkEndpoint("AuthURL", cfg.Endpoint.AuthURL); err != nil {
-		return err
-	}
 	if err := checkEndpoint("TokenURL", cfg.Endpoint.TokenURL); err != nil {
 		return err
 	}
-	if err := checkAuthURLQuery(cfg.Endpoint.AuthURL); err != nil {
-		return err
-	}
-	if err := checkRedirectURL(cfg.RedirectURL); err != nil {
-		return err
+	if !c.tokenOnly {
+		if err := checkEndpoint("AuthURL", cfg.Endpoint.AuthURL); err != nil {
+			return err
+		}
+		if err := checkAuthURLQuery(cfg.Endpoint.AuthURL); err != nil {
+			return err
+		}
+		if err := checkRedirectURL(cfg.RedirectURL); err != nil {
+			return err
+		}
 	}
 	if err := checkScopes(cfg.Scopes); err != nil {
 		return configErrorf("%s", strings.TrimPrefix(err.Error(), "pkce: "))

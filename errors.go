@@ -24,6 +24,7 @@ const (
 	OpPush      Op = "pushed authorization request" // RFC 9126 §2
 	OpRevoke    Op = "revocation"                   // RFC 7009 §2
 	OpDiscover  Op = "metadata discovery"           // RFC 8414 §3
+	OpGrant     Op = "token request"                // the token endpoint, another grant (RFC 6749 §4.5), see Client.Grant
 
 	OpResourceMetadata Op = "protected resource metadata" // RFC 9728 §3
 	OpRegister         Op = "dynamic client registration" // RFC 7591 §3

@@ -249,6 +249,9 @@ func (c *Client) Start(ctx context.Context, opts ...StartOption) (*Flow, error) 
 // startRequest applies opts to the client's defaults.
 func (c *Client) startRequest(opts []StartOption) (startRequest, error) {
 	req := startRequest{redirect: c.config.RedirectURL}
+	if c.tokenOnly {
+		return req, configErrorf("this Client is for grants at the token endpoint (NewTokenClient) and makes no authorization requests; use New")
+	}
 	for i, opt := range opts {
 		if opt == nil {
 			return req, fmt.Errorf("pkce: start option %d is nil", i)

@@ -3,6 +3,7 @@ package pkcetest
 import (
 	"crypto"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 )
@@ -108,6 +109,15 @@ type Config struct {
 	// RotateDPoPNonce changes it.
 	DPoPNonce bool
 
+	// AssertionIssuers are the issuers whose JWTs the server trusts, by
+	// issuer identifier, with the public key their signatures verify
+	// with: assertions of the JWT bearer grant (RFC 7523 §3), such as a
+	// workload's identity token or an identity assertion grant of another
+	// Server (its Issuer and AssertionKey), and the ID tokens exchanged by
+	// token exchange (RFC 8693), whose aud must be the requesting client.
+	// The server also trusts the JWTs it signs itself (SignAssertion).
+	AssertionIssuers map[string]crypto.PublicKey
+
 	// AccessTokenLifetime is how long access tokens are valid; zero means
 	// DefaultAccessTokenLifetime.
 	AccessTokenLifetime time.Duration
@@ -132,6 +142,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.RequestURILifetime = DefaultRequestURILifetime
 	}
 	cfg.AuthMethodsSupported = append([]AuthMethod(nil), cfg.AuthMethodsSupported...)
+	cfg.AssertionIssuers = maps.Clone(cfg.AssertionIssuers)
 	clients := make([]Client, len(cfg.Clients))
 	for i, c := range cfg.Clients {
 		c.RedirectURIs = append([]string(nil), c.RedirectURIs...)

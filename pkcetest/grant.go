@@ -52,10 +52,15 @@ type issued struct {
 	scope        string
 	idToken      string // empty unless scope has "openid"
 	jkt          string // the DPoP key the access token is bound to, or ""
+	// issuedType is the issued_token_type of token exchange, or "".
+	issuedType string
 }
 
 // tokenType is Bearer, or DPoP for a bound token (RFC 9449 §5).
 func (out issued) tokenType() string {
+	if out.issuedType == tokenTypeIDJAG {
+		return "N_A" // not an access token (RFC 8693 §2.2.1)
+	}
 	if out.jkt != "" {
 		return "DPoP"
 	}

@@ -76,7 +76,7 @@ func (s *Server) metadataDocument(f Faults) map[string]any {
 		"userinfo_endpoint":                     s.ResourceURL(),
 		"response_types_supported":              []string{"code"},
 		"response_modes_supported":              []string{"query", "form_post"},
-		"grant_types_supported":                 []string{"authorization_code", "refresh_token"},
+		"grant_types_supported":                 []string{"authorization_code", "refresh_token", "client_credentials", grantJWTBearer, grantTokenExchange},
 		"code_challenge_methods_supported":      methods,
 		"require_pushed_authorization_requests": s.cfg.RequirePAR,
 		// RFC 9207 §3: true only when iss is sent on every response.

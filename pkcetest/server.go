@@ -1,6 +1,7 @@
 package pkcetest
 
 import (
+	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -56,6 +57,12 @@ type Server struct {
 	dpopNonce     string
 	lastAssertion map[string]any
 	lastProof     map[string]any
+
+	// The grants of othergrants.go: counts, and the key the server signs
+	// the JWTs it issues with, made on first use.
+	clientCredentialsRequests int
+	keyOnce                   sync.Once
+	key                       *ecdsa.PrivateKey
 }
 
 // NewServer starts and returns a server on a loopback address, serving

@@ -119,6 +119,12 @@ func (s *Server) grantTokens(r *http.Request, form url.Values) (issued, *tokenEr
 		return s.exchangeCode(client, form, proofJKT)
 	case "refresh_token":
 		return s.refresh(client, form, proofJKT)
+	case "client_credentials":
+		return s.clientCredentials(client, form, proofJKT)
+	case grantJWTBearer:
+		return s.jwtBearerGrant(client, form, proofJKT)
+	case grantTokenExchange:
+		return s.tokenExchange(client, form)
 	case "":
 		return issued{}, invalidRequest("grant_type is missing (RFC 6749 §4.1.3)")
 	default:
@@ -254,6 +260,9 @@ func (s *Server) writeTokenResponse(w http.ResponseWriter, f Faults, out issued)
 	}
 	if out.idToken != "" {
 		body["id_token"] = out.idToken
+	}
+	if out.issuedType != "" {
+		body["issued_token_type"] = out.issuedType // RFC 8693 §2.2.1
 	}
 	f.reshape(body)
 	status := http.StatusOK

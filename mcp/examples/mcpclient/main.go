@@ -49,6 +49,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("mcpclient", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	grants := addGrantFlags(fs)
 	var (
 		headless     = fs.Bool("headless", false, "follow the authorization redirect with an HTTP client instead of a browser")
 		call         = fs.String("call", "", "the tool to call after listing the tools")
@@ -111,6 +112,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *clientID != "" {
 		reg := &pkce.Registration{Issuer: *clientIssuer, ClientID: *clientID, ClientSecret: *clientSecret}
 		t.PreRegistered = func(string) *pkce.Registration { return reg }
+	}
+	machine, err := grants.signIn(*clientID, serverURL)
+	if err != nil {
+		return err
+	}
+	if machine != nil {
+		t.SignIn = machine
 	}
 
 	client := mcp.NewClient(&mcp.Implementation{Name: "pkce-mcpclient", Version: "0.1.0"}, nil)
