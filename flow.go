@@ -36,6 +36,8 @@ type Flow struct {
 	redirectURL string // the redirect_uri of the request, sent again with the code (RFC 6749 §4.1.3)
 	issuer      string // the issuer the callback's iss must equal (RFC 9207), or ""
 	created     time.Time
+	nonce       string // the OpenID Connect nonce, or "" without openid (openid.go)
+	maxAge      string // the max_age asked, or ""
 }
 
 // flowJSON is the stored form of a Flow.
@@ -47,13 +49,15 @@ type flowJSON struct {
 	Issuer      string    `json:"issuer,omitempty"`
 	Created     time.Time `json:"created"`
 	Expires     time.Time `json:"expires"`
+	Nonce       string    `json:"nonce,omitempty"`
+	MaxAge      string    `json:"max_age,omitempty"`
 }
 
 // MarshalJSON writes the flow with its verifier, for storage until the
 // callback.
 func (f Flow) MarshalJSON() ([]byte, error) {
 	j := flowJSON{URL: f.URL, State: f.State, RedirectURL: f.redirectURL, Issuer: f.issuer,
-		Created: f.created, Expires: f.Expires}
+		Created: f.created, Expires: f.Expires, Nonce: f.nonce, MaxAge: f.maxAge}
 	if !f.verifier.isZero() {
 		j.Verifier = f.verifier.Reveal()
 	}
@@ -72,7 +76,7 @@ func (f *Flow) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("pkce: stored flow: %w", err)
 	}
 	*f = Flow{URL: j.URL, State: j.State, Expires: j.Expires, verifier: v,
-		redirectURL: j.RedirectURL, issuer: j.Issuer, created: j.Created}
+		redirectURL: j.RedirectURL, issuer: j.Issuer, created: j.Created, nonce: j.Nonce, maxAge: j.MaxAge}
 	return nil
 }
 
@@ -248,6 +252,10 @@ func (c *Client) startRequest(opts []StartOption) (startRequest, error) {
 }
 
 func (c *Client) start(ctx context.Context, req startRequest) (*Flow, error) {
+	nonce, maxAge, err := c.openIDRequest(&req) // openid.go
+	if err != nil {
+		return nil, err
+	}
 	verifier := NewVerifier()
 	var raw [stateBytes]byte
 	rand.Read(raw[:])
@@ -261,6 +269,8 @@ func (c *Client) start(ctx context.Context, req startRequest) (*Flow, error) {
 		redirectURL: req.redirect,
 		issuer:      c.issuer,
 		created:     now,
+		nonce:       nonce,
+		maxAge:      maxAge,
 	}
 	if c.pushAuthorization {
 		if err := c.push(ctx, f, req); err != nil {

@@ -127,7 +127,7 @@ type refreshCall struct {
 // with ErrInvalidConfig when an option is bad.
 func (c *Client) TokenSource(tok *oauth2.Token, opts ...SourceOption) (*TokenSource, error) {
 	s := c.newSource(func(ctx context.Context, cur *Token) (*Token, error) {
-		return c.Refresh(ctx, cur.RefreshToken)
+		return c.refreshFrom(ctx, cur) // openid.go
 	})
 	if err := s.apply(opts); err != nil {
 		return nil, err

@@ -24,9 +24,18 @@ type Token struct {
 	*oauth2.Token
 }
 
-// IDToken returns the OpenID Connect id_token member, or "". The package
-// does not verify it; use an OpenID Connect library for that.
-func (t Token) IDToken() string { return t.member("id_token") }
+// IDToken returns the OpenID Connect id_token member, or "". After a
+// refresh whose answer had none, it is the ID token of the token
+// refreshed. Claims has its verified claims.
+func (t Token) IDToken() string {
+	if s := t.member("id_token"); s != "" {
+		return s
+	}
+	if s := t.slot(); s != nil {
+		return s.idToken
+	}
+	return ""
+}
 
 // Scope returns the scope member: the granted scope, which servers must
 // send when it differs from the requested one (RFC 6749 §5.1). "" means
@@ -102,7 +111,7 @@ func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, er
 	}
 	verifier := f.verifier.Reveal()
 	secrets := c.redactor(code, verifier, f.State)
-	return c.retrieve(ctx, OpExchange, secrets, func(ctx context.Context, auth url.Values) error {
+	tok, err := c.retrieve(ctx, OpExchange, secrets, func(ctx context.Context, auth url.Values) error {
 		opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}
 		for k := range auth {
 			opts = append(opts, oauth2.SetAuthURLParam(k, auth.Get(k)))
@@ -114,6 +123,10 @@ func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, er
 		_, err := cfg.Exchange(ctx, code, opts...)
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	return c.acceptIDToken(ctx, f, tok) // openid.go
 }
 
 // retrieve runs one token request through send, which must use the context
@@ -224,6 +237,7 @@ func (c *Client) tokenFrom(m members) (*Token, string) {
 	if expiresIn > 0 {
 		tok.Expiry = c.now().Add(time.Duration(expiresIn) * time.Second)
 	}
+	m[claimsKey] = new(claimsSlot) // filled when the ID token is verified (openid.go)
 	return &Token{Token: tok.WithExtra(map[string]any(m))}, ""
 }
 

@@ -270,7 +270,7 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token) (*Toke
 	case t.newer(stored, cur):
 		return stored, nil
 	}
-	next, err := t.client.Refresh(ctx, stored.RefreshToken)
+	next, err := t.client.refreshFrom(ctx, stored) // openid.go
 	if err != nil {
 		return nil, err
 	}
@@ -368,6 +368,7 @@ func decodeToken(b []byte) (*Token, error) {
 	if st.Scope != nil {
 		extra["scope"] = *st.Scope
 	}
+	extra[claimsKey] = storedSlot(st.IDToken) // openid.go
 	tok := &oauth2.Token{AccessToken: st.AccessToken, TokenType: st.TokenType, RefreshToken: st.RefreshToken,
 		Expiry: st.Expiry, ExpiresIn: st.ExpiresIn}
 	return &Token{Token: tok.WithExtra(extra)}, nil

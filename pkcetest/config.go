@@ -108,6 +108,10 @@ type Config struct {
 	// RotateDPoPNonce changes it.
 	DPoPNonce bool
 
+	// IDTokenAlg is the algorithm of ID tokens: RS256 (the default),
+	// ES256 or EdDSA. RotateSigningKey changes the key.
+	IDTokenAlg string
+
 	// AccessTokenLifetime is how long access tokens are valid; zero means
 	// DefaultAccessTokenLifetime.
 	AccessTokenLifetime time.Duration

@@ -19,6 +19,12 @@ import (
 // the server (Raw, RefreshRaw, TokenStatus, HTMLBody, Hang) leaves codes
 // and tokens untouched.
 type Faults struct {
+	// IDToken breaks the ID tokens of token responses one way (see
+	// IDTokenFault); UserInfoSubject, when set, is the sub of the UserInfo
+	// answer instead of TestUser (OpenID Connect Core §5.3.2).
+	IDToken         IDTokenFault
+	UserInfoSubject string
+
 	// IssuerOverride is sent as iss on authorization responses instead of
 	// the real issuer; it implies sending iss (RFC 9207 §2).
 	IssuerOverride string

@@ -35,6 +35,7 @@ type Server struct {
 	revocationRequests atomic.Int64
 	pushedRequests     atomic.Int64
 	nonceRefusals      atomic.Int64
+	jwksRequests       atomic.Int64
 
 	// mu guards everything below.
 	mu            sync.Mutex
@@ -56,6 +57,8 @@ type Server struct {
 	dpopNonce     string
 	lastAssertion map[string]any
 	lastProof     map[string]any
+	idKeys        []idKey // signing keys of ID tokens, the last one current (idtoken.go)
+	lastLogout    url.Values
 }
 
 // NewServer starts and returns a server on a loopback address, serving
@@ -137,6 +140,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.revoke(w, r)
 	case s.prefix + parPath:
 		s.pushAuthorization(w, r)
+	case s.prefix + jwksPath:
+		s.jwks(w, r)
+	case s.prefix + endSessionPath:
+		s.endSession(w, r)
 	case oauthMetadataPath + s.prefix, s.prefix + openIDConfigurationPath,
 		oauthMetadataPath + s.prefix + "/", s.prefix + openIDConfigurationPath + "/":
 		s.metadata(w, r)
