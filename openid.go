@@ -148,3 +148,19 @@ func storedClaims(idToken string) *Claims {
 func storedSlot(idToken string) *claimsSlot {
 	return &claimsSlot{claims: storedClaims(idToken)}
 }
+
+// VerifyIDToken verifies an ID token the client did not get from its own
+// code exchange, such as one a mobile app sends to its backend after
+// signing in natively: signature with the issuer's keys, iss, aud, azp,
+// exp, iat and sub as OpenID Connect Core §3.1.3.7 says, and nonce equal
+// to nonce, which must be the one of the authentication request (a token
+// without a nonce matches only ""). Tokens of Finish and Exchange are
+// verified already; their claims are Token.Claims. The client must be a
+// relying party: made with NewFromIssuer, or WithMetadata with JWKSURI.
+// With cached keys it makes no request.
+func (c *Client) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (*Claims, error) {
+	if !c.relyingParty() {
+		return nil, configErrorf("verifying ID tokens needs the issuer's metadata with its jwks_uri: create the client with NewFromIssuer, or WithMetadata")
+	}
+	return c.verifyIDToken(ctx, OpExchange, rawIDToken, idTokenCheck{nonce: nonce})
+}

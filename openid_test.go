@@ -352,3 +352,30 @@ func TestRPLogout(t *testing.T) {
 	assert.ErrorIs(t, err, pkce.ErrInvalidConfig, "state without a post_logout_redirect_uri")
 
 }
+
+func TestVerifyIDToken(t *testing.T) {
+	srv, client := rpServer(t, pkcetest.Config{})
+	ctx := context.Background()
+	flow, err := client.Start(ctx)
+	require.NoError(t, err)
+	u, err := url.Parse(flow.URL)
+	require.NoError(t, err)
+	cb, err := srv.Authorize(ctx, flow.URL)
+	require.NoError(t, err)
+	req, err := cb.Request(ctx)
+	require.NoError(t, err)
+	tok, err := client.Finish(req, flow)
+	require.NoError(t, err)
+
+	claims, err := client.VerifyIDToken(ctx, tok.IDToken(), u.Query().Get("nonce"))
+	require.NoError(t, err)
+	assert.Equal(t, pkcetest.TestUser, claims.Subject)
+	_, err = client.VerifyIDToken(ctx, tok.IDToken(), "")
+	assert.ErrorContains(t, err, "§3.1.3.7 step 11", "the nonce of the request must be given")
+
+	handMade, err := pkce.New(&oauth2.Config{ClientID: "rp", RedirectURL: rpRedirect,
+		Endpoint: oauth2.Endpoint{AuthURL: srv.AuthURL(), TokenURL: srv.TokenURL()}})
+	require.NoError(t, err)
+	_, err = handMade.VerifyIDToken(ctx, tok.IDToken(), "")
+	assert.ErrorIs(t, err, pkce.ErrInvalidConfig, "a client without the issuer's keys cannot verify")
+}
