@@ -329,7 +329,7 @@ func TestRPLogout(t *testing.T) {
 	srv, client := rpServer(t, pkcetest.Config{})
 	tok, err := rpSignIn(t, srv, client)
 	require.NoError(t, err)
-	logout, err := client.LogoutURL(tok, rpRedirect, "after-logout")
+	logout, err := client.LogoutURL(tok.IDToken(), rpRedirect, "after-logout")
 	require.NoError(t, err)
 	u, err := url.Parse(logout)
 	require.NoError(t, err)
@@ -346,9 +346,9 @@ func TestRPLogout(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "after-logout", back.Query().Get("state"), "RP-Initiated Logout 1.0 §3: state comes back")
 
-	_, err = client.LogoutURL(tok, "http://evil.example/", "")
+	_, err = client.LogoutURL(tok.IDToken(), "http://evil.example/", "")
 	assert.ErrorIs(t, err, pkce.ErrInvalidConfig, "post_logout_redirect_uri follows the redirect URL rules")
-	_, err = client.LogoutURL(nil, "", "s")
+	_, err = client.LogoutURL("", "", "s")
 	assert.ErrorIs(t, err, pkce.ErrInvalidConfig, "state without a post_logout_redirect_uri")
 
 }

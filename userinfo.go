@@ -106,12 +106,13 @@ func (c *Client) askUserInfo(ctx context.Context, endpoint, accessToken string, 
 
 // LogoutURL returns where to send the browser to sign the user out at the
 // OpenID Provider, its metadata's end_session_endpoint (OpenID Connect
-// RP-Initiated Logout 1.0 §2), with client_id and, from tok when it has
-// one, the ID token as id_token_hint. postLogoutRedirectURI, when not "",
-// is where the provider sends the browser back, with state; it must be
-// registered at the provider for the client, and follows the rules of
-// redirect URLs (https, or http on loopback). tok may be nil.
-func (c *Client) LogoutURL(tok *Token, postLogoutRedirectURI, state string) (string, error) {
+// RP-Initiated Logout 1.0 §2), with client_id and, when not "",
+// idTokenHint (the ID token of the sign-in, Token.IDToken) as
+// id_token_hint. postLogoutRedirectURI, when not "", is where the
+// provider sends the browser back, with state; it must be registered at
+// the provider for the client, and follows the rules of redirect URLs
+// (https, or http on loopback).
+func (c *Client) LogoutURL(idTokenHint, postLogoutRedirectURI, state string) (string, error) {
 	endpoint := ""
 	if c.metadata != nil {
 		endpoint = c.metadata.EndSessionEndpoint
@@ -125,8 +126,8 @@ func (c *Client) LogoutURL(tok *Token, postLogoutRedirectURI, state string) (str
 	}
 	q := u.Query()
 	q.Set("client_id", c.config.ClientID)
-	if tok != nil && tok.IDToken() != "" {
-		q.Set("id_token_hint", tok.IDToken())
+	if idTokenHint != "" {
+		q.Set("id_token_hint", idTokenHint)
 	}
 	if postLogoutRedirectURI != "" {
 		if err := checkRedirectURL(postLogoutRedirectURI); err != nil {

@@ -242,8 +242,9 @@ func (s *Server) LastLogout() url.Values {
 
 // endSession serves RP-Initiated Logout 1.0 §2: it checks that
 // id_token_hint is one of its ID tokens when given, and that
-// post_logout_redirect_uri is registered for the client (a redirect URI
-// of it, §3), then sends the browser there with state, or shows a page.
+// post_logout_redirect_uri is registered for the client (§3; here, any
+// URL on the origin of one of its redirect URIs), then sends the browser
+// there with state, or shows a page.
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil || r.Method != http.MethodGet {
@@ -269,7 +270,7 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	client, ok := s.clients[clientID]
-	if !ok || !client.allowsRedirect(target) {
+	if !ok || !client.allowsPostLogout(target) {
 		http.Error(w, "post_logout_redirect_uri is not registered for the client, or the client is unknown (RP-Initiated Logout 1.0 §3)", http.StatusBadRequest)
 		return
 	}
@@ -304,4 +305,19 @@ func (s *Server) hintAudience(hint string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// allowsPostLogout reports whether target is on the origin of one of the
+// client's redirect URIs.
+func (c Client) allowsPostLogout(target string) bool {
+	t, err := url.Parse(target)
+	if err != nil || t.Host == "" {
+		return false
+	}
+	for _, r := range c.RedirectURIs {
+		if u, err := url.Parse(r); err == nil && u.Scheme == t.Scheme && u.Host == t.Host {
+			return true
+		}
+	}
+	return false
 }

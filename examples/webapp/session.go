@@ -19,6 +19,7 @@ type session struct {
 	pending *pendingLogin // the sign-in in progress, if any
 	subject string        // where the signed-in person's tokens are, in app.tokens
 	user    string        // who signed in, to show; "" when the app could not tell
+	idToken string        // the ID token of the sign-in, the id_token_hint of signing out at the provider
 	expires time.Time
 }
 
