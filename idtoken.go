@@ -277,10 +277,26 @@ func (c *Client) checkSignature(ctx context.Context, op Op, jws *jose.JWS) error
 	if len(keys) == 0 {
 		return fail(fmt.Sprintf("the issuer's JWK Set has no %s key with kid %q, even after fetching it again", jws.Alg, clip(jws.Kid, 80)), "§10.1")
 	}
-	for _, k := range keys {
-		if jws.Verify(k.Public) == nil {
+	if verifiesWithOne(jws, keys) {
+		return nil
+	}
+	if jws.Kid == "" {
+		// A provider that names no kid may have rotated its key: the
+		// cached set is fetched again, within the same rate limit.
+		ks := c.keySetFor()
+		if fresh, err := c.refetchKeys(ctx, ks, ks.keys.Load()); err == nil && fresh != nil &&
+			verifiesWithOne(jws, matching(*fresh, jws.Alg, "")) {
 			return nil
 		}
 	}
 	return fail("the signature does not verify with the issuer's key", "§3.1.3.7 step 6")
+}
+
+func verifiesWithOne(jws *jose.JWS, keys []jose.Key) bool {
+	for _, k := range keys {
+		if jws.Verify(k.Public) == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -59,11 +59,22 @@ func (c *Client) signingKeys(ctx context.Context, alg, kid string) ([]jose.Key, 
 			return keys, nil
 		}
 	}
+	keys, err := c.refetchKeys(ctx, ks, seen)
+	if err != nil || keys == nil {
+		return nil, err
+	}
+	return matching(*keys, alg, kid), nil
+}
+
+// refetchKeys fetches the set again because seen, the set the caller
+// looked at, lacked the key it needs. It returns the set another caller
+// fetched meanwhile, if any, and nil without a request when the last
+// such fetch is less than keyRefetchInterval ago.
+func (c *Client) refetchKeys(ctx context.Context, ks *keySet, seen *[]jose.Key) (*[]jose.Key, error) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if cur := ks.keys.Load(); cur != seen {
-		// Another caller fetched while this one waited.
-		return matching(*cur, alg, kid), nil
+		return cur, nil // another caller fetched while this one waited
 	}
 	if seen != nil {
 		now := c.now()
@@ -77,7 +88,7 @@ func (c *Client) signingKeys(ctx context.Context, alg, kid string) ([]jose.Key, 
 		return nil, err
 	}
 	ks.keys.Store(&keys)
-	return matching(keys, alg, kid), nil
+	return &keys, nil
 }
 
 func matching(keys []jose.Key, alg, kid string) []jose.Key {

@@ -120,6 +120,16 @@ func TestRPKeyRotation(t *testing.T) {
 		_, err = rpSignIn(t, srv, client)
 		assert.NoError(t, err, "a token signed with a new key makes the client fetch the keys again")
 	})
+	t.Run("rp-key-rotation-op-sign-key without kid: a key that no longer verifies refetches", func(t *testing.T) {
+		srv, client := rpServer(t, pkcetest.Config{})
+		srv.SetFaults(pkcetest.Faults{IDToken: pkcetest.IDTokenNoKid})
+		_, err := rpSignIn(t, srv, client)
+		require.NoError(t, err)
+		srv.RotateSigningKey(true)
+		_, err = rpSignIn(t, srv, client)
+		assert.NoError(t, err)
+		assert.Equal(t, int64(2), srv.JWKSRequests())
+	})
 	t.Run("an unknown kid refetches at most once per interval", func(t *testing.T) {
 		now := time.Now()
 		srv, client := rpServer(t, pkcetest.Config{}, pkce.WithClock(func() time.Time { return now }))
