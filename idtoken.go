@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pkcekit/pkce/internal/jose"
@@ -172,6 +173,7 @@ type idTokenCheck struct {
 	nonce  string // the flow's nonce, or "" on refresh
 	maxAge string // the max_age the authorization request asked, or ""
 	prior  *Claims
+	red    redactor // the secrets of the request and the answer, which a hostile provider may echo in a claim
 }
 
 // verifyIDToken applies OpenID Connect Core §3.1.3.7 (and §12.2 when
@@ -185,7 +187,7 @@ func (c *Client) verifyIDToken(ctx context.Context, op Op, raw string, check idT
 	if err != nil {
 		return fail("the id_token is not a signed JWT: "+err.Error(), "§2, §3.1.3.7 step 6")
 	}
-	if err := c.checkSignature(ctx, op, jws); err != nil {
+	if err := c.checkSignature(ctx, op, jws, check.red); err != nil {
 		return nil, err
 	}
 	claims, problem := parseClaims(jws.Payload)
@@ -194,15 +196,15 @@ func (c *Client) verifyIDToken(ctx context.Context, op Op, raw string, check idT
 	case problem != "":
 		return fail(problem, "§2")
 	case claims.Issuer != c.issuer:
-		return fail(fmt.Sprintf("iss %q is not the issuer %q", clip(claims.Issuer, 200), c.issuer), "§3.1.3.7 step 2")
+		return fail(fmt.Sprintf("iss %q is not the issuer %q", clip(check.red.clean(claims.Issuer), 200), c.issuer), "§3.1.3.7 step 2")
 	case claims.Subject == "" || len(claims.Subject) > 255:
 		return fail("sub is missing, empty or longer than 255 characters", "§2")
 	case !slices.Contains(claims.Audience, c.config.ClientID):
-		return fail(fmt.Sprintf("aud %q does not contain the client ID", clipAll(claims.Audience)), "§3.1.3.7 step 3")
+		return fail(fmt.Sprintf("aud %q does not contain the client ID", clip(check.red.clean(strings.Join(claims.Audience, " ")), 200)), "§3.1.3.7 step 3")
 	case len(claims.Audience) > 1 && claims.AuthorizedParty == "":
 		return fail("aud names several audiences and azp is missing, so the client cannot tell that the token was issued to it", "§3.1.3.7 steps 3, 4")
 	case claims.AuthorizedParty != "" && claims.AuthorizedParty != c.config.ClientID:
-		return fail(fmt.Sprintf("azp %q is not the client ID", clip(claims.AuthorizedParty, 200)), "§3.1.3.7 step 5")
+		return fail(fmt.Sprintf("azp %q is not the client ID", clip(check.red.clean(claims.AuthorizedParty), 200)), "§3.1.3.7 step 5")
 	case claims.Expiry.IsZero():
 		return fail("exp is missing", "§2")
 	case !now.Before(claims.Expiry.Add(idTokenLeeway)):
@@ -252,7 +254,7 @@ func (c *Client) checkRefreshed(claims, prior *Claims, fail func(problem, rule s
 
 // checkSignature verifies the JWS with the issuer's keys, or with the
 // client secret for HS256 when the client opted in (§10.1).
-func (c *Client) checkSignature(ctx context.Context, op Op, jws *jose.JWS) error {
+func (c *Client) checkSignature(ctx context.Context, op Op, jws *jose.JWS, red redactor) error {
 	fail := func(problem, rule string) error {
 		return &ResponseError{Op: op, Err: ErrInvalidIDToken, URL: c.config.Endpoint.TokenURL,
 			Problem: problem, Rule: "OpenID Connect Core 1.0 " + rule}
@@ -268,14 +270,14 @@ func (c *Client) checkSignature(ctx context.Context, op Op, jws *jose.JWS) error
 		}
 		return nil
 	default:
-		return fail(fmt.Sprintf("alg %q is not one the client verifies (RS256, PS256, ES256, ES384, ES512, EdDSA)", clip(jws.Alg, 20)), "§3.1.3.7 step 7")
+		return fail(fmt.Sprintf("alg %q is not one the client verifies (RS256, PS256, ES256, ES384, ES512, EdDSA)", clip(red.clean(jws.Alg), 20)), "§3.1.3.7 step 7")
 	}
 	keys, err := c.signingKeys(ctx, jws.Alg, jws.Kid)
 	if err != nil {
 		return err
 	}
 	if len(keys) == 0 {
-		return fail(fmt.Sprintf("the issuer's JWK Set has no %s key with kid %q, even after fetching it again", jws.Alg, clip(jws.Kid, 80)), "§10.1")
+		return fail(fmt.Sprintf("the issuer's JWK Set has no %s key with kid %q, even after fetching it again", jws.Alg, clip(red.clean(jws.Kid), 80)), "§10.1")
 	}
 	if verifiesWithOne(jws, keys) {
 		return nil

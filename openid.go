@@ -71,7 +71,7 @@ func (c *Client) openIDRequest(req *startRequest) (nonce, maxAge string, err err
 // acceptIDToken verifies the ID token of a code exchange when the flow
 // asked for openid and keeps its claims with the token; an ID token the
 // flow did not ask for is left unverified and without claims.
-func (c *Client) acceptIDToken(ctx context.Context, f *Flow, tok *Token) (*Token, error) {
+func (c *Client) acceptIDToken(ctx context.Context, f *Flow, tok *Token, secrets redactor) (*Token, error) {
 	if f.nonce == "" {
 		return tok, nil
 	}
@@ -80,7 +80,8 @@ func (c *Client) acceptIDToken(ctx context.Context, f *Flow, tok *Token) (*Token
 		return nil, &ResponseError{Op: OpExchange, Err: ErrInvalidIDToken, URL: c.config.Endpoint.TokenURL,
 			Problem: "the request asked for openid, and the answer has no id_token", Rule: "OpenID Connect Core 1.0 §3.1.3.3"}
 	}
-	claims, err := c.verifyIDToken(ctx, OpExchange, raw, idTokenCheck{nonce: f.nonce, maxAge: f.maxAge})
+	red := secrets.with(tok.AccessToken, tok.RefreshToken, raw, f.nonce)
+	claims, err := c.verifyIDToken(ctx, OpExchange, raw, idTokenCheck{nonce: f.nonce, maxAge: f.maxAge, red: red})
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +115,8 @@ func (c *Client) refreshFrom(ctx context.Context, cur *Token) (*Token, error) {
 		s.claims, s.idToken = prior, cur.IDToken()
 		return next, nil
 	}
-	claims, err := c.verifyIDToken(ctx, OpRefresh, raw, idTokenCheck{prior: prior})
+	red := c.redactor(cur.RefreshToken, next.AccessToken, next.RefreshToken, raw)
+	claims, err := c.verifyIDToken(ctx, OpRefresh, raw, idTokenCheck{prior: prior, red: red})
 	if err != nil {
 		return nil, &refreshError{class: ErrSignInRequired, err: err}
 	}
@@ -162,5 +164,5 @@ func (c *Client) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (*
 	if !c.relyingParty() {
 		return nil, configErrorf("verifying ID tokens needs the issuer's metadata with its jwks_uri: create the client with NewFromIssuer, or WithMetadata")
 	}
-	return c.verifyIDToken(ctx, OpExchange, rawIDToken, idTokenCheck{nonce: nonce})
+	return c.verifyIDToken(ctx, OpExchange, rawIDToken, idTokenCheck{nonce: nonce, red: c.redactor(rawIDToken, nonce)})
 }

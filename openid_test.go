@@ -389,3 +389,19 @@ func TestVerifyIDToken(t *testing.T) {
 	_, err = handMade.VerifyIDToken(ctx, tok.IDToken(), "")
 	assert.ErrorIs(t, err, pkce.ErrInvalidConfig, "a client without the issuer's keys cannot verify")
 }
+
+// THREATS: a provider that signs what it likes cannot make the client
+// quote a secret of the request or the answer in an error.
+func TestRPErrorsKeepSecretsAHostileProviderEchoes(t *testing.T) {
+	const secret = "rp-secret-of-32-characters-long!"
+	for _, claim := range []string{"iss", "azp", "aud"} {
+		t.Run(claim, func(t *testing.T) {
+			srv, client := rpServer(t, pkcetest.Config{})
+			srv.SetFaults(pkcetest.Faults{IDTokenClaims: map[string]any{claim: secret}})
+			_, err := rpSignIn(t, srv, client)
+			require.ErrorIs(t, err, pkce.ErrInvalidIDToken)
+			assert.NotContains(t, err.Error(), secret)
+			assert.NotContains(t, fmt.Sprintf("%+v", err), secret)
+		})
+	}
+}

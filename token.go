@@ -126,7 +126,7 @@ func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, er
 	if err != nil {
 		return nil, err
 	}
-	return c.acceptIDToken(ctx, f, tok) // openid.go
+	return c.acceptIDToken(ctx, f, tok, secrets) // openid.go
 }
 
 // retrieve runs one token request through send, which must use the context

@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -198,7 +199,11 @@ func (s *Server) idToken(g *grant, accessToken string) string {
 	case IDTokenNoAuthTime:
 		delete(claims, "auth_time")
 	}
-	payload, _ := json.Marshal(claims) // strings and numbers: cannot fail
+	maps.Copy(claims, s.faults.IDTokenClaims)
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		panic("pkcetest: Faults.IDTokenClaims does not marshal: " + err.Error())
+	}
 	keys := s.signingKeys()
 	k := keys[len(keys)-1]
 	var h jose.Object
@@ -213,12 +218,13 @@ func (s *Server) idToken(g *grant, accessToken string) string {
 		m.Write([]byte(input))
 		return input + "." + b64url.EncodeToString(m.Sum(nil))
 	}
+	var tok string
 	h.String("alg", k.signer.Alg())
 	if f != IDTokenNoKid {
 		h.String("kid", k.kid)
 	}
 	h.String("typ", "JWT")
-	tok, err := k.signer.Sign(h.Bytes(), payload)
+	tok, err = k.signer.Sign(h.Bytes(), payload)
 	if err != nil {
 		panic("pkcetest: signing an ID token: " + err.Error())
 	}
