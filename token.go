@@ -96,6 +96,12 @@ func expiryString(t time.Time) string {
 // labelled application/json, a non-empty access_token, a token_type of
 // Bearer (or one allowed with WithTokenTypes) and, if present, a
 // non-negative integer expires_in (RFC 6749 §5.1).
+//
+// When the flow asked for openid and the client is an OpenID Connect
+// relying party (made with NewFromIssuer, or WithMetadata with JWKSURI),
+// the answer must carry an ID token, verified before Exchange returns
+// (OpenID Connect Core §3.1.3.7); its claims are Token.Claims. A failure
+// matches ErrInvalidIDToken.
 func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, error) {
 	if err := c.checkFlow(f); err != nil {
 		return nil, err
