@@ -17,13 +17,12 @@ import (
 )
 
 type testKeys struct {
-	rsa            *rsa.PrivateKey
-	ec256, ec384   *ecdsa.PrivateKey
-	ed             ed25519.PrivateKey
-	otherRSA       *rsa.PrivateKey
-	otherEC256     *ecdsa.PrivateKey
-	otherEd        ed25519.PrivateKey
-	otherEC256JWKS []byte
+	rsa          *rsa.PrivateKey
+	ec256, ec384 *ecdsa.PrivateKey
+	ed           ed25519.PrivateKey
+	otherRSA     *rsa.PrivateKey
+	otherEC256   *ecdsa.PrivateKey
+	otherEd      ed25519.PrivateKey
 }
 
 func newTestKeys(t *testing.T) testKeys {
