@@ -146,9 +146,13 @@ func storedClaims(idToken string) *Claims {
 	return c
 }
 
-// storedSlot is the claims slot of a token read from a store.
-func storedSlot(idToken string) *claimsSlot {
-	return &claimsSlot{claims: storedClaims(idToken)}
+// storedSlot is the claims slot of a token read from a store: with the
+// claims of its ID token when the package verified it before storing it.
+func storedSlot(idToken string, verified bool) *claimsSlot {
+	if !verified {
+		return new(claimsSlot)
+	}
+	return &claimsSlot{claims: storedClaims(idToken), idToken: idToken}
 }
 
 // VerifyIDToken verifies an ID token the client did not get from its own

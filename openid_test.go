@@ -405,3 +405,35 @@ func TestRPErrorsKeepSecretsAHostileProviderEchoes(t *testing.T) {
 		})
 	}
 }
+
+// THREATS, careless application: a token whose ID token was never
+// verified does not come back from the store with claims.
+func TestStoredTokenHasClaimsOnlyWhenVerified(t *testing.T) {
+	srv, rp := rpServer(t, pkcetest.Config{})
+	ctx := context.Background()
+	handMade, err := pkce.New(&oauth2.Config{ClientID: "rp", ClientSecret: "rp-secret-of-32-characters-long!", RedirectURL: rpRedirect,
+		Scopes: []string{"openid"}, Endpoint: oauth2.Endpoint{AuthURL: srv.AuthURL(), TokenURL: srv.TokenURL()}})
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name       string
+		client     *pkce.Client
+		wantClaims bool
+	}{
+		{"a relying party's verified sign-in keeps its claims", rp, true},
+		{"a client without the provider's keys stores no claims", handMade, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, err := rpSignIn(t, srv, tt.client)
+			require.NoError(t, err)
+			require.NotEmpty(t, tok.IDToken())
+			tokens, err := tt.client.Tokens(pkce.NewMemoryStore())
+			require.NoError(t, err)
+			require.NoError(t, tokens.Save(ctx, "alice", tok))
+			src, err := tokens.Source(ctx, "alice")
+			require.NoError(t, err)
+			got, err := src.TokenContext(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantClaims, pkce.Token{Token: got}.Claims() != nil)
+		})
+	}
+}
