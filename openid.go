@@ -102,8 +102,11 @@ func (c *Client) refreshFrom(ctx context.Context, cur *Token) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	prior := cur.Claims()
+	verified := cur.Claims()
+	prior := verified
 	if prior == nil {
+		// A token the application kept itself: its ID token is compared
+		// with, never handed out as verified.
 		prior = storedClaims(cur.IDToken())
 	}
 	s := next.slot()
@@ -112,7 +115,7 @@ func (c *Client) refreshFrom(ctx context.Context, cur *Token) (*Token, error) {
 	}
 	raw := next.member("id_token")
 	if raw == "" {
-		s.claims, s.idToken = prior, cur.IDToken()
+		s.claims, s.idToken = verified, cur.IDToken()
 		return next, nil
 	}
 	red := c.redactor(cur.RefreshToken, next.AccessToken, next.RefreshToken, raw)
