@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,6 +73,11 @@ func (c *Client) openIDRequest(req *startRequest) (nonce, maxAge string, err err
 // asked for openid and keeps its claims with the token; an ID token the
 // flow did not ask for is left unverified and without claims.
 func (c *Client) acceptIDToken(ctx context.Context, f *Flow, tok *Token, secrets redactor) (*Token, error) {
+	if f.nonce == "" && c.relyingParty() && urlAsksOpenID(f.URL) {
+		// Start always gives such a flow a nonce: a stored flow lost it,
+		// which would skip the check of the ID token.
+		return nil, &CallbackError{Err: ErrInvalidFlow, Problem: "the flow asked for openid but has no nonce; a stored flow was altered"}
+	}
 	if f.nonce == "" {
 		return tok, nil
 	}
@@ -89,6 +95,13 @@ func (c *Client) acceptIDToken(ctx context.Context, f *Flow, tok *Token, secrets
 		s.claims = claims
 	}
 	return tok, nil
+}
+
+// urlAsksOpenID reports whether an authorization URL's scope has openid.
+// A pushed request's URL has no scope, and says no.
+func urlAsksOpenID(authURL string) bool {
+	u, err := url.Parse(authURL)
+	return err == nil && asksOpenID(strings.Fields(u.Query().Get("scope")))
 }
 
 // refreshFrom refreshes cur for a TokenSource or Tokens. When cur has

@@ -437,3 +437,29 @@ func TestStoredTokenHasClaimsOnlyWhenVerified(t *testing.T) {
 		})
 	}
 }
+
+// THREATS, careless application: a stored flow whose nonce was removed
+// does not skip the ID token check.
+func TestRPStoredFlowWithoutItsNonce(t *testing.T) {
+	srv, client := rpServer(t, pkcetest.Config{})
+	ctx := context.Background()
+	flow, err := client.Start(ctx)
+	require.NoError(t, err)
+	b, err := json.Marshal(flow)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b, &m))
+	require.Contains(t, m, "nonce")
+	delete(m, "nonce")
+	b, err = json.Marshal(m)
+	require.NoError(t, err)
+	var altered pkce.Flow
+	require.NoError(t, json.Unmarshal(b, &altered))
+	srv.SetFaults(pkcetest.Faults{IDToken: pkcetest.IDTokenUnsigned})
+	cb, err := srv.Authorize(ctx, flow.URL)
+	require.NoError(t, err)
+	req, err := cb.Request(ctx)
+	require.NoError(t, err)
+	_, err = client.Finish(req, &altered)
+	assert.ErrorIs(t, err, pkce.ErrInvalidFlow)
+}
