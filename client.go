@@ -71,6 +71,8 @@ type Client struct {
 	// authorization requests (grant.go).
 	tokenOnly bool
 
+	hs256IDTokens bool // WithHS256IDTokens, openid.go
+
 	// metadata is the server's metadata (WithMetadata), or nil. With it,
 	// issOptional lets callbacks omit iss when the server does not
 	// advertise it (RFC 9207 §2.4); pushAuthorization makes Start use PAR
@@ -354,6 +356,9 @@ func (c *Client) check() error {
 		}
 	}
 	if err := c.prepareDPoP(); err != nil {
+		return err
+	}
+	if err := c.checkOpenID(cfg.Scopes); err != nil { // openid.go
 		return err
 	}
 	return c.checkFAPI2()

@@ -61,6 +61,13 @@ type Metadata struct {
 	// DPoPSigningAlgValuesSupported lists the JWS algorithms the server
 	// accepts for DPoP proofs (RFC 9449 §5.1).
 	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	// JWKSURI, UserinfoEndpoint and EndSessionEndpoint are the OpenID
+	// Provider's keys (OpenID Connect Discovery 1.0 §3), UserInfo
+	// endpoint (Core §5.3) and end-session endpoint (RP-Initiated Logout
+	// 1.0 §2.1), or "".
+	JWKSURI            string `json:"jwks_uri,omitempty"`
+	UserinfoEndpoint   string `json:"userinfo_endpoint,omitempty"`
+	EndSessionEndpoint string `json:"end_session_endpoint,omitempty"`
 }
 
 // Discover fetches the metadata of the authorization server whose issuer
@@ -260,6 +267,9 @@ func (md *Metadata) check(u string) error {
 		{"revocation_endpoint", md.RevocationEndpoint},
 		{"pushed_authorization_request_endpoint", md.PushedAuthorizationRequestEndpoint},
 		{"registration_endpoint", md.RegistrationEndpoint},
+		{"jwks_uri", md.JWKSURI},
+		{"userinfo_endpoint", md.UserinfoEndpoint},
+		{"end_session_endpoint", md.EndSessionEndpoint},
 	} {
 		if e.value == "" {
 			continue
@@ -429,7 +439,8 @@ var metadataMembers = []string{"issuer", "authorization_endpoint", "token_endpoi
 	"code_challenge_methods_supported", "token_endpoint_auth_methods_supported",
 	"authorization_response_iss_parameter_supported", "registration_endpoint", "scopes_supported",
 	"client_id_metadata_document_supported",
-	"token_endpoint_auth_signing_alg_values_supported", "dpop_signing_alg_values_supported"}
+	"token_endpoint_auth_signing_alg_values_supported", "dpop_signing_alg_values_supported",
+	"jwks_uri", "userinfo_endpoint", "end_session_endpoint"}
 
 // fetchMetadata GETs one metadata document (RFC 8414 §3.1, §3.2) and
 // returns it with the URL it came from. tryNext reports an answer after

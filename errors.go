@@ -29,6 +29,7 @@ const (
 	OpResourceMetadata Op = "protected resource metadata" // RFC 9728 §3
 	OpRegister         Op = "dynamic client registration" // RFC 7591 §3
 	OpResource         Op = "protected resource"          // a request to the resource itself
+	OpUserInfo         Op = "userinfo"                    // OpenID Connect Core §5.3
 )
 
 // ErrInvalidConfig is matched by every error that New, NewFromIssuer,
@@ -59,6 +60,10 @@ var (
 	ErrUnexpectedStatus = errors.New("pkce: response has an unexpected status")
 	ErrNotJSON          = errors.New("pkce: response is not a JSON object labelled application/json")
 	ErrInvalidResponse  = errors.New("pkce: response breaks the protocol")
+	// ErrInvalidIDToken is an ID token or UserInfo answer that breaks
+	// OpenID Connect Core 1.0 (§3.1.3.7, §5.3.2, §12.2); the message
+	// names the section.
+	ErrInvalidIDToken = errors.New("pkce: ID token or UserInfo answer is not valid")
 )
 
 // The classes of refresh failures. Every error that Client.Refresh and a
@@ -352,6 +357,8 @@ func (op Op) endpoint() string {
 		return "registration endpoint"
 	case OpResource:
 		return "protected resource"
+	case OpUserInfo:
+		return "userinfo endpoint"
 	}
 	return string(op)
 }

@@ -41,6 +41,8 @@ type Flow struct {
 	redirectGiven bool
 	issuer        string // the issuer the callback's iss must equal (RFC 9207), or ""
 	created       time.Time
+	nonce         string // the OpenID Connect nonce, or "" without openid (openid.go)
+	maxAge        string // the max_age asked, or ""
 }
 
 // flowJSON is the stored form of a Flow.
@@ -54,13 +56,15 @@ type flowJSON struct {
 	Issuer        string    `json:"issuer,omitempty"`
 	Created       time.Time `json:"created"`
 	Expires       time.Time `json:"expires"`
+	Nonce         string    `json:"nonce,omitempty"`
+	MaxAge        string    `json:"max_age,omitempty"`
 }
 
 // MarshalJSON writes the flow with its verifier, for storage until the
 // callback.
 func (f Flow) MarshalJSON() ([]byte, error) {
 	j := flowJSON{URL: f.URL, State: f.State, RedirectURL: f.redirectURL, RedirectGiven: f.redirectGiven, Issuer: f.issuer,
-		Created: f.created, Expires: f.Expires}
+		Created: f.created, Expires: f.Expires, Nonce: f.nonce, MaxAge: f.maxAge}
 	if !f.verifier.isZero() {
 		j.Verifier = f.verifier.Reveal()
 	}
@@ -79,7 +83,7 @@ func (f *Flow) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("pkce: stored flow: %w", err)
 	}
 	*f = Flow{URL: j.URL, State: j.State, Expires: j.Expires, verifier: v,
-		redirectURL: j.RedirectURL, redirectGiven: j.RedirectGiven, issuer: j.Issuer, created: j.Created}
+		redirectURL: j.RedirectURL, redirectGiven: j.RedirectGiven, issuer: j.Issuer, created: j.Created, nonce: j.Nonce, maxAge: j.MaxAge}
 	return nil
 }
 
@@ -267,6 +271,10 @@ func (c *Client) startRequest(opts []StartOption) (startRequest, error) {
 }
 
 func (c *Client) start(ctx context.Context, req startRequest) (*Flow, error) {
+	nonce, maxAge, err := c.openIDRequest(&req) // openid.go
+	if err != nil {
+		return nil, err
+	}
 	verifier := NewVerifier()
 	var raw [stateBytes]byte
 	rand.Read(raw[:])
@@ -281,6 +289,8 @@ func (c *Client) start(ctx context.Context, req startRequest) (*Flow, error) {
 		redirectGiven: req.redirectSet,
 		issuer:        c.issuer,
 		created:       now,
+		nonce:         nonce,
+		maxAge:        maxAge,
 	}
 	if c.pushAuthorization {
 		if err := c.push(ctx, f, req); err != nil {

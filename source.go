@@ -140,7 +140,7 @@ func (c *Client) TokenSource(tok *oauth2.Token, opts ...SourceOption) (*TokenSou
 		return nil, err
 	}
 	s := c.newSource(func(ctx context.Context, cur *Token) (*Token, error) {
-		return c.Refresh(ctx, cur.RefreshToken)
+		return c.refreshFrom(ctx, cur) // openid.go
 	})
 	if err := s.apply(opts); err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ type storedToken struct {
 	ExpiresIn    int64     `json:"expires_in,omitempty"`
 	IDToken      string    `json:"id_token,omitempty"`
 	Scope        *string   `json:"scope,omitempty"`
+	Verified     bool      `json:"id_token_verified,omitempty"` // Claims came from a verified ID token (openid.go)
 	Dead         bool      `json:"dead,omitempty"`
 }
 
@@ -27,7 +28,7 @@ var deadToken = []byte(`{"dead":true}`)
 
 func encodeToken(tok *Token) ([]byte, error) {
 	st := storedToken{AccessToken: tok.AccessToken, TokenType: tok.TokenType, RefreshToken: tok.RefreshToken,
-		Expiry: tok.Expiry, ExpiresIn: tok.ExpiresIn, IDToken: tok.IDToken()}
+		Expiry: tok.Expiry, ExpiresIn: tok.ExpiresIn, IDToken: tok.IDToken(), Verified: tok.Claims() != nil}
 	if s, ok := tok.Extra("scope").(string); ok {
 		st.Scope = &s
 	}
@@ -59,6 +60,7 @@ func decodeToken(b []byte) (*Token, error) {
 	if st.Scope != nil {
 		extra["scope"] = *st.Scope
 	}
+	extra[claimsKey] = storedSlot(st.IDToken, st.Verified) // openid.go
 	tok := &oauth2.Token{AccessToken: st.AccessToken, TokenType: st.TokenType, RefreshToken: st.RefreshToken,
 		Expiry: st.Expiry, ExpiresIn: st.ExpiresIn}
 	return &Token{Token: tok.WithExtra(extra)}, nil

@@ -24,9 +24,18 @@ type Token struct {
 	*oauth2.Token
 }
 
-// IDToken returns the OpenID Connect id_token member, or "". The package
-// does not verify it; use an OpenID Connect library for that.
-func (t Token) IDToken() string { return t.member("id_token") }
+// IDToken returns the OpenID Connect id_token member, or "". After a
+// refresh whose answer had none, it is the ID token of the token
+// refreshed. Claims has its verified claims.
+func (t Token) IDToken() string {
+	if s := t.member("id_token"); s != "" {
+		return s
+	}
+	if s := t.slot(); s != nil {
+		return s.idToken
+	}
+	return ""
+}
 
 // Scope returns the scope member: the granted scope, which servers must
 // send when it differs from the requested one (RFC 6749 §5.1). "" means
@@ -87,6 +96,12 @@ func expiryString(t time.Time) string {
 // labelled application/json, a non-empty access_token, a token_type of
 // Bearer (or one allowed with WithTokenTypes) and, if present, a
 // non-negative integer expires_in (RFC 6749 §5.1).
+//
+// When the flow asked for openid and the client is an OpenID Connect
+// relying party (made with NewFromIssuer, or WithMetadata with JWKSURI),
+// the answer must carry an ID token, verified before Exchange returns
+// (OpenID Connect Core §3.1.3.7); its claims are Token.Claims. A failure
+// matches ErrInvalidIDToken.
 func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, error) {
 	if err := c.made(); err != nil {
 		return nil, err
@@ -105,7 +120,7 @@ func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, er
 	}
 	verifier := f.verifier.Reveal()
 	secrets := c.redactor(code, verifier, f.State)
-	return c.retrieve(ctx, OpExchange, secrets, func(ctx context.Context, auth url.Values) error {
+	tok, err := c.retrieve(ctx, OpExchange, secrets, func(ctx context.Context, auth url.Values) error {
 		opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}
 		for k := range auth {
 			opts = append(opts, oauth2.SetAuthURLParam(k, auth.Get(k)))
@@ -117,6 +132,10 @@ func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, er
 		_, err := cfg.Exchange(ctx, code, opts...)
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	return c.acceptIDToken(ctx, f, tok, secrets) // openid.go
 }
 
 // retrieve runs one token request through send, which must use the context
@@ -227,6 +246,7 @@ func (c *Client) tokenFrom(m members) (*Token, string) {
 	if expiresIn > 0 {
 		tok.Expiry = c.now().Add(time.Duration(expiresIn) * time.Second)
 	}
+	m[claimsKey] = new(claimsSlot) // filled when the ID token is verified (openid.go)
 	return &Token{Token: tok.WithExtra(map[string]any(m))}, ""
 }
 

@@ -105,7 +105,7 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) 
 	case t.newer(stored, cur):
 		return stored, nil
 	}
-	next, err := t.client.Refresh(ctx, stored.RefreshToken)
+	next, err := t.client.refreshFrom(ctx, stored) // openid.go
 	if errors.Is(err, ErrSignInRequired) {
 		// Tell every replica, so that none presents it again; a token
 		// saved meanwhile is left alone. Best effort: a replica that

@@ -17,6 +17,7 @@ type authCode struct {
 	scope       string
 	resources   []string
 	dpopJKT     string // the DPoP key the code is bound to (RFC 9449 §10)
+	nonce       string // OpenID Connect Core §3.1.2.1, for the ID token
 	expires     time.Time
 	// grant is set when the code has been exchanged; a second exchange
 	// revokes it (RFC 6749 §4.1.2).
@@ -35,6 +36,7 @@ type pendingAuthorization struct {
 	scope     string
 	resources []string
 	dpopJKT   string
+	nonce     string
 	// response holds state and iss, which go with every answer, success
 	// and error alike (RFC 6749 §4.1.2, RFC 9207 §2).
 	response url.Values
@@ -104,6 +106,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		challenge:   q.Get("code_challenge"),
 		scope:       q.Get("scope"),
 		resources:   q["resource"],
+		nonce:       q.Get("nonce"),
 		response:    url.Values{},
 	}
 	if s.cfg.DPoP {
@@ -182,6 +185,7 @@ func (s *Server) approve(w http.ResponseWriter, p *pendingAuthorization) {
 		scope:       p.scope,
 		resources:   p.resources,
 		dpopJKT:     p.dpopJKT,
+		nonce:       p.nonce,
 		expires:     s.now().Add(s.cfg.CodeLifetime),
 	}
 	s.mu.Unlock()

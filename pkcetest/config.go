@@ -118,6 +118,10 @@ type Config struct {
 	// The server also trusts the JWTs it signs itself (SignAssertion).
 	AssertionIssuers map[string]crypto.PublicKey
 
+	// IDTokenAlg is the algorithm of ID tokens: RS256 (the default),
+	// ES256 or EdDSA. RotateSigningKey changes the key.
+	IDTokenAlg string
+
 	// AccessTokenLifetime is how long access tokens are valid; zero means
 	// DefaultAccessTokenLifetime.
 	AccessTokenLifetime time.Duration

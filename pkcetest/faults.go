@@ -3,6 +3,7 @@ package pkcetest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -19,6 +20,15 @@ import (
 // the server (Raw, RefreshRaw, TokenStatus, HTMLBody, Hang) leaves codes
 // and tokens untouched.
 type Faults struct {
+	// IDToken breaks the ID tokens of token responses one way (see
+	// IDTokenFault); UserInfoSubject, when set, is the sub of the UserInfo
+	// answer instead of TestUser (OpenID Connect Core §5.3.2).
+	IDToken         IDTokenFault
+	UserInfoSubject string
+	// IDTokenClaims replace claims of every ID token, which stays validly
+	// signed: what a hostile or broken provider may put there.
+	IDTokenClaims map[string]any
+
 	// IssuerOverride is sent as iss on authorization responses instead of
 	// the real issuer; it implies sending iss (RFC 9207 §2).
 	IssuerOverride string
@@ -169,6 +179,7 @@ func (s *Server) SetFaults(f Faults) {
 	for _, raw := range []**RawResponse{&f.Raw, &f.RefreshRaw, &f.MetadataRaw, &f.OAuthMetadataRaw, &f.RevocationRaw, &f.PARRaw} {
 		*raw = (*raw).clone()
 	}
+	f.IDTokenClaims = maps.Clone(f.IDTokenClaims)
 	tmpl := parseTokenTemplate(f.TokenTemplate)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -20,6 +20,11 @@ type grant struct {
 	// request; token requests may pick among them.
 	resources []string
 	revoked   bool
+	// nonce goes in the grant's first ID token only; authTime is when the
+	// user signed in (OpenID Connect Core §2, §12.2).
+	nonce    string
+	authTime time.Time
+	idTokens int
 }
 
 // accessToken is an issued access token (RFC 6749 §1.4).
@@ -93,10 +98,7 @@ func (s *Server) issue(g *grant, scope string, audience []string, withRefresh bo
 		s.refreshTokens[out.refreshToken] = rt
 	}
 	if hasScope(scope, "openid") {
-		// Tests only need an ID token to be carried through, not to verify
-		// it, so it is three opaque base64url parts shaped like a JWS
-		// (RFC 7515 §7.1) rather than a signed OpenID Connect token.
-		out.idToken = randomToken() + "." + randomToken() + "." + randomToken()
+		out.idToken = s.idToken(g, out.accessToken) // idtoken.go
 	}
 	return out
 }

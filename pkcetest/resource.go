@@ -52,6 +52,17 @@ func (s *Server) resource(w http.ResponseWriter, r *http.Request) {
 	}
 
 	answer := map[string]any{"sub": TestUser, "scope": scope}
+	// The UserInfo answer: the claims of the scopes asked (OpenID Connect
+	// Core §5.3.2, §5.4).
+	if hasScope(scope, "openid") && hasScope(scope, "profile") {
+		answer["name"] = TestUserName
+	}
+	if hasScope(scope, "openid") && hasScope(scope, "email") {
+		answer["email"], answer["email_verified"] = TestUserEmail, true
+	}
+	if sub := s.currentFaults().UserInfoSubject; sub != "" {
+		answer["sub"] = sub
+	}
 	if len(audience) > 0 {
 		// The resources the token is meant for (RFC 8707 §2.2), named as
 		// in token introspection (RFC 7662 §2.2).

@@ -55,7 +55,8 @@ func TestResource(t *testing.T) {
 			assert.Equal(t, tt.wantChallenge, res.header.Get("WWW-Authenticate"))
 			if tt.wantStatus == http.StatusOK {
 				assert.Equal(t, "application/json", res.header.Get("Content-Type"))
-				assert.Equal(t, map[string]any{"sub": "test-user", "scope": "openid profile"}, res.body)
+				assert.Equal(t, map[string]any{"sub": "test-user", "scope": "openid profile", "name": "Test User"}, res.body,
+					"OpenID Connect Core §5.4: the profile scope brings name")
 			}
 		})
 	}

@@ -36,6 +36,7 @@ type Server struct {
 	revocationRequests atomic.Int64
 	pushedRequests     atomic.Int64
 	nonceRefusals      atomic.Int64
+	jwksRequests       atomic.Int64
 
 	// mu guards everything below.
 	mu            sync.Mutex
@@ -63,6 +64,8 @@ type Server struct {
 	clientCredentialsRequests int
 	keyOnce                   sync.Once
 	key                       *ecdsa.PrivateKey
+	idKeys                    []idKey // signing keys of ID tokens, the last one current (idtoken.go)
+	lastLogout                url.Values
 }
 
 // NewServer starts and returns a server on a loopback address, serving
@@ -144,6 +147,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.revoke(w, r)
 	case s.prefix + parPath:
 		s.pushAuthorization(w, r)
+	case s.prefix + jwksPath:
+		s.jwks(w, r)
+	case s.prefix + endSessionPath:
+		s.endSession(w, r)
 	case oauthMetadataPath + s.prefix, s.prefix + openIDConfigurationPath,
 		oauthMetadataPath + s.prefix + "/", s.prefix + openIDConfigurationPath + "/":
 		s.metadata(w, r)

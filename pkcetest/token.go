@@ -181,7 +181,7 @@ func (s *Server) exchangeCode(client Client, form url.Values, proofJKT string) (
 	if terr != nil {
 		return issued{}, terr
 	}
-	g := &grant{clientID: client.ID, scope: c.scope, resources: c.resources}
+	g := &grant{clientID: client.ID, scope: c.scope, resources: c.resources, nonce: c.nonce, authTime: s.now()}
 	audience, ok := audienceFor(form["resource"], g)
 	if !ok {
 		return issued{}, invalidTarget()

@@ -83,6 +83,7 @@ func startDemoServer(o *options, previous *oauth2.Token) (*demoServer, error) {
 	o.authURL, o.issuer = srv.AuthURL(), srv.Issuer()
 	o.tokenURL = "http://" + ln.Addr().String() + tokenURL.Path
 	o.revocationURL = srv.RevocationURL()
+	o.endSessionURL = srv.EndSessionURL()
 	o.clientID, o.clientSecret = demoClientID, ""
 	o.redirectURL = "http://127.0.0.1/callback"
 	if o.resourceURL == "" {

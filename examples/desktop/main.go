@@ -72,6 +72,7 @@ func main() {
 // options are the command line.
 type options struct {
 	authURL, tokenURL, revocationURL         string
+	endSessionURL                            string
 	clientID, clientSecret                   string
 	scopes, issuer, redirectURL, resourceURL string
 	params                                   params
@@ -101,6 +102,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fl.StringVar(&o.authURL, "auth-url", env("PKCE_AUTH_URL"), "authorization endpoint `URL`")
 	fl.StringVar(&o.tokenURL, "token-url", env("PKCE_TOKEN_URL"), "token endpoint `URL`")
 	fl.StringVar(&o.revocationURL, "revocation-url", env("PKCE_REVOCATION_URL"), "revocation endpoint `URL` (RFC 7009) that -logout uses, if the provider has one")
+	fl.StringVar(&o.endSessionURL, "end-session-url", env("PKCE_END_SESSION_URL"), "end-session endpoint `URL` (OpenID Connect RP-Initiated Logout) that -logout opens in the browser, if the provider has one; needs -issuer")
 	fl.StringVar(&o.clientID, "client-id", env("PKCE_CLIENT_ID"), "client identifier")
 	fl.StringVar(&o.clientSecret, "client-secret", env("PKCE_CLIENT_SECRET"), "client secret, if the provider issued one (better: PKCE_CLIENT_SECRET)")
 	fl.StringVar(&o.scopes, "scopes", env("PKCE_SCOPES"), "scopes, separated by spaces or commas, e.g. \"openid offline_access\"")
@@ -153,7 +155,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, open func(authURL
 		defer demo.Close()
 	}
 	if o.logout {
-		return logout(ctx, o, store, stdout)
+		return logout(ctx, o, store, stdout, open)
 	}
 
 	client, err := newClient(o)
@@ -191,6 +193,12 @@ func newClient(o *options) (*pkce.Client, error) {
 		// has to be given too.
 		opts = append(opts, pkce.WithRevocationURL(o.revocationURL))
 	}
+	if o.endSessionURL != "" {
+		// The provider's end-session endpoint comes with its metadata,
+		// here written from the flags.
+		opts = append(opts, pkce.WithMetadata(&pkce.Metadata{Issuer: o.issuer, AuthorizationEndpoint: o.authURL,
+			TokenEndpoint: o.tokenURL, RevocationEndpoint: o.revocationURL, EndSessionEndpoint: o.endSessionURL}))
+	}
 	return pkce.New(&oauth2.Config{
 		ClientID:     o.clientID,
 		ClientSecret: o.clientSecret,
@@ -203,8 +211,26 @@ func newClient(o *options) (*pkce.Client, error) {
 // logout revokes the stored token at the provider that issued it, when a
 // revocation endpoint is configured, and deletes it. The token file is
 // deleted even when revocation fails; the error then says that the token
-// may still be valid until it expires.
-func logout(ctx context.Context, o *options, store tokenStore, stdout io.Writer) error {
+// may still be valid until it expires. With -end-session-url it then ends
+// the session at the provider in the browser (RP-Initiated Logout 1.0).
+func logout(ctx context.Context, o *options, store tokenStore, stdout io.Writer, open func(string) error) error {
+	idToken := store.idToken() // read before the file goes
+	if err := revokeAndRemove(ctx, o, store, stdout); err != nil || o.endSessionURL == "" {
+		return err
+	}
+	client, err := newClient(o)
+	if err != nil {
+		return err
+	}
+	u, err := client.LogoutURL(idToken, "", "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "Signing out at the provider in the browser.")
+	return open(u)
+}
+
+func revokeAndRemove(ctx context.Context, o *options, store tokenStore, stdout io.Writer) error {
 	stored, err := store.load()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -359,6 +385,7 @@ type storedToken struct {
 	TokenURL string        `json:"token_url"`
 	ClientID string        `json:"client_id"`
 	Token    *oauth2.Token `json:"token"`
+	IDToken  string        `json:"id_token,omitempty"` // the id_token_hint of -logout
 }
 
 var errOtherProvider = errors.New("it was issued by another provider or to another client")
@@ -383,6 +410,19 @@ func (s tokenStore) load() (*oauth2.Token, error) {
 	return st.Token, nil
 }
 
+// idToken returns the stored ID token, or "".
+func (s tokenStore) idToken() string {
+	b, err := os.ReadFile(s.path)
+	if err != nil {
+		return ""
+	}
+	var st storedToken
+	if json.Unmarshal(b, &st) != nil || st.TokenURL != s.tokenURL || st.ClientID != s.clientID {
+		return ""
+	}
+	return st.IDToken
+}
+
 // save writes tok atomically: a temporary file in the same directory,
 // readable by the user only, renamed over the old one. A crash leaves the
 // old token or the new one, never half of one; losing a rotated refresh
@@ -395,7 +435,7 @@ func (s tokenStore) save(_ context.Context, tok *pkce.Token) (err error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(storedToken{TokenURL: s.tokenURL, ClientID: s.clientID, Token: tok.Token}, "", "  ")
+	b, err := json.MarshalIndent(storedToken{TokenURL: s.tokenURL, ClientID: s.clientID, Token: tok.Token, IDToken: tok.IDToken()}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding the token: %w", err)
 	}

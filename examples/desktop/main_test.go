@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -435,12 +436,26 @@ func TestDesktopDemoRefreshesOnTheNextRunAndLogsOut(t *testing.T) {
 	assertNoSecrets(t, out.String(), second)
 	assertPrivate(t, path)
 
-	// -logout revokes the stored token and deletes it.
+	// -logout revokes the stored token, deletes it, and ends the session
+	// at the provider in the browser (RP-Initiated Logout 1.0).
 	out.Reset()
-	require.NoError(t, run(ctx, []string{"-demo", "-logout"}, &out, b.open, dir))
+	var opened []string
+	// Each demo run has a provider with new keys, which cannot accept the
+	// last run's ID token; the webapp's tests follow the whole logout.
+	open := func(u string) error {
+		opened = append(opened, u)
+		return nil
+	}
+	require.NoError(t, run(ctx, []string{"-demo", "-logout"}, &out, open, dir))
 	assert.Contains(t, out.String(), "Revoked the token at the provider")
 	assert.Contains(t, out.String(), "Signed out")
 	assert.NoFileExists(t, path)
+	require.Len(t, opened, 1, "the browser goes to the end-session endpoint")
+	logout, err := url.Parse(opened[0])
+	require.NoError(t, err)
+	assert.Equal(t, "/logout", logout.Path)
+	assert.Equal(t, second.IDToken, logout.Query().Get("id_token_hint"), "with the stored ID token as hint")
+	assert.NotEmpty(t, second.IDToken)
 }
 
 // Finding 18 of issue 20: the browser is started with a local start URL,

@@ -262,7 +262,18 @@ func (a *app) logoutForm(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	id := sessionID(r)
+	next := "/"
 	if s := a.sessions.get(r.Context(), id); s != nil && s.subject != "" {
+		// Sign out at the provider too when it has an end-session endpoint
+		// (OpenID Connect RP-Initiated Logout 1.0); it sends the browser
+		// back to the home page.
+		home := "http://" + r.Host + "/"
+		if a.secure(r) {
+			home = "https://" + r.Host + "/"
+		}
+		if u, err := a.client.LogoutURL(s.idToken, home, ""); err == nil && s.idToken != "" {
+			next = u
+		}
 		// Without a revocation endpoint SignOut only deletes the token.
 		if err := a.tokens.SignOut(r.Context(), s.subject); err != nil && !errors.Is(err, pkce.ErrInvalidConfig) {
 			a.log.Warn("logout: signing out failed", errorAttrs(err)...)
@@ -272,7 +283,7 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: a.secure(r), SameSite: http.SameSiteLaxMode})
 	a.log.Info("logout")
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // localPath reports whether next is a path on this site, so that /login

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -51,7 +49,7 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 	// Signed in: replace the session, so that an identifier seen before
 	// sign-in is worth nothing after it.
 	a.sessions.delete(r.Context(), id)
-	id, err = a.sessions.create(r.Context(), &session{subject: subject, user: user}, time.Now().Add(sessionLifetime))
+	id, err = a.sessions.create(r.Context(), &session{subject: subject, user: user, idToken: tok.IDToken()}, time.Now().Add(sessionLifetime))
 	if err != nil {
 		a.log.Error("callback failed", "class", "session not saved", "err", err)
 		a.page(w, r, http.StatusServiceUnavailable, page{Title: "Sign-in failed", Message: "Try again later."})
@@ -135,12 +133,16 @@ func errorAttrs(err error) []any {
 // prefix, e.g. "flow expired".
 func cause(sentinel error) string { return strings.TrimPrefix(sentinel.Error(), "pkce: ") }
 
-// whoSignedIn names the person who signed in: the subject of the ID
-// token, when the provider sent one, or else the sub that the API
-// answers with. "" when neither tells.
+// whoSignedIn names the person who signed in: the name in the verified
+// ID token (OpenID Connect Core §5.1), or its subject, when the client is
+// an OpenID Connect relying party; else the sub that the API answers
+// with. "" when neither tells.
 func (a *app) whoSignedIn(ctx context.Context, tok *pkce.Token, subject string) string {
-	if sub := idTokenSubject(tok.IDToken(), a.clientID); sub != "" {
-		return sub
+	if claims := tok.Claims(); claims != nil {
+		if claims.Name != "" {
+			return claims.Name
+		}
+		return claims.Subject
 	}
 	if a.resourceURL == "" {
 		return ""
@@ -160,41 +162,5 @@ func (a *app) whoSignedIn(ctx context.Context, tok *pkce.Token, subject string) 
 		Sub string `json:"sub"`
 	}
 	json.Unmarshal(body, &claims)
-	return claims.Sub
-}
-
-// idTokenSubject returns the sub claim of an OpenID Connect ID token
-// issued to clientID, or "". The app only greets the person with it: it
-// came straight from the token endpoint (OpenID Connect Core §3.1.3.7,
-// item 6), and it is not checked any further. An app that decides
-// anything on an ID token verifies it first, with an OpenID Connect
-// library such as github.com/coreos/go-oidc.
-func idTokenSubject(idToken, clientID string) string {
-	parts := strings.Split(idToken, ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return ""
-	}
-	var claims struct {
-		Sub string          `json:"sub"`
-		Aud json.RawMessage `json:"aud"` // a string or an array of strings (OpenID Connect Core §2)
-	}
-	if json.Unmarshal(payload, &claims) != nil {
-		return ""
-	}
-	var audiences []string
-	if json.Unmarshal(claims.Aud, &audiences) != nil {
-		var aud string
-		if json.Unmarshal(claims.Aud, &aud) != nil {
-			return ""
-		}
-		audiences = []string{aud}
-	}
-	if !slices.Contains(audiences, clientID) {
-		return ""
-	}
 	return claims.Sub
 }

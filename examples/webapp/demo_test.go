@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,11 +30,11 @@ func TestWebappDemo(t *testing.T) {
 		wantBody   []string
 	}{
 		{name: "approving on the consent page signs in", replicas: 1,
-			wantStatus: http.StatusOK, wantPath: "/me", wantBody: []string{"<h1>Your profile</h1>", "Signed in as <strong>test-user</strong>"}},
+			wantStatus: http.StatusOK, wantPath: "/me", wantBody: []string{"<h1>Your profile</h1>", "Signed in as <strong>Test User</strong>"}},
 		{name: "denying on the consent page shows access_denied and the server's description", replicas: 1, deny: true,
 			wantStatus: http.StatusForbidden, wantPath: "/callback", wantBody: []string{"<h1>Sign-in failed</h1>", "<dd>access_denied</dd>", "<dd>the resource owner denied the request</dd>"}},
 		{name: "approving signs in across three replicas", replicas: 3,
-			wantStatus: http.StatusOK, wantPath: "/me", wantBody: []string{"<h1>Your profile</h1>", "Signed in as <strong>test-user</strong>"}},
+			wantStatus: http.StatusOK, wantPath: "/me", wantBody: []string{"<h1>Your profile</h1>", "Signed in as <strong>Test User</strong>"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,6 +66,42 @@ func TestWebappDemo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The demo provider has an end-session endpoint, so signing out ends the
+// session there too (RP-Initiated Logout 1.0) and comes back home.
+func TestWebappDemoSignsOutAtTheProvider(t *testing.T) {
+	base := startDemo(t, "-demo", "-addr", "127.0.0.1:0")
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	stop := *browser
+	stop.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := stop.Get(base + "/login?next=/me")
+	require.NoError(t, err)
+	resp.Body.Close()
+	cb, err := pkcetest.Browser{}.Authorize(t.Context(), resp.Header.Get("Location"))
+	require.NoError(t, err)
+	resp, err = browser.Get(cb.URL.String())
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	resp, err = stop.PostForm(base+"/logout", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	logout, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "/logout", logout.Path, "the browser goes to the provider's end-session endpoint")
+	assert.NotEmpty(t, logout.Query().Get("id_token_hint"))
+	resp, err = browser.Get(logout.String())
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, base+"/", resp.Request.URL.String(), "the provider sends the browser back home")
+	assert.Contains(t, string(body), "You are not signed in.")
 }
 
 // startDemo runs serve with args until the test ends and returns the

@@ -180,6 +180,11 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *issuer != "" {
 		cfg.Options = append(cfg.Options, pkce.WithIssuer(*issuer))
+		// With the provider's metadata the client is an OpenID Connect
+		// relying party: it verifies ID tokens and can sign out there.
+		if md, err := pkce.Discover(ctx, *issuer); err == nil {
+			cfg.Options = append(cfg.Options, pkce.WithMetadata(md))
+		}
 	}
 	for _, p := range extra {
 		cfg.StartOptions = append(cfg.StartOptions, pkce.Param(p[0], p[1]))

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"regexp"
 	"testing"
@@ -57,33 +56,6 @@ func TestWebappPages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.check(t, startApp(t, false))
-		})
-	}
-}
-
-func TestIDTokenSubject(t *testing.T) {
-	jwt := func(claims map[string]any) string {
-		payload, err := json.Marshal(claims)
-		require.NoError(t, err)
-		return "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(payload) + ".c2lnbmF0dXJl"
-	}
-	tests := []struct {
-		name    string
-		idToken string
-		want    string
-	}{
-		{"subject of a token issued to this client", jwt(map[string]any{"sub": "alice", "aud": "webapp"}), "alice"},
-		{"aud may be an array that names this client", jwt(map[string]any{"sub": "alice", "aud": []string{"api", "webapp"}}), "alice"},
-		{"a token issued to another client names nobody", jwt(map[string]any{"sub": "alice", "aud": "other-app"}), ""},
-		{"a token without aud names nobody", jwt(map[string]any{"sub": "alice"}), ""},
-		{"no ID token", "", ""},
-		{"not a JWT", "opaque-token", ""},
-		{"payload is not JSON", "a." + base64.RawURLEncoding.EncodeToString([]byte("alice")) + ".c", ""},
-		{"payload is not base64url", "a.!!!.c", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, idTokenSubject(tt.idToken, "webapp"))
 		})
 	}
 }

@@ -22,6 +22,7 @@ type session struct {
 	pending *pendingLogin // the sign-in in progress, if any
 	subject string        // where the signed-in person's tokens are, in app.tokens
 	user    string        // who signed in, to show; "" when the app could not tell
+	idToken string        // the ID token of the sign-in, the id_token_hint of signing out at the provider
 	expires time.Time
 }
 
@@ -78,6 +79,7 @@ type sessionRecord struct {
 	Next    string     `json:"next,omitempty"`
 	Subject string     `json:"subject,omitempty"`
 	User    string     `json:"user,omitempty"`
+	IDToken string     `json:"id_token,omitempty"`
 	Expires time.Time  `json:"expires"`
 }
 
@@ -87,7 +89,7 @@ func sessionKey(id string) string {
 }
 
 func encodeSession(s *session) ([]byte, error) {
-	rec := sessionRecord{Subject: s.subject, User: s.user, Expires: s.expires}
+	rec := sessionRecord{Subject: s.subject, User: s.user, IDToken: s.idToken, Expires: s.expires}
 	if s.pending != nil {
 		rec.Flow, rec.Next = s.pending.flow, s.pending.next
 	}
@@ -99,7 +101,7 @@ func decodeSession(b []byte) *session {
 	if b == nil || json.Unmarshal(b, &rec) != nil {
 		return nil
 	}
-	s := &session{subject: rec.Subject, user: rec.User, expires: rec.Expires}
+	s := &session{subject: rec.Subject, user: rec.User, idToken: rec.IDToken, expires: rec.Expires}
 	if rec.Flow != nil {
 		s.pending = &pendingLogin{flow: rec.Flow, next: rec.Next}
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -131,10 +132,19 @@ func TestFAPI2AgainstOIDCProvider(t *testing.T) {
 			tok, err := client.Finish(httptest.NewRequestWithContext(ctx, http.MethodGet, "/callback?"+q.Encode(), nil), f)
 			require.NoError(t, err)
 			assert.Equal(t, "DPoP", tok.TokenType)
-			token := rec.take()
+			// The first sign-in also fetches the provider's JWK Set to
+			// verify the ID token (shared by the later clients).
+			var token []exchange
+			for _, e := range rec.take() {
+				if e.method == "POST" {
+					token = append(token, e)
+				}
+			}
 			require.NotEmpty(t, token)
 			assert.Equal(t, 200, token[len(token)-1].status)
 			assert.True(t, token[len(token)-1].dpopNonce)
+			require.NotNil(t, tok.Claims(), "the ID token of oidc-provider verified")
+			assert.Equal(t, "test-user", tok.Claims().Subject)
 
 			// userinfo is a DPoP-protected resource of the same origin.
 			src, err := client.TokenSource(tok.Token)
@@ -147,9 +157,32 @@ func TestFAPI2AgainstOIDCProvider(t *testing.T) {
 			assert.JSONEq(t, `{"sub":"test-user"}`, string(body))
 			rec.take()
 
-			refreshed, err := client.Refresh(ctx, tok.RefreshToken)
+			// OpenID Connect: UserInfo with the DPoP-bound token (Core
+			// §5.3, RFC 9449 §7), and a refresh whose ID token is held to
+			// the sign-in's (Core §12.2).
+			info, err := client.UserInfo(ctx, tok)
 			require.NoError(t, err)
+			assert.Equal(t, "test-user", info.Subject)
+			rec.take()
+			due := *tok.Token
+			due.Expiry = time.Now().Add(-time.Minute)
+			rsrc, err := client.TokenSource(&due)
+			require.NoError(t, err)
+			next, err := rsrc.TokenContext(ctx)
+			require.NoError(t, err)
+			refreshed := &pkce.Token{Token: next}
 			assert.Equal(t, "DPoP", refreshed.TokenType)
+			require.NotNil(t, refreshed.Claims())
+			assert.Equal(t, "test-user", refreshed.Claims().Subject)
+
+			// RP-Initiated Logout: the provider takes its own ID token as
+			// id_token_hint and asks the user to confirm.
+			logout, err := client.LogoutURL(refreshed.IDToken(), "", "")
+			require.NoError(t, err)
+			resp, err = http.Get(logout)
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "the end-session endpoint accepts the hint")
 
 			require.NoError(t, client.Revoke(ctx, refreshed.Token))
 			_, err = client.Refresh(ctx, refreshed.RefreshToken)

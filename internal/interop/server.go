@@ -97,6 +97,12 @@ type Config struct {
 	// TokenMembers are added to every successful token response, like the
 	// vendor members some providers send (RFC 6749 §5.1 allows them).
 	TokenMembers map[string]any
+
+	// OpenIDDiscovery serves what fosite leaves to its host: an OpenID
+	// Provider configuration (Discovery 1.0 §4) naming the endpoints, and
+	// the JWK Set of the key fosite signs ID tokens with, at /jwks. The
+	// resource is the userinfo_endpoint.
+	OpenIDDiscovery bool
 }
 
 // Resource is what the protected resource answers for a valid token.
@@ -121,6 +127,7 @@ type Server struct {
 	// quiet about fosite's example storage rather than about the client.
 	mu            sync.Mutex
 	tokenRequests atomic.Int64
+	key           *ecdsa.PrivateKey // signs ID tokens (ES256)
 }
 
 // bcryptCost is bcrypt's minimum cost: fosite stores client secrets as
@@ -152,6 +159,7 @@ func Start(cfg Config) (*Server, error) {
 		s.ts.Close()
 		return nil, err
 	}
+	s.key = key
 	globalSecret := make([]byte, 32)
 	rand.Read(globalSecret)
 	refreshScopes := []string{} // non-nil and empty: every grant gets a refresh token
@@ -283,6 +291,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.revoke(w, r)
 	case s.cfg.ResourcePath:
 		s.resource(w, r)
+	case "/.well-known/openid-configuration", "/jwks":
+		if !s.cfg.OpenIDDiscovery {
+			http.NotFound(w, r)
+			return
+		}
+		s.discovery(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -394,5 +408,20 @@ func (s *Server) resource(w http.ResponseWriter, r *http.Request) {
 		ClientID: ar.GetClient().GetID(),
 		Scope:    strings.Join(ar.GetGrantedScopes(), " "),
 		Audience: ar.GetGrantedAudience(),
+	})
+}
+
+// discovery serves the OpenID Provider configuration and the JWK Set.
+func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Path == "/jwks" {
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: s.key.Public(), Algorithm: "ES256", Use: "sig"}}})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{
+		"issuer": s.issuer, "authorization_endpoint": s.AuthorizeURL(), "token_endpoint": s.TokenURL(),
+		"revocation_endpoint": s.RevocationURL(), "userinfo_endpoint": s.ResourceURL(), "jwks_uri": s.issuer + "/jwks",
+		"response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"ES256"}, "code_challenge_methods_supported": []string{"S256"},
 	})
 }
