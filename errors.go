@@ -395,4 +395,4 @@ func configProblem(err error) string {
 // errNoClient is what every method of a Client that New did not make
 // returns: its zero value has no configuration to run a flow with, and a
 // nil *Client none at all.
-var errNoClient = errors.New("pkce: the Client is nil or its zero value; make one with pkce.New (or pkce.NewFromIssuer)")
+var errNoClient = configErrorf("the Client is nil or its zero value; make one with pkce.New (or pkce.NewFromIssuer)")

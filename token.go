@@ -246,7 +246,9 @@ func (c *Client) tokenFrom(m members) (*Token, string) {
 	if expiresIn > 0 {
 		tok.Expiry = c.now().Add(time.Duration(expiresIn) * time.Second)
 	}
-	m[claimsKey] = new(claimsSlot) // filled when the ID token is verified (openid.go)
+	if c.relyingParty() {
+		m[claimsKey] = new(claimsSlot) // filled when the ID token is verified (openid.go)
+	}
 	return &Token{Token: tok.WithExtra(map[string]any(m))}, ""
 }
 
