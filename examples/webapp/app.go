@@ -100,6 +100,13 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("GET /logout", a.logoutForm)
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("GET /", a.notFound)
+	var endSession string
+	if md := a.client.Metadata(); md != nil && md.EndSessionEndpoint != "" {
+		if u, err := url.Parse(md.EndSessionEndpoint); err == nil {
+			endSession = u.Scheme + "://" + u.Host
+		}
+	}
+	csp := contentSecurityPolicy(endSession)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		// Pages depend on the session, and /callback's URL holds a code:
@@ -107,7 +114,7 @@ func (a *app) routes() http.Handler {
 		h.Set("Cache-Control", "no-store")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Content-Security-Policy", csp)
 		mux.ServeHTTP(w, r)
 	})
 }

@@ -59,12 +59,19 @@ form { margin: 0; }
 `
 
 // contentSecurityPolicy lets the pages load nothing and run no script;
-// their only resource is the stylesheet, allowed by its hash.
-var contentSecurityPolicy = func() string {
+// their only resource is the stylesheet, allowed by its hash. Forms post
+// to the app itself; endSession is the origin of the provider's
+// end-session endpoint, or "": browsers apply form-action to the
+// redirects that follow a form's submission, and signing out ends there.
+func contentSecurityPolicy(endSession string) string {
 	sum := sha256.Sum256([]byte(stylesheet))
+	formAction := "'self'"
+	if endSession != "" {
+		formAction += " " + endSession
+	}
 	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
-		"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-}()
+		"form-action " + formAction + "; base-uri 'none'; frame-ancestors 'none'"
+}
 
 // The stylesheet goes into the template as template text, not as data,
 // so that html/template leaves it byte for byte as hashed.

@@ -93,7 +93,7 @@ func TestWebappInChromium(t *testing.T) {
 			assert.EqualValues(t, 200, p.Status)
 			assert.Equal(t, "/me", p.URL.Path, "back where sign-in started")
 			assert.Equal(t, "Your profile", p.Heading)
-			assert.Equal(t, "Signed in as test-user", p.Who)
+			assert.Equal(t, "Signed in as Test User", p.Who)
 			assert.Contains(t, p.Values, "test-user")
 			assert.True(t, p.Styled, "styled")
 			assert.Len(t, callbacks(), 1, "one callback")
@@ -103,7 +103,7 @@ func TestWebappInChromium(t *testing.T) {
 			assert.EqualValues(t, 200, p.Status)
 			assert.Equal(t, "/", p.URL.Path)
 			assert.Equal(t, "Signed in", p.Heading)
-			assert.Equal(t, "Signed in as test-user", p.Who)
+			assert.Equal(t, "Signed in as Test User", p.Who)
 		}},
 		{"signing out ends the session", func(t *testing.T) {
 			p := visit(t, ctx, dir, "05-signed-out", click(`form[action="/logout"] button`))
@@ -148,7 +148,7 @@ func TestWebappInChromium(t *testing.T) {
 		require.NoError(t, err)
 		for _, line := range []string{
 			`INFO login started next=/me`,
-			`INFO callback ok user=test-user`,
+			`INFO callback ok user="Test User"`,
 			`INFO API call status=200`,
 			`INFO callback replayed while signed in`,
 			`INFO logout`,
