@@ -49,6 +49,7 @@ func benchStores(b *testing.B) []struct {
 //     loopback authorization server under the store's lease and saves it
 //     with compare-and-set.
 func BenchmarkTokens(b *testing.B) {
+	needPostgres(b)
 	ctx := context.Background()
 	for _, bs := range benchStores(b) {
 		srv := authServer(b)

@@ -54,6 +54,7 @@ func replicaClient(t *testing.T) (*pkce.Client, *pkce.Flow) {
 // callback, and a replay of that callback at a third replica is refused
 // with ErrFlowFinished before any token request.
 func TestFlowAcrossReplicas(t *testing.T) {
+	needPostgres(t)
 	if storetest.Role() == "finisher" {
 		client, flow := replicaClient(t)
 		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, os.Getenv("CALLBACK"), nil)
@@ -95,6 +96,7 @@ func TestFlowAcrossReplicas(t *testing.T) {
 // Ten thousand verifications of one callback, in four replicas at once,
 // accept it once: the others get ErrFlowFinished.
 func TestCallbackClaimedOnceAcrossReplicas(t *testing.T) {
+	needPostgres(t)
 	if storetest.Role() == "verifier" {
 		client, flow := replicaClient(t)
 		params, err := url.ParseQuery(os.Getenv("PARAMS"))

@@ -35,6 +35,7 @@ func childStore(t *testing.T) *pgstore.Store {
 // Four processes of 250 goroutines each claim one key: one call in all
 // of them wins.
 func TestClaimAcrossProcesses(t *testing.T) {
+	needPostgres(t)
 	if storetest.Role() == "claimer" {
 		s := childStore(t)
 		storetest.AwaitStart()
@@ -50,6 +51,7 @@ func TestClaimAcrossProcesses(t *testing.T) {
 // A lease whose holder was killed ends when its ttl runs out, and not
 // before.
 func TestLeaseOfKilledProcess(t *testing.T) {
+	needPostgres(t)
 	const ttl = time.Second
 	ctx := context.Background()
 	if storetest.Role() == "holder" {
@@ -128,6 +130,7 @@ func callWithin(t *testing.T, s pkce.Store, d time.Duration, call func(context.C
 // deadline, with an error that names the store and not the token; once
 // the database is back on the same port, calls work again.
 func TestOutage(t *testing.T) {
+	needPostgres(t)
 	srv, err := initServer()
 	require.NoError(t, err)
 	t.Cleanup(srv.Remove)
@@ -183,6 +186,7 @@ func isTimeout(err error) bool {
 // for ever: the store creates its tables again, and Tokens says the
 // stored token is gone (sign in again) rather than try later.
 func TestDatabaseRestartedWithoutItsData(t *testing.T) {
+	needPostgres(t)
 	ctx := context.Background()
 	db, err := initServer()
 	require.NoError(t, err)

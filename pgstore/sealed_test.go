@@ -16,6 +16,7 @@ import (
 // With encryption on, the bytes PostgreSQL keeps hold neither the access
 // token nor the refresh token, after a sign-in and after a refresh.
 func TestSealedTokensAtRest(t *testing.T) {
+	needPostgres(t)
 	ctx := context.Background()
 	pool := newPool(t, pgDSN)
 	schema := uniqueSchema()

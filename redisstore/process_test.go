@@ -36,6 +36,7 @@ func childStore(t *testing.T) *redisstore.Store {
 // Four processes of 250 goroutines each claim one key: one call in all
 // of them wins.
 func TestClaimAcrossProcesses(t *testing.T) {
+	needRedis(t)
 	if storetest.Role() == "claimer" {
 		s := childStore(t)
 		storetest.AwaitStart()
@@ -51,6 +52,7 @@ func TestClaimAcrossProcesses(t *testing.T) {
 // A lease whose holder was killed ends when its ttl runs out, and not
 // before.
 func TestLeaseOfKilledProcess(t *testing.T) {
+	needRedis(t)
 	const ttl = time.Second
 	ctx := context.Background()
 	if storetest.Role() == "holder" {
@@ -129,6 +131,7 @@ func callWithin(t *testing.T, s pkce.Store, d time.Duration, call func(context.C
 // an error that names the store and not the token; once Redis is back on
 // the same port, calls work again.
 func TestOutage(t *testing.T) {
+	needRedis(t)
 	srv, err := startRedis(0, t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Stop() })

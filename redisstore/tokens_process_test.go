@@ -250,6 +250,7 @@ func callUntilServed(tokens *pkce.Tokens, n int) tally {
 // one refresh reaches the server, every caller gets the one new token,
 // and the store ends with the refresh token the server considers live.
 func TestRefreshStormAcrossReplicas(t *testing.T) {
+	needRedis(t)
 	if storetest.Role() == "storm" {
 		tokens := replicaTokens(t)
 		storetest.AwaitStart()
@@ -295,6 +296,7 @@ func TestRefreshStormAcrossReplicas(t *testing.T) {
 // then refresh, once, with the refresh token the killed one never
 // redeemed.
 func TestRefreshOfKilledReplica(t *testing.T) {
+	needRedis(t)
 	if storetest.Role() == "replica" {
 		tokens := replicaTokens(t, pkce.WithRefreshTimeout(crashTimeout))
 		storetest.AwaitStart()
@@ -353,6 +355,7 @@ func TestRefreshOfKilledReplica(t *testing.T) {
 // replica reports sign-in-required to all its callers from then on: none
 // loops, none answers try-later for ever.
 func TestTokenRotatedByKilledReplica(t *testing.T) {
+	needRedis(t)
 	const callers = 50
 	if storetest.Role() == "replica" {
 		tokens := replicaTokens(t, pkce.WithRefreshTimeout(crashTimeout))
@@ -404,6 +407,7 @@ func TestTokenRotatedByKilledReplica(t *testing.T) {
 // later, never to sign in again. When Redis thaws, everything stored is
 // still there and the next call refreshes.
 func TestTokensThroughStoreOutage(t *testing.T) {
+	needRedis(t)
 	ctx := context.Background()
 	rs, err := startRedis(0, t.TempDir())
 	require.NoError(t, err)

@@ -8,8 +8,8 @@
 //
 //	cd internal/browsertest && go test ./...
 //
-// It needs the Debian package chromium, which it installs when it runs as
-// root outside CI; under CI=true a missing chromium fails the test. The
+// It needs the Debian package chromium (bash .ci/test-all --install
+// installs it): without it the tests skip, and under CI=true they fail. The
 // screenshots go to $TEST_OUTPUT_DIR/webapp when TEST_OUTPUT_DIR is set,
 // else to testdata/screenshots (ignored by git).
 package browsertest

@@ -31,7 +31,8 @@ func needTool(t *testing.T, name string) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%s is not installed; CI must run the oidc-provider interop tests", name)
 		}
-		t.Skipf("%s is not installed", name)
+		t.Skipf("%s is not installed: the oidc-provider interop tests need node and npm "+
+			"(Debian, Ubuntu: apt-get install nodejs npm, or run bash .ci/test-all --install as root)", name)
 	}
 	return path
 }
