@@ -243,8 +243,8 @@ func (md *Metadata) secretMethod() (AuthMethod, error) {
 // metadata fetched from u ("" for metadata given to WithMetadata). The
 // issuer is checked by the caller.
 func (md *Metadata) check(u string) error {
-	invalid := func(problem, rule string) error {
-		return &ResponseError{Op: OpDiscover, Err: ErrInvalidResponse, URL: u, Problem: problem, Rule: rule}
+	invalid := func(problem string, rule Rule, also ...Rule) error {
+		return &ResponseError{Op: OpDiscover, Err: ErrInvalidResponse, URL: u, Problem: problem, Rule: rule, Also: also}
 	}
 	for _, e := range []struct{ name, value string }{
 		{"authorization_endpoint", md.AuthorizationEndpoint},
@@ -270,7 +270,7 @@ func (md *Metadata) check(u string) error {
 	}
 	if md.CodeChallengeMethodsSupported != nil && !slices.Contains(md.CodeChallengeMethodsSupported, methodS256) {
 		return invalid(fmt.Sprintf("code_challenge_methods_supported %q lacks S256, the only method this package uses", clipAll(md.CodeChallengeMethodsSupported)),
-			"RFC 8414 §2, RFC 7636 §4.2")
+			"RFC 8414 §2", "RFC 7636 §4.2")
 	}
 	if md.ResponseTypesSupported != nil && !slices.Contains(md.ResponseTypesSupported, "code") {
 		return invalid(fmt.Sprintf("response_types_supported %q lacks code", clipAll(md.ResponseTypesSupported)), "RFC 8414 §2")
@@ -378,7 +378,7 @@ func discoverForResource(ctx context.Context, fallback *http.Client, issuer stri
 		oauthURL, _ := metadataURLs(issuer)
 		return nil, &ResponseError{Op: OpDiscover, Err: ErrInvalidResponse, URL: oauthURL,
 			Problem: "code_challenge_methods_supported is missing, so the server does not say that it supports PKCE with S256; refused",
-			Rule:    "MCP 2025-11-25 Authorization Code Protection, RFC 8414 §2"}
+			Rule:    "MCP 2025-11-25 Authorization Code Protection", Also: []Rule{"RFC 8414 §2"}}
 	}
 	return md, nil
 }
@@ -446,7 +446,7 @@ func fetchMetadata(ctx context.Context, hc *http.Client, u string, limit int64) 
 // where the answer's form is written, memberRule where the members are.
 // tryNext reports an answer after which another location may be tried:
 // any 4xx, or a 2xx that is not a JSON object labelled as JSON.
-func fetchJSON(ctx context.Context, hc *http.Client, op Op, u string, limit int64, rule, memberRule string, members []string, dst any) (from string, tryNext bool, err error) {
+func fetchJSON(ctx context.Context, hc *http.Client, op Op, u string, limit int64, rule, memberRule Rule, members []string, dst any) (from string, tryNext bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return u, false, &RequestError{Op: op, Err: err}

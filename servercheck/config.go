@@ -40,8 +40,6 @@ type Registration struct {
 	RedirectURI string
 }
 
-func (r Registration) confidential() bool { return r.Method != AuthNone }
-
 func (r Registration) check() error {
 	switch {
 	case r.ID == "":
