@@ -245,8 +245,8 @@ func (md *Metadata) secretMethod() (AuthMethod, error) {
 // metadata fetched from u ("" for metadata given to WithMetadata). The
 // issuer is checked by the caller.
 func (md *Metadata) check(u string) error {
-	invalid := func(problem, rule string) error {
-		return &ResponseError{Op: OpDiscover, Err: ErrInvalidResponse, URL: u, Problem: problem, Rule: rule}
+	invalid := func(problem string, rule Rule, also ...Rule) error {
+		return &ResponseError{Op: OpDiscover, Err: ErrInvalidResponse, URL: u, Problem: problem, Rule: rule, Also: also}
 	}
 	for _, e := range []struct{ name, value string }{
 		{"authorization_endpoint", md.AuthorizationEndpoint},
@@ -275,7 +275,7 @@ func (md *Metadata) check(u string) error {
 	}
 	if md.CodeChallengeMethodsSupported != nil && !slices.Contains(md.CodeChallengeMethodsSupported, methodS256) {
 		return invalid(fmt.Sprintf("code_challenge_methods_supported %q lacks S256, the only method this package uses", clipAll(md.CodeChallengeMethodsSupported)),
-			"RFC 8414 §2, RFC 7636 §4.2")
+			"RFC 8414 §2", "RFC 7636 §4.2")
 	}
 	if md.ResponseTypesSupported != nil && !slices.Contains(md.ResponseTypesSupported, "code") {
 		return invalid(fmt.Sprintf("response_types_supported %q lacks code", clipAll(md.ResponseTypesSupported)), "RFC 8414 §2")

@@ -3,6 +3,7 @@ package pkce
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -116,6 +117,63 @@ var errFlightPanicked = &refreshError{class: ErrTryLater, err: errors.New("pkce:
 // registration endpoint.
 var ErrNoRegistration = errors.New("pkce: no client registration for the authorization server")
 
+// A Rule names one requirement by the document and section that state it,
+// e.g. "RFC 9207 §2.4": exactly one section of one document, so that code
+// can compare it. An error that breaks two rules carries two values.
+type Rule string
+
+// RulesOf returns every rule that err and the errors it wraps name, in
+// order, without repeats: the Rule and Also of each *CallbackError and
+// *ResponseError, and the Rule of each *OAuthError.
+//
+//	slices.Contains(pkce.RulesOf(err), "RFC 9207 §2.4")
+func RulesOf(err error) []Rule {
+	var out []Rule
+	add := func(rules ...Rule) {
+		for _, r := range rules {
+			if r != "" && !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	var walk func(error)
+	walk = func(err error) {
+		switch e := err.(type) {
+		case nil:
+			return
+		case *CallbackError:
+			add(e.Rule)
+			add(e.Also...)
+		case *ResponseError:
+			add(e.Rule)
+			add(e.Also...)
+		case *OAuthError:
+			add(e.Rule)
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+// ruleList is rule and also as a message writes them.
+func ruleList(rule Rule, also []Rule) string {
+	var b strings.Builder
+	b.WriteString(string(rule))
+	for _, r := range also {
+		b.WriteString(", ")
+		b.WriteString(string(r))
+	}
+	return b.String()
+}
+
 // ErrorCode is an OAuth 2.0 error code. An *OAuthError matches the
 // ErrorCode equal to its code with errors.Is, so
 // errors.Is(err, pkce.ErrAccessDenied) reads as it should. Codes not listed
@@ -146,7 +204,8 @@ type CallbackError struct {
 	Err     error  // ErrInvalidFlow, ErrMalformedCallback, ErrStateMismatch, ErrIssuerMismatch, ErrFlowExpired or ErrFlowFinished
 	Param   string // the parameter concerned, if any
 	Problem string // what was wrong, and the likely cause
-	Rule    string // where the rule is written, e.g. "RFC 9207 §2.4"
+	Rule    Rule   // the rule broken, e.g. "RFC 9207 §2.4"
+	Also    []Rule // further rules the same callback breaks, if any
 }
 
 func (e *CallbackError) Error() string {
@@ -161,7 +220,7 @@ func (e *CallbackError) Error() string {
 	}
 	if e.Rule != "" {
 		b.WriteString("; ")
-		b.WriteString(e.Rule)
+		b.WriteString(ruleList(e.Rule, e.Also))
 	}
 	return b.String()
 }
@@ -182,6 +241,11 @@ type OAuthError struct {
 	Description string // error_description, secrets removed
 	URI         string // error_uri
 	AuthMethod  AuthMethod
+	// Rule is where the error answer is defined: RFC 6749 §4.1.2.1 on the
+	// redirect, RFC 6749 §5.2 at the token endpoint, RFC 9126 §2.3 at the
+	// PAR endpoint, RFC 7009 §2.2.1 at the revocation endpoint, RFC 7591
+	// §3.2.2 at the registration endpoint.
+	Rule Rule
 
 	retrieve *oauth2.RetrieveError
 }
@@ -199,11 +263,9 @@ func (e *OAuthError) Error() string {
 	if e.URI != "" {
 		fmt.Fprintf(&b, " (see %q)", clip(e.URI, 200))
 	}
-	switch e.Op {
-	case OpAuthorize:
-		b.WriteString("; RFC 6749 §4.1.2.1")
-	default:
-		b.WriteString("; RFC 6749 §5.2")
+	if e.Rule != "" {
+		b.WriteString("; ")
+		b.WriteString(string(e.Rule))
 	}
 	if e.Code == string(ErrInvalidClient) {
 		b.WriteString("; ")
@@ -238,7 +300,8 @@ type ResponseError struct {
 	StatusCode  int
 	ContentType string // secrets removed
 	Problem     string // what was wrong, with a redacted excerpt of the body
-	Rule        string // e.g. "RFC 6749 §5.1"
+	Rule        Rule   // the rule broken, e.g. "RFC 6749 §5.1"
+	Also        []Rule // further rules the same answer breaks, if any
 
 	retrieve *oauth2.RetrieveError
 	// tried describes the locations asked before URL, in order, when
@@ -263,7 +326,7 @@ func (e *ResponseError) Error() string {
 	}
 	if e.Rule != "" {
 		b.WriteString("; ")
-		b.WriteString(e.Rule)
+		b.WriteString(ruleList(e.Rule, e.Also))
 	}
 	return b.String()
 }
@@ -335,6 +398,21 @@ func (e *refreshError) Error() string {
 }
 
 func (e *refreshError) Unwrap() []error { return []error{e.class, e.err} }
+
+// errorRule is where the error answers of op's endpoint are defined.
+func (op Op) errorRule() Rule {
+	switch op {
+	case OpAuthorize:
+		return "RFC 6749 §4.1.2.1"
+	case OpPush:
+		return "RFC 9126 §2.3"
+	case OpRevoke:
+		return "RFC 7009 §2.2.1"
+	case OpRegister:
+		return "RFC 7591 §3.2.2"
+	}
+	return "RFC 6749 §5.2"
+}
 
 // endpoint names the endpoint of op for messages.
 func (op Op) endpoint() string {

@@ -181,7 +181,7 @@ type idTokenCheck struct {
 func (c *Client) verifyIDToken(ctx context.Context, op Op, raw string, check idTokenCheck) (*Claims, error) {
 	fail := func(problem, rule string) (*Claims, error) {
 		return nil, &ResponseError{Op: op, Err: ErrInvalidIDToken, URL: c.config.Endpoint.TokenURL,
-			Problem: problem, Rule: "OpenID Connect Core 1.0 " + rule}
+			Problem: problem, Rule: Rule("OpenID Connect Core 1.0 " + rule)}
 	}
 	jws, err := jose.Parse(raw)
 	if err != nil {
@@ -202,7 +202,7 @@ func (c *Client) verifyIDToken(ctx context.Context, op Op, raw string, check idT
 	case !slices.Contains(claims.Audience, c.config.ClientID):
 		return fail(fmt.Sprintf("aud %q does not contain the client ID", clip(check.red.clean(strings.Join(claims.Audience, " ")), 200)), "§3.1.3.7 step 3")
 	case len(claims.Audience) > 1 && claims.AuthorizedParty == "":
-		return fail("aud names several audiences and azp is missing, so the client cannot tell that the token was issued to it", "§3.1.3.7 steps 3, 4")
+		return fail("aud names several audiences and azp is missing, so the client cannot tell that the token was issued to it", "§3.1.3.7 step 4")
 	case claims.AuthorizedParty != "" && claims.AuthorizedParty != c.config.ClientID:
 		return fail(fmt.Sprintf("azp %q is not the client ID", clip(check.red.clean(claims.AuthorizedParty), 200)), "§3.1.3.7 step 5")
 	case claims.Expiry.IsZero():
@@ -257,13 +257,13 @@ func (c *Client) checkRefreshed(claims, prior *Claims, fail func(problem, rule s
 func (c *Client) checkSignature(ctx context.Context, op Op, jws *jose.JWS, red redactor) error {
 	fail := func(problem, rule string) error {
 		return &ResponseError{Op: op, Err: ErrInvalidIDToken, URL: c.config.Endpoint.TokenURL,
-			Problem: problem, Rule: "OpenID Connect Core 1.0 " + rule}
+			Problem: problem, Rule: Rule("OpenID Connect Core 1.0 " + rule)}
 	}
 	switch jws.Alg {
 	case jose.RS256, jose.PS256, jose.ES256, jose.ES384, jose.ES512, jose.EdDSA:
 	case jose.HS256:
 		if !c.hs256IDTokens {
-			return fail("alg HS256 is signed with the client secret, which the client accepts only WithHS256IDTokens", "§10.1, §3.1.3.7 step 8")
+			return fail("alg HS256 is signed with the client secret, which the client accepts only WithHS256IDTokens", "§10.1")
 		}
 		if jws.VerifyHMAC([]byte(c.config.ClientSecret)) != nil {
 			return fail("the HS256 signature does not verify with the client secret", "§3.1.3.7 step 8")

@@ -139,7 +139,7 @@ func legacyMetadata(ctx context.Context, fallback *http.Client, reqURL *url.URL)
 	if perr != nil || checkIssuer(md.Issuer) != nil || !sameOrigin(iu, reqURL) {
 		return nil, &ResponseError{Op: OpDiscover, Err: ErrIssuerMismatch, URL: from,
 			Problem: fmt.Sprintf("the issuer member %q is not on the origin %q of the MCP server", clip(md.Issuer, 200), origin),
-			Rule:    "MCP 2025-03-26 Server Metadata Discovery, RFC 8414 §3.3"}
+			Rule:    "MCP 2025-03-26 Server Metadata Discovery", Also: []Rule{"RFC 8414 §3.3"}}
 	}
 	if err := md.check(from); err != nil {
 		return nil, err

@@ -127,6 +127,15 @@ func lower(c byte) byte {
 	return c
 }
 
+// Redact returns text with each of secrets replaced by "[redacted]" in
+// every form a server may echo it in (raw, percent-encoded, escaped in JSON
+// or HTML), the way the package cleans what it quotes in errors. It is for
+// tools that record requests and answers, such as package servercheck's
+// reports; secrets shorter than four bytes are left alone.
+func Redact(text string, secrets ...string) string {
+	return redactor{extra: secrets}.clean(text)
+}
+
 func (r redactor) clean(s string) string {
 	if s == "" {
 		return s

@@ -100,7 +100,7 @@ func fetchResourceMetadata(ctx context.Context, fallback *http.Client, resourceU
 		if err != nil {
 			return nil, &ResponseError{Op: OpResourceMetadata, Err: ErrInvalidResponse, URL: resourceURL,
 				Problem: fmt.Sprintf("the challenge's resource_metadata %q is not followed: %s", clip(metadataURL, 200), configProblem(err)),
-				Rule:    "RFC 9728 §5.1, §7.7"}
+				Rule:    "RFC 9728 §5.1", Also: []Rule{"RFC 9728 §7.7"}}
 		}
 		locations = []string{metadataURL}
 	} else {
@@ -142,23 +142,23 @@ func fetchResourceMetadata(ctx context.Context, fallback *http.Client, resourceU
 // accepts a resource that covers the URL requested (see
 // Transport.AllowAncestorResource).
 func (rm *ResourceMetadata) check(requested *url.URL, from string, ancestors bool) error {
-	invalid := func(problem, rule string) error {
+	invalid := func(problem string, rule Rule, also ...Rule) error {
 		return &ResponseError{Op: OpResourceMetadata, Err: ErrInvalidResponse, URL: from, StatusCode: http.StatusOK,
-			Problem: problem, Rule: rule}
+			Problem: problem, Rule: rule, Also: also}
 	}
 	if rm.Resource == "" {
 		return invalid("resource is missing", "RFC 9728 §2")
 	}
 	if ancestors && !resourceCovers(rm.Resource, requested) || !ancestors && rm.Resource != requested.String() {
 		return invalid(fmt.Sprintf("resource %q does not identify the resource requested, %q; the metadata is for another resource, or was planted",
-			clip(rm.Resource, 200), requested.String()), "RFC 9728 §3.3, §7.3")
+			clip(rm.Resource, 200), requested.String()), "RFC 9728 §3.3", "RFC 9728 §7.3")
 	}
 	if len(rm.AuthorizationServers) == 0 {
-		return invalid("authorization_servers is missing or empty, so there is no authorization server to ask for a token", "RFC 9728 §2, MCP 2025-11-25 Authorization Server Location")
+		return invalid("authorization_servers is missing or empty, so there is no authorization server to ask for a token", "RFC 9728 §2", "MCP 2025-11-25 Authorization Server Location")
 	}
 	for _, as := range rm.AuthorizationServers {
 		if err := checkIssuer(as); err != nil {
-			return invalid("authorization_servers has an entry that is not an issuer identifier: "+configProblem(err), "RFC 9728 §2, RFC 8414 §2")
+			return invalid("authorization_servers has an entry that is not an issuer identifier: "+configProblem(err), "RFC 9728 §2", "RFC 8414 §2")
 		}
 	}
 	return nil

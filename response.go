@@ -36,9 +36,16 @@ func newServerResponse(op Op, u string, resp *http.Response, body []byte, secret
 }
 
 // fail returns a *ResponseError about r.
-func (r *serverResponse) fail(kind error, problem, rule string) error {
+// rules are the rule broken and any further ones.
+func (r *serverResponse) fail(kind error, problem string, rules ...Rule) error {
 	e := &ResponseError{Op: r.op, Err: kind, StatusCode: r.status, ContentType: r.secrets.clean(r.contentType),
-		Problem: problem, Rule: rule}
+		Problem: problem}
+	if len(rules) > 0 {
+		e.Rule = rules[0]
+	}
+	if len(rules) > 1 {
+		e.Also = rules[1:]
+	}
 	if r.op == OpDiscover || r.op == OpResourceMetadata || r.op == OpRegister {
 		e.URL = r.url
 	}
@@ -94,22 +101,22 @@ func (r *serverResponse) retrieveError(code, description, uri string) *oauth2.Re
 // errors: an *OAuthError when the body is an RFC 6749 §5.2 error object
 // (which RFC 7009 §2.2.1 and RFC 9126 §2.3 reuse), a *ResponseError
 // otherwise.
-func (r *serverResponse) errorResponse(rule string) error {
+func (r *serverResponse) errorResponse(rules ...Rule) error {
 	if r.status >= 300 && r.status < 400 {
 		return r.fail(ErrUnexpectedStatus, fmt.Sprintf("a redirect to %q, which is not followed: the request carries credentials",
-			clip(r.secrets.clean(r.http.Header.Get("Location")), 200)), rule)
+			clip(r.secrets.clean(r.http.Header.Get("Location")), 200)), rules...)
 	}
 	m, problem := decodeObject(r.body)
 	if problem != "" {
-		return r.fail(ErrNotJSON, withExcerpt(problem, r.excerpt()), rule)
+		return r.fail(ErrNotJSON, withExcerpt(problem, r.excerpt()), rules...)
 	}
 	if key := m.caseCollision(errorMembers...); key != "" {
-		return r.fail(ErrInvalidResponse, collisionProblem(key), rule)
+		return r.fail(ErrInvalidResponse, collisionProblem(key), rules...)
 	}
 	if oe := r.oauthError(m); oe != nil {
 		return oe
 	}
-	return r.fail(ErrUnexpectedStatus, "an error status without an error member ("+m.names(r.secrets)+")", rule)
+	return r.fail(ErrUnexpectedStatus, "an error status without an error member ("+m.names(r.secrets)+")", rules...)
 }
 
 // oauthError returns the *OAuthError that m carries, or nil when m has no
@@ -122,13 +129,13 @@ func (r *serverResponse) oauthError(m members) *OAuthError {
 	clean := r.secrets.clean
 	code, desc, uri := clean(code), clean(str(m["error_description"])), clean(str(m["error_uri"]))
 	return &OAuthError{Op: r.op, StatusCode: r.status, Code: code, Description: desc, URI: uri,
-		AuthMethod: r.authMethod, retrieve: r.retrieveError(code, desc, uri)}
+		AuthMethod: r.authMethod, Rule: r.op.errorRule(), retrieve: r.retrieveError(code, desc, uri)}
 }
 
 // jsonObject reads a successful answer: a JSON object labelled
 // application/json (RFC 6749 §5.1, RFC 8414 §3.2, RFC 9126 §2.2) in which
 // no member name differs from one of known only in case.
-func (r *serverResponse) jsonObject(rule string, known ...string) (members, error) {
+func (r *serverResponse) jsonObject(rule Rule, known ...string) (members, error) {
 	m, problem := decodeObject(r.body)
 	if problem != "" {
 		return nil, r.fail(ErrNotJSON, withExcerpt(problem, r.excerpt()), rule)

@@ -177,11 +177,11 @@ func (c *Client) retrieve(ctx context.Context, op Op, secrets redactor, send fun
 	}
 	r := newServerResponse(op, c.config.Endpoint.TokenURL, rec.resp, rec.body, secrets, c.authMethod)
 	if r.status >= 300 && r.status < 400 {
-		return nil, r.errorResponse("RFC 6749 §5.1, §5.2")
+		return nil, r.errorResponse("RFC 6749 §5.1", "RFC 6749 §5.2")
 	}
 	m, problem := decodeObject(r.body)
 	if problem != "" {
-		return nil, r.fail(ErrNotJSON, withExcerpt(problem, r.excerpt()), "RFC 6749 §5.1, §5.2")
+		return nil, r.fail(ErrNotJSON, withExcerpt(problem, r.excerpt()), "RFC 6749 §5.1", "RFC 6749 §5.2")
 	}
 	if key := m.caseCollision(tokenMembers...); key != "" {
 		return nil, r.fail(ErrInvalidResponse, collisionProblem(key), "RFC 6749 §5.1")

@@ -115,7 +115,7 @@ func discoverForResource(ctx context.Context, fallback *http.Client, issuer stri
 		oauthURL, _ := metadataURLs(issuer)
 		return nil, &ResponseError{Op: OpDiscover, Err: ErrInvalidResponse, URL: oauthURL,
 			Problem: "code_challenge_methods_supported is missing, so the server does not say that it supports PKCE with S256; refused",
-			Rule:    "MCP 2025-11-25 Authorization Code Protection, RFC 8414 §2"}
+			Rule:    "MCP 2025-11-25 Authorization Code Protection", Also: []Rule{"RFC 8414 §2"}}
 	}
 	return md, nil
 }
@@ -184,7 +184,7 @@ func fetchMetadata(ctx context.Context, hc *http.Client, u string, limit int64) 
 // where the answer's form is written, memberRule where the members are.
 // tryNext reports an answer after which another location may be tried:
 // any 4xx, or a 2xx that is not a JSON object labelled as JSON.
-func fetchJSON(ctx context.Context, hc *http.Client, op Op, u string, limit int64, rule, memberRule string, members []string, dst any) (from string, tryNext bool, err error) {
+func fetchJSON(ctx context.Context, hc *http.Client, op Op, u string, limit int64, rule, memberRule Rule, members []string, dst any) (from string, tryNext bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return u, false, &RequestError{Op: op, Err: err}

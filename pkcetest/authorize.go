@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -80,6 +81,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	faults := s.currentFaults()
 	client, ok := s.clients[q.Get("client_id")]
 	if !ok {
 		badAuthorizeRequest(w, "unknown client_id")
@@ -93,12 +95,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		badAuthorizeRequest(w, "redirect_uri is missing")
 		return
 	}
-	if !client.allowsRedirect(redirectURI) {
+	if !client.allowsRedirect(redirectURI) && !(faults.LooseRedirectMatch && client.prefixesRedirect(redirectURI)) {
 		badAuthorizeRequest(w, "redirect_uri is not registered for this client")
 		return
 	}
 
-	faults := s.currentFaults()
 	p := &pendingAuthorization{
 		clientID:    client.ID,
 		redirectURI: redirectURI,
@@ -117,12 +118,15 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	// An empty parameter counts as omitted (RFC 6749 §3.1), so an empty
 	// state is not echoed.
 	if state := q.Get("state"); state != "" {
+		if faults.AlterState {
+			state += "-altered"
+		}
 		p.response.Set("state", state)
 	}
 	if iss, ok := s.issuerParam(faults); ok {
 		p.response.Set("iss", iss)
 	}
-	switch code, desc := checkAuthorizeParams(q); {
+	switch code, desc := checkAuthorizeParams(q, faults.AcceptVerifierWithoutChallenge); {
 	case s.cfg.RequirePAR && !pushed:
 		s.fail(w, p, "invalid_request", "this server requires pushed authorization requests (RFC 9126 §5)")
 	case code != "":
@@ -138,8 +142,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 
 // checkAuthorizeParams returns the error code and a description for an
 // authorization request that breaks a rule (RFC 6749 §4.1.2.1), or ""
-// when the request is acceptable.
-func checkAuthorizeParams(q url.Values) (code, description string) {
+// when the request is acceptable. withoutChallenge lets a request without
+// code_challenge through (Faults.AcceptVerifierWithoutChallenge).
+func checkAuthorizeParams(q url.Values, withoutChallenge bool) (code, description string) {
 	if name := repeatedParam(q); name != "" {
 		return "invalid_request", fmt.Sprintf("%s is repeated (RFC 6749 §3.1)", name)
 	}
@@ -156,7 +161,13 @@ func checkAuthorizeParams(q url.Values) (code, description string) {
 		return "invalid_request", fmt.Sprintf("response_mode %q is not supported; use query or form_post", m)
 	}
 	challenge := q.Get("code_challenge")
-	if challenge == "" {
+	switch {
+	case challenge == "" && withoutChallenge:
+		if desc := checkResources(q["resource"]); desc != "" {
+			return "invalid_target", desc
+		}
+		return "", ""
+	case challenge == "":
 		return "invalid_request", "code_challenge is required (RFC 7636 §4.4.1)"
 	}
 	// A missing method means "plain" (RFC 7636 §4.3), which this server
@@ -257,6 +268,14 @@ func (c Client) allowsRedirect(uri string) bool {
 	}
 	return slices.ContainsFunc(c.RedirectURIs, func(registered string) bool {
 		return sameLoopbackRedirect(registered, uri)
+	})
+}
+
+// prefixesRedirect reports whether one of c's registered redirection URIs
+// is a prefix of uri, the loose comparison of Faults.LooseRedirectMatch.
+func (c Client) prefixesRedirect(uri string) bool {
+	return slices.ContainsFunc(c.RedirectURIs, func(registered string) bool {
+		return strings.HasPrefix(uri, registered)
 	})
 }
 

@@ -153,6 +153,61 @@ type Faults struct {
 	// PARRaw answers every pushed authorization request with exactly this
 	// response, after counting and recording it.
 	PARRaw *RawResponse
+
+	// The switches below each break one rule the server otherwise keeps,
+	// so that a battery of checks against a server can show that it sees
+	// the breach. Each names the rule it breaks.
+
+	// MetadataOmit leaves these members out of the metadata, e.g.
+	// "response_types_supported", which RFC 8414 §2 requires.
+	MetadataOmit []string
+	// AlterState returns a state that differs from the one the client
+	// sent (RFC 6749 §4.1.2: the exact value received).
+	AlterState bool
+	// LooseRedirectMatch accepts a redirect_uri that merely starts with a
+	// registered one, where RFC 9700 §4.1.3 requires exact comparison.
+	LooseRedirectMatch bool
+	// ReusableCodes accepts an authorization code more than once
+	// (RFC 6749 §4.1.2).
+	ReusableCodes bool
+	// CodeNotBoundToClient redeems a code for any authenticated client,
+	// not only the one it was issued to (RFC 6749 §4.1.3).
+	CodeNotBoundToClient bool
+	// CodeNotBoundToRedirectURI redeems a code whatever the redirect_uri
+	// of the token request (RFC 6749 §4.1.3).
+	CodeNotBoundToRedirectURI bool
+	// AcceptMissingVerifier redeems a code issued for a code_challenge
+	// without any code_verifier (RFC 9700 §2.1.1).
+	AcceptMissingVerifier bool
+	// AcceptAnyVerifier redeems a code with a code_verifier that does not
+	// match its code_challenge (RFC 7636 §4.6).
+	AcceptAnyVerifier bool
+	// AcceptChallengeAsVerifier redeems a code with its S256 code_challenge
+	// sent as the code_verifier, as if the method were plain (RFC 7636
+	// §4.6).
+	AcceptChallengeAsVerifier bool
+	// AcceptVerifierWithoutChallenge issues codes to authorization
+	// requests without a code_challenge and redeems them with any
+	// code_verifier: the PKCE downgrade of RFC 9700 §2.1.1, §4.8.2.
+	AcceptVerifierWithoutChallenge bool
+	// OmitNoStore leaves Cache-Control: no-store and Pragma: no-cache out
+	// of token endpoint answers (RFC 6749 §5.1).
+	OmitNoStore bool
+	// AcceptAnySecret authenticates a confidential client whatever secret
+	// it sends (RFC 6749 §3.2.1).
+	AcceptAnySecret bool
+	// KeepRotatedRefreshTokens goes on accepting a refresh token after it
+	// was rotated (RFC 9700 §4.14.2).
+	KeepRotatedRefreshTokens bool
+	// NoRefreshReuseDetection refuses a rotated refresh token without
+	// revoking the grant's active one (RFC 9700 §4.14.2).
+	NoRefreshReuseDetection bool
+	// IgnoreRevocation answers revocation requests 200 without revoking
+	// anything (RFC 7009 §2.1).
+	IgnoreRevocation bool
+	// ReusableRequestURI accepts a pushed request_uri more than once
+	// (RFC 9126 §4).
+	ReusableRequestURI bool
 }
 
 // RawResponse is an HTTP response given verbatim.
@@ -180,6 +235,7 @@ func (s *Server) SetFaults(f Faults) {
 		*raw = (*raw).clone()
 	}
 	f.IDTokenClaims = maps.Clone(f.IDTokenClaims)
+	f.MetadataOmit = append([]string(nil), f.MetadataOmit...)
 	tmpl := parseTokenTemplate(f.TokenTemplate)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -97,6 +97,9 @@ func (s *Server) metadataDocument(f Faults) map[string]any {
 		doc["token_endpoint_auth_methods_supported"] = names
 		doc["revocation_endpoint_auth_methods_supported"] = names
 	}
+	for _, name := range f.MetadataOmit {
+		delete(doc, name)
+	}
 	return doc
 }
 

@@ -45,7 +45,7 @@ func (s *Server) pushAuthorization(w http.ResponseWriter, r *http.Request) {
 		writeTokenError(w, invalidRequest("redirect_uri is not registered for this client (RFC 9126 §2.4)"))
 		return
 	}
-	if code, desc := checkAuthorizeParams(form); code != "" {
+	if code, desc := checkAuthorizeParams(form, f.AcceptVerifierWithoutChallenge); code != "" {
 		writeTokenError(w, &tokenError{status: http.StatusBadRequest, code: code, description: desc})
 		return
 	}
@@ -87,6 +87,7 @@ func (s *Server) pushAuthorization(w http.ResponseWriter, r *http.Request) {
 // user instead: without the pushed request there is no trusted redirect
 // URI to send an error to.
 func (s *Server) pushedParams(q url.Values) (url.Values, string) {
+	reusable := s.currentFaults().ReusableRequestURI
 	if len(q["request_uri"]) > 1 || len(q["client_id"]) > 1 {
 		return nil, "request_uri or client_id is repeated (RFC 6749 §3.1)"
 	}
@@ -100,7 +101,9 @@ func (s *Server) pushedParams(q url.Values) (url.Values, string) {
 	case q.Get("client_id") != p.clientID:
 		return nil, "client_id differs from the client that pushed the request_uri (RFC 9126 §4)"
 	}
-	delete(s.requestURIs, uri)
+	if !reusable {
+		delete(s.requestURIs, uri)
+	}
 	if !s.now().Before(p.expires) {
 		return nil, "request_uri has expired (RFC 9126 §2.2)"
 	}

@@ -20,9 +20,12 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	// token_type_hint only says where to look first; tokens here are
 	// unique across types, so every type is searched whatever the hint
 	// (RFC 7009 §2.1).
-	s.mu.Lock()
-	terr := s.revokeToken(client, token)
-	s.mu.Unlock()
+	var terr *tokenError
+	if !f.IgnoreRevocation {
+		s.mu.Lock()
+		terr = s.revokeToken(client, token)
+		s.mu.Unlock()
+	}
 	if terr != nil {
 		writeTokenError(w, terr)
 		return

@@ -140,6 +140,7 @@ func (s *Server) exchangeCode(client Client, form url.Values, proofJKT string) (
 	if code == "" {
 		return issued{}, invalidRequest("code is missing (RFC 6749 §4.1.3)")
 	}
+	f := s.currentFaults()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.codes[code]
@@ -148,11 +149,11 @@ func (s *Server) exchangeCode(client Client, form url.Values, proofJKT string) (
 	}
 	// Whoever presents a spent code, the tokens issued from it may have
 	// been stolen: RFC 6749 §4.1.2 and §10.5 ask to revoke them.
-	if c.grant != nil {
+	if c.grant != nil && !f.ReusableCodes {
 		c.grant.revoked = true
 		return issued{}, invalidGrant("the authorization code was already used; the tokens issued from it are revoked (RFC 6749 §4.1.2)")
 	}
-	if c.clientID != client.ID {
+	if c.clientID != client.ID && !f.CodeNotBoundToClient {
 		return issued{}, invalidGrant("the authorization code was issued to another client (RFC 6749 §4.1.3)")
 	}
 	if !s.now().Before(c.expires) {
@@ -162,6 +163,7 @@ func (s *Server) exchangeCode(client Client, form url.Values, proofJKT string) (
 	// This server always binds codes to a redirect_uri, so the parameter is
 	// required and must be identical (RFC 6749 §4.1.3).
 	switch ru := form.Get("redirect_uri"); {
+	case f.CodeNotBoundToRedirectURI:
 	case ru == "":
 		return issued{}, invalidGrant("redirect_uri is missing; the authorization request had one (RFC 6749 §4.1.3)")
 	case ru != c.redirectURI:
@@ -170,6 +172,10 @@ func (s *Server) exchangeCode(client Client, form url.Values, proofJKT string) (
 	// RFC 7636 §4.6 prescribes invalid_grant for a verifier that does not
 	// match; one that could never match, being malformed, gets the same.
 	switch v := form.Get("code_verifier"); {
+	case c.challenge == "" && f.AcceptVerifierWithoutChallenge:
+	case v == "" && f.AcceptMissingVerifier:
+	case v == c.challenge && f.AcceptChallengeAsVerifier:
+	case v != "" && f.AcceptAnyVerifier:
 	case v == "":
 		return issued{}, invalidGrant("code_verifier is missing; the authorization request had a code_challenge (RFC 7636 §4.5)")
 	case !validVerifier(v):
@@ -196,6 +202,7 @@ func (s *Server) refresh(client Client, form url.Values, proofJKT string) (issue
 	if rt == "" {
 		return issued{}, invalidRequest("refresh_token is missing (RFC 6749 §6)")
 	}
+	f := s.currentFaults()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.refreshTokens[rt]
@@ -206,6 +213,9 @@ func (s *Server) refresh(client Client, form url.Values, proofJKT string) (issue
 		return issued{}, invalidGrant("the refresh token was issued to another client (RFC 6749 §6)")
 	case t.revoked || t.grant.revoked:
 		return issued{}, invalidGrant("the refresh token is revoked")
+	case t.rotated && f.KeepRotatedRefreshTokens:
+	case t.rotated && f.NoRefreshReuseDetection:
+		return issued{}, invalidGrant("the refresh token was already rotated")
 	case t.rotated:
 		// Either the client or an attacker holds a stolen copy; the server
 		// cannot tell which, so it ends the grant for both (RFC 9700
@@ -303,6 +313,16 @@ func writeTokenBody(w http.ResponseWriter, f Faults, status int, body map[string
 	if pad := f.OversizeBody - len(b); pad > 0 {
 		body["padding"] = strings.Repeat("x", pad)
 		b = encode()
+	}
+	if f.OmitNoStore {
+		ct := "application/json;charset=UTF-8"
+		if f.FormEncodedBody {
+			ct = "application/x-www-form-urlencoded; charset=utf-8"
+		}
+		w.Header().Set("Content-Type", ct)
+		w.WriteHeader(status)
+		w.Write(b)
+		return
 	}
 	if f.FormEncodedBody {
 		writeNoStore(w, "application/x-www-form-urlencoded; charset=utf-8", status, b)
