@@ -73,8 +73,7 @@ type Server struct {
 // as a client without ID or with an unknown Method.
 func NewServer(cfg Config) *Server {
 	s := newServer(cfg)
-	s.http = httptest.NewServer(http.HandlerFunc(s.route))
-	s.URL = s.http.URL
+	s.start(false)
 	return s
 }
 
@@ -82,9 +81,25 @@ func NewServer(cfg Config) *Server {
 // Clients must trust its certificate: use Client, or its Transport.
 func NewTLSServer(cfg Config) *Server {
 	s := newServer(cfg)
-	s.http = httptest.NewTLSServer(http.HandlerFunc(s.route))
-	s.URL = s.http.URL
+	s.start(true)
 	return s
+}
+
+// start serves s. URL is set before the first request can arrive: a
+// client that knew the address early (a port reused by a new server, a
+// process started before) must not race with it.
+func (s *Server) start(tls bool) {
+	s.http = httptest.NewUnstartedServer(http.HandlerFunc(s.route))
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
+	s.URL = scheme + s.http.Listener.Addr().String()
+	if tls {
+		s.http.StartTLS()
+	} else {
+		s.http.Start()
+	}
 }
 
 func newServer(cfg Config) *Server {
