@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +21,9 @@ import (
 )
 
 // badInput is one thing a real server or an attacker can send. The same
-// rows, by name and rule, make the README section "What the package
-// rejects, and why"; TestCatalogueIsInREADME keeps the two together.
+// rows, by name and rule, make the section "What the package rejects, and
+// why" of docs/errors.md; TestCatalogueIsInErrorsGuide keeps the two
+// together.
 type badInput struct {
 	name string
 	rule string
@@ -164,13 +166,13 @@ func TestBadInputCatalogue(t *testing.T) {
 	}
 }
 
-// TestCatalogueIsInREADME checks that each row has its line in the README
-// table, with its rule.
-func TestCatalogueIsInREADME(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+// TestCatalogueIsInErrorsGuide checks that each row has its line in the
+// table of the errors guide, with its rule.
+func TestCatalogueIsInErrorsGuide(t *testing.T) {
+	guide, err := os.ReadFile(filepath.Join("docs", "errors.md"))
 	require.NoError(t, err)
-	_, section, found := strings.Cut(string(readme), "## What the package rejects, and why")
-	require.True(t, found, "README section is missing")
+	_, section, found := strings.Cut(string(guide), "## What the package rejects, and why")
+	require.True(t, found, "the section of docs/errors.md is missing")
 	section, _, _ = strings.Cut(section, "\n## ")
 	for _, tt := range catalogue {
 		line := "| " + tt.name + " | " + tt.rule + " |"

@@ -3,6 +3,13 @@
 // strict. It wraps golang.org/x/oauth2 for transport and adds what a client
 // must get right around it.
 //
+// It serves four groups of users, each with a guide: Go backends
+// (https://github.com/pkcekit/pkce/blob/main/docs/backend.md), desktop apps and CLIs
+// (https://github.com/pkcekit/pkce/blob/main/docs/desktop-and-cli.md), clients of protected APIs
+// and MCP servers (https://github.com/pkcekit/pkce/blob/main/docs/protected-apis.md), and tests
+// of authorization servers
+// (https://github.com/pkcekit/pkce/blob/main/docs/testing-your-authorization-server.md).
+//
 // # The whole flow
 //
 // Create one [Client] per client registration with [New]. The
@@ -183,7 +190,8 @@
 // with 201 (the Supabase Management API), [WithIssuerTrailingSlashTolerance]
 // for metadata whose issuer differs from the one asked for by a trailing
 // slash, [WithTokenTypes] for token types other than Bearer (Slack's
-// "bot"). The README has a table of providers and what each needs.
+// "bot"). The providers guide, docs/providers.md, has a table of providers
+// and what each needs.
 //
 // # Errors
 //

@@ -69,7 +69,8 @@ var (
 
 // The classes of refresh failures. Every error that Client.Refresh and a
 // TokenSource return matches exactly one of them with errors.Is; the
-// README and doc.go have the table of what falls in which.
+// errors guide (docs/errors.md) and doc.go have the table of what falls in
+// which.
 var (
 	// ErrSignInRequired: the grant is gone (invalid_grant: the refresh
 	// token expired, was revoked or rotated away; a 4xx answer without an

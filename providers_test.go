@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,12 +18,12 @@ import (
 
 // providerRow is one authorization server as its own documentation
 // describes it, reproduced on the public test server, and the client
-// configured as the README's provider table says. Each row signs in
+// configured as the provider table of docs/providers.md says. Each row signs in
 // through Start, the server's authorization endpoint and Finish, calls the
 // server's protected resource with the token, refreshes when the provider
 // issues refresh tokens, and revokes when it has an RFC 7009 endpoint.
 type providerRow struct {
-	// name is the provider, as in the README table.
+	// name is the provider, as in the table of docs/providers.md.
 	name string
 	// docs are the provider's own pages the row follows.
 	docs []string
@@ -45,7 +46,7 @@ type providerRow struct {
 	// issuer, if set, configures the client with NewFromIssuer from this
 	// issuer; otherwise the endpoints are given by hand.
 	issuer func(serverIssuer string) string
-	// opts are the options the README row names.
+	// opts are the options the table's row names.
 	opts   func(srv *pkcetest.Server) []pkce.Option
 	scopes []string
 	params []pkce.StartOption
@@ -731,11 +732,13 @@ func assertErrorWith200(t *testing.T, r *providerRun) {
 	assert.ErrorIs(t, err, pkce.ErrInvalidGrant)
 }
 
-func TestProvidersAreInREADME(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+// TestProvidersAreInProvidersGuide checks that the provider table of
+// docs/providers.md has a row for each provider TestProviders signs in to.
+func TestProvidersAreInProvidersGuide(t *testing.T) {
+	guide, err := os.ReadFile(filepath.Join("docs", "providers.md"))
 	require.NoError(t, err)
 	for _, p := range providers {
-		assert.True(t, strings.Contains(string(readme), "| "+p.name+" |"), "the README's provider table has a row for %s", p.name)
+		assert.True(t, strings.Contains(string(guide), "| "+p.name+" |"), "the provider table of docs/providers.md has a row for %s", p.name)
 	}
 }
 

@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestDocSnippetsCompile builds every ```go block of README.md and every
-// code block of the package comment (doc.go) in a module of its own that
+// TestDocSnippetsCompile builds every ```go block of README.md and of the
+// guides (docs/*.md), and every code block of the package comment (doc.go) in a module of its own that
 // uses this checkout, with go build and go vet: what a reader copies must
 // compile.
 //
@@ -42,9 +42,14 @@ func TestDocSnippetsCompile(t *testing.T) {
 	checkout, err := filepath.Abs(".")
 	require.NoError(t, err)
 	var snippets []snippet
-	readme, err := os.ReadFile("README.md")
+	guides, err := filepath.Glob(filepath.Join("docs", "*.md"))
 	require.NoError(t, err)
-	snippets = append(snippets, readmeSnippets(string(readme))...)
+	require.NotEmpty(t, guides, "the guides are in docs/")
+	for _, file := range append([]string{"README.md"}, guides...) {
+		md, err := os.ReadFile(file)
+		require.NoError(t, err)
+		snippets = append(snippets, markdownSnippets(file, string(md))...)
+	}
 	pkgDoc, err := packageDocSnippets("doc.go")
 	require.NoError(t, err)
 	snippets = append(snippets, pkgDoc...)
@@ -87,19 +92,19 @@ replace (
 
 // A snippet is one code block and where it comes from.
 type snippet struct {
-	where string // "README.md:59"
+	where string // "README.md:59", "docs/backend.md:12"
 	code  string
 }
 
 var goFence = regexp.MustCompile("(?ms)^```go\n(.*?)^```")
 
-// readmeSnippets returns the ```go blocks of a Markdown text; blocks in
-// other languages (```sh) are not Go.
-func readmeSnippets(md string) []snippet {
+// markdownSnippets returns the ```go blocks of the Markdown text of file;
+// blocks in other languages (```sh) are not Go.
+func markdownSnippets(file, md string) []snippet {
 	var out []snippet
 	for _, m := range goFence.FindAllStringSubmatchIndex(md, -1) {
 		line := strings.Count(md[:m[2]], "\n") + 1
-		out = append(out, snippet{where: fmt.Sprintf("README.md:%d", line), code: md[m[2]:m[3]]})
+		out = append(out, snippet{where: fmt.Sprintf("%s:%d", file, line), code: md[m[2]:m[3]]})
 	}
 	return out
 }

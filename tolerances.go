@@ -12,8 +12,8 @@ import (
 // Tolerances: named, narrow opt-ins for documented deviations of real
 // authorization servers. The package is strict by default; each option
 // below relaxes one check, for the providers its comment names, and
-// nothing else. The README's provider table says which provider needs
-// which.
+// nothing else. The provider table of docs/providers.md says which
+// provider needs which.
 
 // tolerances are the opt-ins a Client was given.
 type tolerances struct {

@@ -3,6 +3,9 @@
 // (RFC 6749 §4.4), for services, daemons and machine-to-machine access to
 // APIs and MCP servers.
 //
+// It serves services that call APIs without a person signing in; their
+// guide is https://github.com/pkcekit/pkce/blob/main/docs/grants.md.
+//
 // The client authenticates as its pkce.Client does: with its secret
 // (client_secret_basic or client_secret_post) or a signed assertion
 // (private_key_jwt, RFC 7523 §2.2, pkce.WithClientKey); with DPoP when it

@@ -3,6 +3,9 @@
 // at once on one machine: they share sign-ins, and one of them refreshes a
 // token while the others wait for the result.
 //
+// It serves desktop apps and CLIs; their guide is
+// https://github.com/pkcekit/pkce/blob/main/docs/desktop-and-cli.md.
+//
 // Every subject has its own files, named from the subject in hex (or from
 // its SHA-256 when long) so that any subject is safe as a file name, even
 // on case-insensitive file systems. Files are written to a temporary file,

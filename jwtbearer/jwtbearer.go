@@ -2,6 +2,9 @@
 // (RFC 7523 §2.1): the client presents a JWT that another party issued
 // about a subject, and the authorization server trusts that party.
 //
+// It serves workloads and clients under enterprise-managed authorization,
+// whose guide is https://github.com/pkcekit/pkce/blob/main/docs/grants.md.
+//
 // Two uses are common. A workload (a CI job, a pod, a cloud function)
 // presents the identity token its platform gives it, and no person is
 // involved (workload identity federation). And in enterprise-managed

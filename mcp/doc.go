@@ -6,6 +6,9 @@
 // documents or dynamic registration, PKCE, resource indicators (RFC 8707)
 // and step-up on insufficient_scope.
 //
+// It serves clients of protected MCP servers, whose guide is
+// https://github.com/pkcekit/pkce/blob/main/docs/protected-apis.md.
+//
 // It lives in its own module so that importers of package pkce never
 // download the SDK. Import it under its name:
 //

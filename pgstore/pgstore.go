@@ -4,6 +4,9 @@
 // subject's token, so that a rotated refresh token is redeemed once
 // (RFC 9700 §4.14).
 //
+// It serves backends with several replicas; their guide to stores is
+// https://github.com/pkcekit/pkce/blob/main/docs/stores.md.
+//
 // Every step that reads and then writes is one SQL statement (INSERT … ON
 // CONFLICT … WHERE, or UPDATE … WHERE), which PostgreSQL runs atomically
 // for the row it touches, so the store needs no transaction and works

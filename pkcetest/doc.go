@@ -3,6 +3,10 @@
 // tests only: it keeps everything in memory, approves a fixed user, signs
 // nothing and must never be used in production.
 //
+// It serves applications that test their sign-in end to end, backends and
+// CLIs alike; the backend guide shows how:
+// https://github.com/pkcekit/pkce/blob/main/docs/backend.md#web-backends.
+//
 // The server implements the authorization code grant (RFC 6749 §4.1) with
 // PKCE (RFC 7636, S256 only), the refresh grant (RFC 6749 §6) with optional
 // rotation and reuse detection (RFC 9700 §4.14.2), the authorization

@@ -4,6 +4,9 @@
 // subject's token, so that a rotated refresh token is redeemed once
 // (RFC 9700 §4.14).
 //
+// It serves backends with several replicas; their guide is
+// https://github.com/pkcekit/pkce/blob/main/docs/backend.md.
+//
 // Every step that reads and then writes is one command or one Lua script,
 // so it is atomic in Redis; each touches one key, which makes the store
 // usable with Redis Cluster. It is a separate module so that importers of

@@ -9,6 +9,9 @@
 //     so that a backend needs no session store between the authorization
 //     request and the callback.
 //
+// It serves backends, whose guide to stores is
+// https://github.com/pkcekit/pkce/blob/main/docs/stores.md.
+//
 // Every value names the ID of the key that sealed it. Keys holds one
 // current key, which seals, and any number of older ones, which only
 // open: to rotate, make the new key current and keep the old one until

@@ -1,6 +1,9 @@
 // Package tokenexchange exchanges one security token for another at an
 // authorization server (OAuth 2.0 Token Exchange, RFC 8693).
 //
+// It serves services and clients under enterprise-managed authorization,
+// whose guide is https://github.com/pkcekit/pkce/blob/main/docs/grants.md.
+//
 // Its main use here is enterprise-managed authorization: the client
 // exchanges the person's ID token at the enterprise identity provider for
 // an identity assertion grant (ID-JAG) for the authorization server of the
