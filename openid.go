@@ -3,6 +3,7 @@ package pkce
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -133,6 +134,13 @@ func (c *Client) refreshFrom(ctx context.Context, cur *Token) (*Token, error) {
 	}
 	red := c.redactor(cur.RefreshToken, next.AccessToken, next.RefreshToken, raw)
 	claims, err := c.verifyIDToken(ctx, OpRefresh, raw, idTokenCheck{prior: prior, red: red})
+	if err != nil && !errors.Is(err, ErrInvalidIDToken) {
+		// The key set could not be fetched. The server has answered, and
+		// may have rotated the refresh token: failing would throw a valid
+		// grant away for an outage. The token is kept, without claims
+		// (its ID token is not verified); the next refresh verifies anew.
+		return next, nil
+	}
 	if err != nil {
 		return nil, &refreshError{class: ErrSignInRequired, err: err}
 	}

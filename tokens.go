@@ -96,13 +96,20 @@ const maxSubjects = 10_000
 // not asked for: a source idle for two rounds is gone.
 const idleRound = 5 * time.Minute
 
+// maxTokensRefreshTimeout bounds WithRefreshTimeout for Tokens: a lease
+// lasts the timeout, so a longer one only lengthens the wait after a
+// crash.
+const maxTokensRefreshTimeout = 24 * time.Hour
+
 // leaseMargin is how much longer than the refresh timeout a lease lasts,
 // for the load before the request and the save after it.
 const leaseMargin = 5 * time.Second
 
 // Tokens returns a Tokens over store whose sources refresh with this
 // client and take opts (OnRefresh, WithExpiryMargin, WithRefreshTimeout).
-// An OnRefresh hook runs after the new token is saved in the store.
+// An OnRefresh hook runs after the new token is saved in the store. A
+// refresh timeout over 24 hours fails with ErrInvalidConfig: the lease
+// lasts as long.
 func (c *Client) Tokens(store Store, opts ...SourceOption) (*Tokens, error) {
 	if err := c.made(); err != nil {
 		return nil, err
@@ -113,6 +120,11 @@ func (c *Client) Tokens(store Store, opts ...SourceOption) (*Tokens, error) {
 	probe := c.newSource(nil)
 	if err := probe.apply(opts); err != nil {
 		return nil, err
+	}
+	if probe.timeout > maxTokensRefreshTimeout {
+		// The lease and the waits are sums of it, which would overflow
+		// into a negative ttl every store refuses: try-later for ever.
+		return nil, configErrorf("refresh timeout %v is longer than Tokens allows (%v): a replica that dies holding the lease would block the subject that long", probe.timeout, maxTokensRefreshTimeout)
 	}
 	var id [16]byte
 	rand.Read(id[:])

@@ -149,9 +149,15 @@ func (s *Store) ready(ctx context.Context, op string) error {
 }
 
 // micros rounds ttl up to whole microseconds, PostgreSQL's resolution:
-// rounding down could end a claim early.
+// rounding down could end a claim early. It divides before rounding up:
+// adding first would overflow a ttl near the largest duration into a
+// negative one, which ends the claim at once.
 func micros(ttl time.Duration) int64 {
-	return int64((ttl + time.Microsecond - 1) / time.Microsecond)
+	m := int64(ttl / time.Microsecond)
+	if ttl%time.Microsecond != 0 {
+		m++
+	}
+	return m
 }
 
 // missingTables reports whether err says that the store's schema or

@@ -27,6 +27,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 )
 
 // KeySize is the size of a key's secret: AES-256.
@@ -41,6 +42,18 @@ type Key struct {
 	// application keeps its other secrets.
 	Secret []byte
 }
+
+// describe is what printing or logging a Key shows: its ID, never its
+// secret, which would let whoever reads the log open every value.
+func (k Key) describe() string {
+	return fmt.Sprintf("seal.Key{ID:%q, Secret:[%d bytes, redacted]}", k.ID, len(k.Secret))
+}
+
+// Format implements fmt.Formatter without the secret, for every verb.
+func (k Key) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.describe()) }
+
+// LogValue implements slog.LogValuer without the secret.
+func (k Key) LogValue() slog.Value { return slog.StringValue(k.describe()) }
 
 // Keys are the keys values are sealed and opened with. It is safe for
 // concurrent use.
