@@ -429,3 +429,32 @@ func (p *panickyLeases) Lease(ctx context.Context, subject, owner string, ttl ti
 	}
 	return p.Store.Lease(ctx, subject, owner, ttl)
 }
+
+// A 4xx page without an error object (a proxy's or a firewall's) says
+// nothing certain about the refresh token: this process answers
+// sign-in-required, but no tombstone ends the grant on every replica.
+func TestTokensProxyPageDuringRefreshLeavesNoTombstone(t *testing.T) {
+	s := newTokensStack(t)
+	ctx := context.Background()
+	before, err := s.store.LoadToken(ctx, "alice")
+	require.NoError(t, err)
+	s.srv.SetFaults(pkcetest.Faults{RefreshRaw: &pkcetest.RawResponse{Status: 403, ContentType: "text/html",
+		Body: "<html><body>Request blocked by the gateway</body></html>"}})
+	src, err := s.tokens.Source(ctx, "alice")
+	require.NoError(t, err)
+	_, err = src.TokenContext(ctx)
+	require.Error(t, err)
+
+	after, err := s.store.LoadToken(ctx, "alice")
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "the stored token is kept for the other replicas")
+
+	// Once the gateway lets the request through, another replica refreshes.
+	s.srv.SetFaults(pkcetest.Faults{})
+	other, err := s.client.Tokens(s.store)
+	require.NoError(t, err)
+	src, err = other.Source(ctx, "alice")
+	require.NoError(t, err)
+	_, err = src.TokenContext(ctx)
+	assert.NoError(t, err)
+}

@@ -106,10 +106,14 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) 
 		return stored, nil
 	}
 	next, err := t.client.refreshFrom(ctx, stored) // openid.go
-	if errors.Is(err, ErrSignInRequired) {
-		// Tell every replica, so that none presents it again; a token
-		// saved meanwhile is left alone. Best effort: a replica that
-		// does not see the tombstone gets the same answer.
+	var refused *OAuthError
+	if errors.Is(err, ErrSignInRequired) && errors.As(err, &refused) {
+		// The server refused the token with an error object: tell every
+		// replica, so that none presents it again; a token saved
+		// meanwhile is left alone. Best effort: a replica that does not
+		// see the tombstone gets the same answer. A 4xx without an error
+		// object (a gateway's page) ends this process's source only: it
+		// says too little to end the grant everywhere.
 		t.store.SaveToken(ctx, subject, storedBytes, deadToken)
 		return nil, err
 	}
