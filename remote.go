@@ -65,7 +65,7 @@ func publicAddr(ip netip.Addr) bool {
 }
 
 // checkRemoteMetadata applies checkRemote to every endpoint of md that
-// the client requests itself.
+// the client requests itself or sends the browser to.
 func checkRemoteMetadata(md *Metadata) error {
 	for _, e := range []struct{ name, url string }{
 		{"issuer", md.Issuer},
@@ -74,6 +74,12 @@ func checkRemoteMetadata(md *Metadata) error {
 		{"registration_endpoint", md.RegistrationEndpoint},
 		{"pushed_authorization_request_endpoint", md.PushedAuthorizationRequestEndpoint},
 		{"revocation_endpoint", md.RevocationEndpoint},
+		// OpenID Connect Discovery 1.0 §3: the client fetches the keys
+		// and sends the access token to UserInfo, and LogoutURL sends
+		// the browser to end_session_endpoint.
+		{"jwks_uri", md.JWKSURI},
+		{"userinfo_endpoint", md.UserinfoEndpoint},
+		{"end_session_endpoint", md.EndSessionEndpoint},
 	} {
 		if e.url == "" {
 			continue
