@@ -1,6 +1,7 @@
 package pkce
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -57,6 +58,11 @@ func (c *Client) checkAssertionAudience(assertion string) error {
 	if err != nil || json.Unmarshal(payload, &claims) != nil {
 		return errors.New("pkce: the assertion's claims do not decode (RFC 7519 §7.2); it was not sent")
 	}
+	if membersNamed(payload, "aud") > 1 {
+		// encoding/json reads the last of them in any case; a server
+		// may read the first (RFC 7519 §4: the JWT must be rejected).
+		return errors.New("pkce: the assertion's claims have aud more than once (RFC 7519 §4); it was not sent")
+	}
 	var auds []string
 	switch a := claims.Aud.(type) {
 	case string:
@@ -75,6 +81,30 @@ func (c *Client) checkAssertionAudience(assertion string) error {
 	}
 	return fmt.Errorf("pkce: the assertion's aud does not name this authorization server (issuer %q, token endpoint %q), so it was not sent: a server it is not for could replay it (RFC 7523 §3)",
 		c.issuer, c.config.Endpoint.TokenURL)
+}
+
+// membersNamed counts the members of the JSON object b named name in
+// any case, as encoding/json matches them.
+func membersNamed(b []byte, name string) int {
+	d := json.NewDecoder(bytes.NewReader(b))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return 0
+	}
+	n := 0
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			return n
+		}
+		if k, ok := t.(string); ok && strings.EqualFold(k, name) {
+			n++
+		}
+		var skip json.RawMessage
+		if d.Decode(&skip) != nil {
+			return n
+		}
+	}
+	return n
 }
 
 // NewTokenClient returns a Client for grants that need no redirect: a
@@ -124,6 +154,10 @@ func (c *Client) Grant(ctx context.Context, params url.Values) (*Token, error) {
 		return nil, &RequestError{Op: OpGrant, Err: configErrorf("Grant does not send the %s grant: %s", gt, ownGrants[gt])}
 	}
 	if gt == jwtBearerGrant {
+		if len(params["assertion"]) > 1 {
+			// Only one is checked, and a server may read either.
+			return nil, &RequestError{Op: OpGrant, Err: errors.New("pkce: the grant has more than one assertion (RFC 7523 §2.1); it was not sent")}
+		}
 		if err := c.checkAssertionAudience(params.Get("assertion")); err != nil {
 			return nil, &RequestError{Op: OpGrant, Err: err}
 		}

@@ -239,3 +239,31 @@ func TestGrantSendsAnAssertionOnlyToAServerItNames(t *testing.T) {
 		})
 	}
 }
+
+// An assertion must not ride to a server it does not name: not as a
+// second assertion value behind one that names the server, and not with
+// a second, case-variant or duplicate aud that a parser taking the first
+// member reads as another server (RFC 7523 §3 item 3).
+func TestGrantSendsNoSmuggledAssertionToAServerItDoesNotName(t *testing.T) {
+	const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	srv := machineServer(t, pkcetest.Config{})
+	good := jwt(`{"aud":"` + srv.Issuer() + `"}`)
+	tests := []struct {
+		name       string
+		assertions []string
+	}{
+		{"a second assertion for another server", []string{good, jwt(`{"aud":"https://other.example"}`)}},
+		{"a duplicate aud naming another server first", []string{jwt(`{"aud":"https://other.example","aud":"` + srv.Issuer() + `"}`)}},
+		{"a case-variant aud naming another server", []string{jwt(`{"Aud":"https://other.example","aud":"` + srv.Issuer() + `"}`)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := srv.TokenRequests()
+			c := tokenClient(t, srv, oauth2.Config{ClientID: "public"})
+			_, err := c.Grant(context.Background(), url.Values{"grant_type": {jwtBearer}, "assertion": tt.assertions})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "not sent")
+			assert.Equal(t, before, srv.TokenRequests(), "nothing was sent")
+		})
+	}
+}
