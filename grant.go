@@ -58,7 +58,7 @@ func (c *Client) checkAssertionAudience(assertion string) error {
 	if err != nil || json.Unmarshal(payload, &claims) != nil {
 		return errors.New("pkce: the assertion's claims do not decode (RFC 7519 §7.2); it was not sent")
 	}
-	if membersNamed(payload, "aud") > 1 {
+	if repeatedMember(payload, "aud") != "" {
 		// encoding/json reads the last of them in any case; a server
 		// may read the first (RFC 7519 §4: the JWT must be rejected).
 		return errors.New("pkce: the assertion's claims have aud more than once (RFC 7519 §4); it was not sent")
@@ -83,28 +83,36 @@ func (c *Client) checkAssertionAudience(assertion string) error {
 		c.issuer, c.config.Endpoint.TokenURL)
 }
 
-// membersNamed counts the members of the JSON object b named name in
-// any case, as encoding/json matches them.
-func membersNamed(b []byte, name string) int {
+// repeatedMember returns the first of names that the JSON object b has
+// more than once in any case (encoding/json matches names in any case and
+// keeps the last member), or "".
+func repeatedMember(b []byte, names ...string) string {
 	d := json.NewDecoder(bytes.NewReader(b))
 	if t, err := d.Token(); err != nil || t != json.Delim('{') {
-		return 0
+		return ""
 	}
-	n := 0
+	seen := make(map[string]bool, len(names))
 	for d.More() {
 		t, err := d.Token()
 		if err != nil {
-			return n
+			return ""
 		}
-		if k, ok := t.(string); ok && strings.EqualFold(k, name) {
-			n++
+		if k, ok := t.(string); ok {
+			for _, n := range names {
+				if strings.EqualFold(k, n) {
+					if seen[n] {
+						return n
+					}
+					seen[n] = true
+				}
+			}
 		}
 		var skip json.RawMessage
 		if d.Decode(&skip) != nil {
-			return n
+			return ""
 		}
 	}
-	return n
+	return ""
 }
 
 // NewTokenClient returns a Client for grants that need no redirect: a

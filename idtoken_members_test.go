@@ -1,0 +1,56 @@
+package pkce_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/pkcetest"
+)
+
+// hs256 signs claims with the relying party's secret (OpenID Connect Core
+// §10.1), as a provider that lets users set claims of their own would.
+func hs256(claims string) string {
+	enc := base64.RawURLEncoding
+	input := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(claims))
+	m := hmac.New(sha256.New, []byte("rp-secret-of-32-characters-long!"))
+	m.Write([]byte(input))
+	return input + "." + enc.EncodeToString(m.Sum(nil))
+}
+
+// encoding/json matches member names in any case and keeps the last: a
+// claim a user may set at the provider, named "SUB" or "Nonce", must not
+// stand in for the provider's own sub or nonce (RFC 7519 §4: a JWT with
+// duplicate claim names is rejected).
+func TestIDTokenWithACaseVariantOrDuplicateClaimIsRefused(t *testing.T) {
+	srv, client := rpServer(t, pkcetest.Config{}, pkce.WithHS256IDTokens())
+	now := time.Now().Unix()
+	base := fmt.Sprintf(`"iss":%q,"aud":"rp","exp":%d,"iat":%d`, srv.Issuer(), now+300, now)
+	tests := []struct {
+		name   string
+		claims string
+	}{
+		{"a case-variant sub set by the user", `{` + base + `,"sub":"alice","nonce":"n","SUB":"mallory"}`},
+		{"a case-variant nonce", `{` + base + `,"sub":"alice","nonce":"other","Nonce":"n"}`},
+		{"a duplicate sub", `{` + base + `,"sub":"alice","nonce":"n","sub":"mallory"}`},
+		{"a case-variant aud", `{` + base + `,"sub":"alice","nonce":"n","AUD":"rp"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			claims, err := client.VerifyIDToken(context.Background(), hs256(tt.claims), "n")
+			require.Error(t, err, "claims read: %+v", claims)
+			assert.ErrorIs(t, err, pkce.ErrInvalidIDToken)
+		})
+	}
+	claims, err := client.VerifyIDToken(context.Background(), hs256(`{`+base+`,"sub":"alice","nonce":"n"}`), "n")
+	require.NoError(t, err, "the same token without the variant verifies")
+	assert.Equal(t, "alice", claims.Subject)
+}
