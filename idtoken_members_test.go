@@ -6,11 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/pkcekit/pkce"
 	"github.com/pkcekit/pkce/pkcetest"
@@ -53,4 +57,28 @@ func TestIDTokenWithACaseVariantOrDuplicateClaimIsRefused(t *testing.T) {
 	claims, err := client.VerifyIDToken(context.Background(), hs256(`{`+base+`,"sub":"alice","nonce":"n"}`), "n")
 	require.NoError(t, err, "the same token without the variant verifies")
 	assert.Equal(t, "alice", claims.Subject)
+}
+
+// A backend that verifies ID tokens sent by apps (VerifyIDToken) gets
+// tokens from anyone: while the issuer's JWK Set cannot be fetched, a
+// flood of tokens must not become a flood of requests to the issuer.
+func TestIDTokenFloodWhileTheKeySetFailsIsRateLimited(t *testing.T) {
+	var fetches atomic.Int64
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(jwks.Close)
+	client, err := pkce.New(&oauth2.Config{ClientID: "rp", RedirectURL: rpRedirect},
+		pkce.WithMetadata(&pkce.Metadata{Issuer: jwks.URL, AuthorizationEndpoint: jwks.URL + "/authorize",
+			TokenEndpoint: jwks.URL + "/token", JWKSURI: jwks.URL + "/jwks"}))
+	require.NoError(t, err)
+	enc := base64.RawURLEncoding
+	for i := range 5 {
+		raw := enc.EncodeToString([]byte(fmt.Sprintf(`{"alg":"RS256","kid":"made-up-%d"}`, i))) + "." +
+			enc.EncodeToString([]byte(`{"sub":"x"}`)) + "." + enc.EncodeToString([]byte("sig"))
+		_, err := client.VerifyIDToken(context.Background(), raw, "")
+		require.Error(t, err)
+	}
+	assert.Equal(t, int64(1), fetches.Load(), "one fetch of the failing set for five tokens")
 }

@@ -25,6 +25,11 @@ import (
 // made because a token named a key the cached set lacks.
 const keyRefetchInterval = 30 * time.Second
 
+// keyRetryInterval is how long the error of a failed fetch of a JWK Set
+// answers every token, so that tokens anyone may send (VerifyIDToken)
+// cost a failing issuer one request per interval, not one each.
+const keyRetryInterval = 5 * time.Second
+
 // keySets holds a *keySet per issuer and jwks_uri.
 var keySets sync.Map
 
@@ -33,6 +38,8 @@ type keySet struct {
 
 	mu        sync.Mutex // held during a fetch, so that one request serves every waiting caller
 	refetched time.Time  // when a fetch for an unknown key last ran
+	failure   error      // the error of the last fetch, when it failed
+	failedAt  time.Time
 }
 
 // keySetFor returns the shared key set of the client's issuer.
@@ -76,8 +83,11 @@ func (c *Client) refetchKeys(ctx context.Context, ks *keySet, seen *[]jose.Key) 
 	if cur := ks.keys.Load(); cur != seen {
 		return cur, nil // another caller fetched while this one waited
 	}
+	now := c.now()
+	if ks.failure != nil && now.Sub(ks.failedAt) < keyRetryInterval && !now.Before(ks.failedAt) {
+		return nil, ks.failure
+	}
 	if seen != nil {
-		now := c.now()
 		if !ks.refetched.IsZero() && now.Sub(ks.refetched) < keyRefetchInterval && !now.Before(ks.refetched) {
 			return nil, nil
 		}
@@ -85,8 +95,12 @@ func (c *Client) refetchKeys(ctx context.Context, ks *keySet, seen *[]jose.Key) 
 	}
 	keys, err := c.fetchKeys(ctx)
 	if err != nil {
+		if ctx.Err() == nil { // the caller giving up is no failure of the issuer
+			ks.failure, ks.failedAt = err, now
+		}
 		return nil, err
 	}
+	ks.failure = nil
 	ks.keys.Store(&keys)
 	return &keys, nil
 }
