@@ -32,9 +32,11 @@ var ownGrants = map[string]string{
 var clientParams = []string{"client_id", "client_secret", "client_assertion", "client_assertion_type"}
 
 // grantSecrets are the parameters of grants that carry credentials:
-// assertions (RFC 7521 §4.1, RFC 7523 §2.1) and token exchange's tokens
-// (RFC 8693 §2.1). They are kept out of every error.
-var grantSecrets = []string{"assertion", "subject_token", "actor_token", "password"}
+// assertions (RFC 7521 §4.1, RFC 7523 §2.1), token exchange's tokens
+// (RFC 8693 §2.1), the device code (RFC 8628 §3.4) and CIBA's
+// auth_req_id (OpenID Connect CIBA §10.1). They are kept out of every
+// error.
+var grantSecrets = []string{"assertion", "subject_token", "actor_token", "password", "device_code", "auth_req_id"}
 
 // Grant types of RFC 8693 §2.1 and RFC 7523 §2.1.
 const (
