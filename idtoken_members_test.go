@@ -82,3 +82,40 @@ func TestIDTokenFloodWhileTheKeySetFailsIsRateLimited(t *testing.T) {
 	}
 	assert.Equal(t, int64(1), fetches.Load(), "one fetch of the failing set for five tokens")
 }
+
+// A caller whose context ends while another caller's fetch of the JWK
+// Set hangs returns then, not when the hung fetch ends.
+func TestIDTokenCallerDoesNotWaitOutAnotherCallersSlowKeyFetch(t *testing.T) {
+	var fetches atomic.Int64
+	gate := make(chan struct{})
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		<-gate
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(jwks.Close)
+	t.Cleanup(func() { close(gate) })
+	client, err := pkce.New(&oauth2.Config{ClientID: "rp", RedirectURL: rpRedirect},
+		pkce.WithMetadata(&pkce.Metadata{Issuer: jwks.URL, AuthorizationEndpoint: jwks.URL + "/authorize",
+			TokenEndpoint: jwks.URL + "/token", JWKSURI: jwks.URL + "/jwks"}))
+	require.NoError(t, err)
+	enc := base64.RawURLEncoding
+	raw := enc.EncodeToString([]byte(`{"alg":"RS256","kid":"k"}`)) + "." +
+		enc.EncodeToString([]byte(`{"sub":"x"}`)) + "." + enc.EncodeToString([]byte("sig"))
+	go client.VerifyIDToken(context.Background(), raw, "") //nolint:errcheck // the hung caller
+	require.Eventually(t, func() bool { return fetches.Load() == 1 }, 10*time.Second, time.Millisecond)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := client.VerifyIDToken(ctx, raw, "")
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller waited for another caller's hung fetch")
+	}
+}

@@ -36,15 +36,22 @@ var keySets sync.Map
 type keySet struct {
 	keys atomic.Pointer[[]jose.Key] // nil until the first fetch succeeds
 
-	mu        sync.Mutex // held during a fetch, so that one request serves every waiting caller
-	refetched time.Time  // when a fetch for an unknown key last ran
-	failure   error      // the error of the last fetch, when it failed
+	// sem is held during a fetch, so that one request serves every
+	// waiting caller; a channel, so that a caller waits only as long as
+	// its context lets it.
+	sem       chan struct{}
+	refetched time.Time // when a fetch for an unknown key last ran
+	failure   error     // the error of the last fetch, when it failed
 	failedAt  time.Time
 }
 
 // keySetFor returns the shared key set of the client's issuer.
 func (c *Client) keySetFor() *keySet {
-	ks, _ := keySets.LoadOrStore(c.issuer+"\n"+c.jwksURI(), new(keySet))
+	key := c.issuer + "\n" + c.jwksURI()
+	if ks, ok := keySets.Load(key); ok {
+		return ks.(*keySet)
+	}
+	ks, _ := keySets.LoadOrStore(key, &keySet{sem: make(chan struct{}, 1)})
 	return ks.(*keySet)
 }
 
@@ -78,8 +85,12 @@ func (c *Client) signingKeys(ctx context.Context, alg, kid string) ([]jose.Key, 
 // fetched meanwhile, if any, and nil without a request when the last
 // such fetch is less than keyRefetchInterval ago.
 func (c *Client) refetchKeys(ctx context.Context, ks *keySet, seen *[]jose.Key) (*[]jose.Key, error) {
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
+	select {
+	case ks.sem <- struct{}{}:
+		defer func() { <-ks.sem }()
+	case <-ctx.Done():
+		return nil, &RequestError{Op: OpDiscover, Err: ctx.Err()}
+	}
 	if cur := ks.keys.Load(); cur != seen {
 		return cur, nil // another caller fetched while this one waited
 	}
