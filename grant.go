@@ -1,6 +1,7 @@
 package pkce
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,9 +32,11 @@ var ownGrants = map[string]string{
 var clientParams = []string{"client_id", "client_secret", "client_assertion", "client_assertion_type"}
 
 // grantSecrets are the parameters of grants that carry credentials:
-// assertions (RFC 7521 §4.1, RFC 7523 §2.1) and token exchange's tokens
-// (RFC 8693 §2.1). They are kept out of every error.
-var grantSecrets = []string{"assertion", "subject_token", "actor_token", "password"}
+// assertions (RFC 7521 §4.1, RFC 7523 §2.1), token exchange's tokens
+// (RFC 8693 §2.1), the device code (RFC 8628 §3.4) and CIBA's
+// auth_req_id (OpenID Connect CIBA §10.1). They are kept out of every
+// error.
+var grantSecrets = []string{"assertion", "subject_token", "actor_token", "password", "device_code", "auth_req_id"}
 
 // Grant types of RFC 8693 §2.1 and RFC 7523 §2.1.
 const (
@@ -57,6 +60,11 @@ func (c *Client) checkAssertionAudience(assertion string) error {
 	if err != nil || json.Unmarshal(payload, &claims) != nil {
 		return errors.New("pkce: the assertion's claims do not decode (RFC 7519 §7.2); it was not sent")
 	}
+	if repeatedMember(payload, "aud") != "" {
+		// encoding/json reads the last of them in any case; a server
+		// may read the first (RFC 7519 §4: the JWT must be rejected).
+		return errors.New("pkce: the assertion's claims have aud more than once (RFC 7519 §4); it was not sent")
+	}
 	var auds []string
 	switch a := claims.Aud.(type) {
 	case string:
@@ -75,6 +83,38 @@ func (c *Client) checkAssertionAudience(assertion string) error {
 	}
 	return fmt.Errorf("pkce: the assertion's aud does not name this authorization server (issuer %q, token endpoint %q), so it was not sent: a server it is not for could replay it (RFC 7523 §3)",
 		c.issuer, c.config.Endpoint.TokenURL)
+}
+
+// repeatedMember returns the first of names that the JSON object b has
+// more than once in any case (encoding/json matches names in any case and
+// keeps the last member), or "".
+func repeatedMember(b []byte, names ...string) string {
+	d := json.NewDecoder(bytes.NewReader(b))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	seen := make(map[string]bool, len(names))
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			return ""
+		}
+		if k, ok := t.(string); ok {
+			for _, n := range names {
+				if strings.EqualFold(k, n) {
+					if seen[n] {
+						return n
+					}
+					seen[n] = true
+				}
+			}
+		}
+		var skip json.RawMessage
+		if d.Decode(&skip) != nil {
+			return ""
+		}
+	}
+	return ""
 }
 
 // NewTokenClient returns a Client for grants that need no redirect: a
@@ -124,6 +164,10 @@ func (c *Client) Grant(ctx context.Context, params url.Values) (*Token, error) {
 		return nil, &RequestError{Op: OpGrant, Err: configErrorf("Grant does not send the %s grant: %s", gt, ownGrants[gt])}
 	}
 	if gt == jwtBearerGrant {
+		if len(params["assertion"]) > 1 {
+			// Only one is checked, and a server may read either.
+			return nil, &RequestError{Op: OpGrant, Err: errors.New("pkce: the grant has more than one assertion (RFC 7523 §2.1); it was not sent")}
+		}
 		if err := c.checkAssertionAudience(params.Get("assertion")); err != nil {
 			return nil, &RequestError{Op: OpGrant, Err: err}
 		}

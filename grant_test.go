@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -236,6 +237,65 @@ func TestGrantSendsAnAssertionOnlyToAServerItNames(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "not sent")
 			assert.Equal(t, before, srv.TokenRequests(), "nothing was sent")
+		})
+	}
+}
+
+// An assertion must not ride to a server it does not name: not as a
+// second assertion value behind one that names the server, and not with
+// a second, case-variant or duplicate aud that a parser taking the first
+// member reads as another server (RFC 7523 §3 item 3).
+func TestGrantSendsNoSmuggledAssertionToAServerItDoesNotName(t *testing.T) {
+	const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	srv := machineServer(t, pkcetest.Config{})
+	good := jwt(`{"aud":"` + srv.Issuer() + `"}`)
+	tests := []struct {
+		name       string
+		assertions []string
+	}{
+		{"a second assertion for another server", []string{good, jwt(`{"aud":"https://other.example"}`)}},
+		{"a duplicate aud naming another server first", []string{jwt(`{"aud":"https://other.example","aud":"` + srv.Issuer() + `"}`)}},
+		{"a case-variant aud naming another server", []string{jwt(`{"Aud":"https://other.example","aud":"` + srv.Issuer() + `"}`)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := srv.TokenRequests()
+			c := tokenClient(t, srv, oauth2.Config{ClientID: "public"})
+			_, err := c.Grant(context.Background(), url.Values{"grant_type": {jwtBearer}, "assertion": tt.assertions})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "not sent")
+			assert.Equal(t, before, srv.TokenRequests(), "nothing was sent")
+		})
+	}
+}
+
+// A hostile server that echoes the request in its refusal must not get a
+// device code (RFC 8628 §3.4) or a CIBA auth_req_id (OpenID Connect CIBA
+// §10.1), credentials of their grants, into the error.
+func TestGrantErrorsKeepNoDeviceCodeOrAuthReqID(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"bad ` + r.PostForm.Encode() + `"}`))
+	}))
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name, grantType, param string
+	}{
+		{"device code", "urn:ietf:params:oauth:grant-type:device_code", "device_code"},
+		{"CIBA auth_req_id", "urn:openid:params:grant-type:ciba", "auth_req_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const secret = "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS"
+			c, err := pkce.NewTokenClient(&oauth2.Config{ClientID: "dev", Endpoint: oauth2.Endpoint{TokenURL: srv.URL + "/token"}})
+			require.NoError(t, err)
+			_, err = c.Grant(context.Background(), url.Values{"grant_type": {tt.grantType}, tt.param: {secret}})
+			var oe *pkce.OAuthError
+			require.ErrorAs(t, err, &oe)
+			assert.NotContains(t, err.Error(), secret)
+			assert.NotContains(t, fmt.Sprintf("%+v", oe), secret)
 		})
 	}
 }

@@ -113,6 +113,10 @@ type claimsJSON struct {
 	Locale            string          `json:"locale"`
 }
 
+// claimNames are the members of claimsJSON.
+var claimNames = []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "name", "given_name",
+	"family_name", "preferred_username", "email", "email_verified", "picture", "locale"}
+
 // parseClaims reads a JSON object of claims. The string result describes
 // a failure.
 func parseClaims(b []byte) (*Claims, string) {
@@ -124,6 +128,11 @@ func parseClaims(b []byte) (*Claims, string) {
 	d.UseNumber()
 	if err := d.Decode(&j); err != nil {
 		return nil, "the claims are not a JSON object of the types of OpenID Connect Core §5.1"
+	}
+	// encoding/json would read the last of two members that differ only
+	// in case, such as a claim a user may set named "SUB" after sub.
+	if n := repeatedMember(b, claimNames...); n != "" {
+		return nil, "the claims have " + n + " more than once, in some case (RFC 7519 §4)"
 	}
 	c := &Claims{AuthorizedParty: j.Azp, Name: j.Name, GivenName: j.GivenName, FamilyName: j.FamilyName,
 		PreferredUsername: j.PreferredUsername, Email: j.Email, Picture: j.Picture, Locale: j.Locale, raw: b}

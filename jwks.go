@@ -25,19 +25,33 @@ import (
 // made because a token named a key the cached set lacks.
 const keyRefetchInterval = 30 * time.Second
 
+// keyRetryInterval is how long the error of a failed fetch of a JWK Set
+// answers every token, so that tokens anyone may send (VerifyIDToken)
+// cost a failing issuer one request per interval, not one each.
+const keyRetryInterval = 5 * time.Second
+
 // keySets holds a *keySet per issuer and jwks_uri.
 var keySets sync.Map
 
 type keySet struct {
 	keys atomic.Pointer[[]jose.Key] // nil until the first fetch succeeds
 
-	mu        sync.Mutex // held during a fetch, so that one request serves every waiting caller
-	refetched time.Time  // when a fetch for an unknown key last ran
+	// sem is held during a fetch, so that one request serves every
+	// waiting caller; a channel, so that a caller waits only as long as
+	// its context lets it.
+	sem       chan struct{}
+	refetched time.Time // when a fetch for an unknown key last ran
+	failure   error     // the error of the last fetch, when it failed
+	failedAt  time.Time
 }
 
 // keySetFor returns the shared key set of the client's issuer.
 func (c *Client) keySetFor() *keySet {
-	ks, _ := keySets.LoadOrStore(c.issuer+"\n"+c.jwksURI(), new(keySet))
+	key := c.issuer + "\n" + c.jwksURI()
+	if ks, ok := keySets.Load(key); ok {
+		return ks.(*keySet)
+	}
+	ks, _ := keySets.LoadOrStore(key, &keySet{sem: make(chan struct{}, 1)})
 	return ks.(*keySet)
 }
 
@@ -71,13 +85,20 @@ func (c *Client) signingKeys(ctx context.Context, alg, kid string) ([]jose.Key, 
 // fetched meanwhile, if any, and nil without a request when the last
 // such fetch is less than keyRefetchInterval ago.
 func (c *Client) refetchKeys(ctx context.Context, ks *keySet, seen *[]jose.Key) (*[]jose.Key, error) {
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
+	select {
+	case ks.sem <- struct{}{}:
+		defer func() { <-ks.sem }()
+	case <-ctx.Done():
+		return nil, &RequestError{Op: OpDiscover, Err: ctx.Err()}
+	}
 	if cur := ks.keys.Load(); cur != seen {
 		return cur, nil // another caller fetched while this one waited
 	}
+	now := c.now()
+	if ks.failure != nil && now.Sub(ks.failedAt) < keyRetryInterval && !now.Before(ks.failedAt) {
+		return nil, ks.failure
+	}
 	if seen != nil {
-		now := c.now()
 		if !ks.refetched.IsZero() && now.Sub(ks.refetched) < keyRefetchInterval && !now.Before(ks.refetched) {
 			return nil, nil
 		}
@@ -85,8 +106,12 @@ func (c *Client) refetchKeys(ctx context.Context, ks *keySet, seen *[]jose.Key) 
 	}
 	keys, err := c.fetchKeys(ctx)
 	if err != nil {
+		if ctx.Err() == nil { // the caller giving up is no failure of the issuer
+			ks.failure, ks.failedAt = err, now
+		}
 		return nil, err
 	}
+	ks.failure = nil
 	ks.keys.Store(&keys)
 	return &keys, nil
 }

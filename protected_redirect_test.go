@@ -170,8 +170,15 @@ func TestTransportRefusesMetadataSteeringToLocalAddresses(t *testing.T) {
 		{"issuer on an IPv4-mapped loopback", "https://[::ffff:127.0.0.1]", nil},
 		{"issuer on the unspecified address", "https://0.0.0.0", nil},
 		{"issuer that a resolver reads as a number", "https://2130706433", nil},
+		{"issuer named ip6-localhost, which /etc/hosts maps to loopback", "https://ip6-localhost", nil},
+		{"issuer named localhost.localdomain", "https://localhost.localdomain", nil},
+		{"issuer on a single-label intranet name", "https://intranet", nil},
+		{"issuer on an mDNS name", "https://printer.local", nil},
 		{"registration endpoint on loopback", "", map[string]any{"registration_endpoint": "http://127.0.0.1:9/register"}},
 		{"token endpoint on a private address", "", map[string]any{"token_endpoint": "https://192.168.1.1/token"}},
+		{"jwks_uri on a link-local address", "", map[string]any{"jwks_uri": "https://169.254.169.254/jwks"}},
+		{"userinfo endpoint on loopback", "", map[string]any{"userinfo_endpoint": "https://[::1]/userinfo"}},
+		{"end_session endpoint on a private address", "", map[string]any{"end_session_endpoint": "https://10.1.2.3/logout"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,12 +38,28 @@ func checkRemote(name, raw string) error {
 		return nil
 	}
 	labels := strings.Split(host, ".")
+	if len(labels) == 1 || localSuffix(host) {
+		// A name of one label (ip6-localhost, localhost6, an intranet
+		// host) is found in /etc/hosts or a search domain, never in
+		// public DNS; .local is mDNS (RFC 6762), .home.arpa a home
+		// network (RFC 8375), .internal and .localdomain private use.
+		return fmt.Errorf("%s %q names a host of this machine or a local network", name, clip(raw, 200))
+	}
 	if last := labels[len(labels)-1]; numeric(last) {
 		// A top-level label of digits (or 0x-hex) is no DNS name:
 		// inet_aton reads "127.1" and "0x7f000001" as addresses.
 		return fmt.Errorf("%s %q has a host that reads as a numeric address", name, clip(raw, 200))
 	}
 	return nil
+}
+
+func localSuffix(host string) bool {
+	for _, s := range []string{".local", ".localdomain", ".internal", ".home.arpa", ".localdomain4", ".localdomain6"} {
+		if strings.HasSuffix(host, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // publicAddr reports whether ip is an address on the public Internet, as
@@ -65,7 +81,7 @@ func publicAddr(ip netip.Addr) bool {
 }
 
 // checkRemoteMetadata applies checkRemote to every endpoint of md that
-// the client requests itself.
+// the client requests itself or sends the browser to.
 func checkRemoteMetadata(md *Metadata) error {
 	for _, e := range []struct{ name, url string }{
 		{"issuer", md.Issuer},
@@ -74,6 +90,12 @@ func checkRemoteMetadata(md *Metadata) error {
 		{"registration_endpoint", md.RegistrationEndpoint},
 		{"pushed_authorization_request_endpoint", md.PushedAuthorizationRequestEndpoint},
 		{"revocation_endpoint", md.RevocationEndpoint},
+		// OpenID Connect Discovery 1.0 §3: the client fetches the keys
+		// and sends the access token to UserInfo, and LogoutURL sends
+		// the browser to end_session_endpoint.
+		{"jwks_uri", md.JWKSURI},
+		{"userinfo_endpoint", md.UserinfoEndpoint},
+		{"end_session_endpoint", md.EndSessionEndpoint},
 	} {
 		if e.url == "" {
 			continue

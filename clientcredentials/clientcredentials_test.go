@@ -101,7 +101,7 @@ func TestSourceRenewsBeforeExpiry(t *testing.T) {
 		requests int
 	}{
 		{"a token valid beyond the margin is kept", 10 * time.Second, 1},
-		{"a token within the margin is renewed", 2 * time.Minute, 2},
+		{"a margin beyond half the lifetime is cut to half", 2 * time.Minute, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

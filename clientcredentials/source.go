@@ -46,7 +46,8 @@ type Source struct {
 	// share a Key share the token.
 	Key string
 	// ExpiryMargin is how long before its expiry a token is renewed; 0
-	// means one minute.
+	// means one minute. It never exceeds half the token's lifetime, so
+	// that short-lived tokens are not requested on every call.
 	ExpiryMargin time.Duration
 	// Timeout bounds one token request, from the moment the lease is
 	// held; 0 means 30 seconds. The lease lasts Timeout plus 5 seconds.
@@ -225,7 +226,13 @@ func (s *Source) usable(tok *pkce.Token) bool {
 	if tok == nil || tok.Token == nil || tok.AccessToken == "" {
 		return false
 	}
-	return tok.Expiry.IsZero() || tok.Expiry.Sub(s.clock()) > s.margin()
+	margin := s.margin()
+	if tok.ExpiresIn > 0 {
+		// A token that lives less than twice the margin is renewed at
+		// half its lifetime, not on every call.
+		margin = min(margin, time.Duration(tok.ExpiresIn)*time.Second/2)
+	}
+	return tok.Expiry.IsZero() || tok.Expiry.Sub(s.clock()) > margin
 }
 
 // shared renews the token under Key's lease in the Store.
@@ -315,11 +322,12 @@ type stored struct {
 	AccessToken string    `json:"access_token"`
 	TokenType   string    `json:"token_type,omitempty"`
 	Expiry      time.Time `json:"expiry,omitzero"`
+	ExpiresIn   int64     `json:"expires_in,omitempty"` // the lifetime, which bounds the margin
 	Scope       *string   `json:"scope,omitempty"`
 }
 
 func encode(tok *pkce.Token) ([]byte, error) {
-	st := stored{AccessToken: tok.AccessToken, TokenType: tok.TokenType, Expiry: tok.Expiry}
+	st := stored{AccessToken: tok.AccessToken, TokenType: tok.TokenType, Expiry: tok.Expiry, ExpiresIn: tok.ExpiresIn}
 	if sc, ok := tok.Extra("scope").(string); ok {
 		st.Scope = &sc
 	}
@@ -335,6 +343,6 @@ func decode(b []byte) (*pkce.Token, error) {
 	if st.Scope != nil {
 		extra["scope"] = *st.Scope
 	}
-	t := &oauth2.Token{AccessToken: st.AccessToken, TokenType: st.TokenType, Expiry: st.Expiry}
+	t := &oauth2.Token{AccessToken: st.AccessToken, TokenType: st.TokenType, Expiry: st.Expiry, ExpiresIn: st.ExpiresIn}
 	return &pkce.Token{Token: t.WithExtra(extra)}, nil
 }

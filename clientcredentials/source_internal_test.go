@@ -214,3 +214,32 @@ func TestAnUnexpiredTokenIsServedWhileRenewalFails(t *testing.T) {
 	_, err = src.Token(context.Background())
 	assert.Error(t, err, "an expired token is not handed out")
 }
+
+// A server that issues tokens living less than the expiry margin must not
+// get a token request on every call: the margin is at most half the
+// token's lifetime, as for the refresh of package pkce.
+func TestShortLivedTokensAreNotRequestedOnEveryCall(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"tok","token_type":"Bearer","expires_in":30}`))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := pkce.NewTokenClient(&oauth2.Config{ClientID: "svc", ClientSecret: "s",
+		Endpoint: oauth2.Endpoint{TokenURL: srv.URL + "/token"}})
+	require.NoError(t, err)
+	src := &Source{Client: c} // the default margin, one minute, exceeds the lifetime
+	for range 5 {
+		tok, err := src.Token(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, "tok", tok.AccessToken)
+	}
+	assert.Equal(t, int64(1), requests.Load(), "one request for a token that lives 30 seconds")
+
+	later := time.Now().Add(20 * time.Second) // within half the lifetime of its expiry
+	src.now = func() time.Time { return later }
+	_, err = src.Token(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), requests.Load(), "renewed at half its lifetime")
+}
