@@ -154,6 +154,8 @@ var knownPackages = map[string]string{
 	"tokenexchange":     "github.com/pkcekit/pkce/tokenexchange",
 	"redisstore":        "github.com/pkcekit/pkce/redisstore",
 	"redis":             "github.com/redis/go-redis/v9",
+	"servercheck":       "github.com/pkcekit/pkce/servercheck",
+	"testing":           "testing",
 }
 
 // prelude declares the variables that snippets take from the text around

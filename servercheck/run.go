@@ -70,7 +70,7 @@ var checks = []check{
 	{"RFC 6749 §5.2", Must, "an error is answered with status 400", needFlow, (*run).errorStatus},
 	{"RFC 6749 §5.2", Must, "an error is answered as a JSON object with an error member", needFlow, (*run).errorJSON},
 	{"RFC 6749 §5.2", Must, "failed Basic authentication is answered 401 with WWW-Authenticate", needFlow, (*run).basic401},
-	{"RFC 6749 §3.2.1", Must, "a confidential client with wrong credentials is refused", needFlow, (*run).wrongCredentials},
+	{"RFC 6749 §4.1.3", Must, "a confidential client with wrong credentials is refused", needFlow, (*run).wrongCredentials},
 
 	{"RFC 9700 §4.14.2", Must, "a public client's refresh token is rotated or sender-constrained", needFlow, (*run).rotated},
 	{"RFC 9700 §4.14.2", Must, "a rotated refresh token is refused", needFlow, (*run).rotatedRefused},

@@ -6,28 +6,33 @@
 // once, and every grant covers what the client asked for.
 //
 // The Go tests start it with FAPI_CONFIG={"port":N,"clients":[...]} and
-// wait for the line "ready <issuer>" on stdout.
+// wait for the line "ready <issuer>" on stdout. With "profile":"oauth" in
+// FAPI_CONFIG it is a plain OAuth 2.0 server instead, for servercheck: no
+// FAPI profile and no DPoP, pushed authorization requests offered but not
+// required, and the client authentication methods none,
+// client_secret_basic, client_secret_post and private_key_jwt.
 import crypto from 'node:crypto';
 import http from 'node:http';
 
 import Provider, { errors } from 'oidc-provider';
 
-const { port, clients } = JSON.parse(process.env.FAPI_CONFIG);
+const { port, clients, profile } = JSON.parse(process.env.FAPI_CONFIG);
+const plain = profile === 'oauth';
 const issuer = `http://127.0.0.1:${port}`;
 const signingKey = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
 
 const provider = new Provider(issuer, {
   clients,
   jwks: { keys: [{ ...signingKey, kid: 'as-es256', alg: 'ES256', use: 'sig' }] },
-  clientAuthMethods: ['private_key_jwt'],
+  clientAuthMethods: plain ? ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'] : ['private_key_jwt'],
   enabledJWA: {
     clientAuthSigningAlgValues: ['ES256', 'PS256', 'EdDSA'],
     dPoPSigningAlgValues: ['ES256', 'PS256', 'EdDSA'],
   },
   features: {
-    fapi: { enabled: true, profile: '2.0' },
-    dPoP: { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
-    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true },
+    fapi: { enabled: !plain, profile: '2.0' },
+    dPoP: { enabled: !plain, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
+    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: !plain },
     revocation: { enabled: true },
     userinfo: { enabled: true },
     devInteractions: { enabled: false },

@@ -66,6 +66,13 @@ type provider struct {
 // port, waits until it listens and stops it by its pid when t ends.
 func startProvider(t *testing.T, clients []map[string]any) *provider {
 	t.Helper()
+	return startProviderConfig(t, map[string]any{"clients": clients})
+}
+
+// startProviderConfig is startProvider with the whole FAPI_CONFIG but the
+// port, e.g. with "profile": "oauth" for a plain OAuth 2.0 server.
+func startProviderConfig(t *testing.T, config map[string]any) *provider {
+	t.Helper()
 	node := needTool(t, "node")
 	install(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -73,7 +80,8 @@ func startProvider(t *testing.T, clients []map[string]any) *provider {
 	port := l.Addr().(*net.TCPAddr).Port
 	require.NoError(t, l.Close())
 
-	cfg, err := json.Marshal(map[string]any{"port": port, "clients": clients})
+	config["port"] = port
+	cfg, err := json.Marshal(config)
 	require.NoError(t, err)
 	cmd := exec.Command(node, "provider.mjs")
 	cmd.Env = append(os.Environ(), "FAPI_CONFIG="+string(cfg))
