@@ -65,6 +65,7 @@ func ccCallers(src *clientcredentials.Source, n int) tally {
 }
 
 func TestClientCredentialsOneRequestPerExpiryAcrossProcesses(t *testing.T) {
+	needRedis(t)
 	if storetest.Role() == "service" {
 		src := ccService(t, os.Getenv("TOKEN_URL"))
 		storetest.AwaitStart()
@@ -107,6 +108,7 @@ func TestClientCredentialsOneRequestPerExpiryAcrossProcesses(t *testing.T) {
 // blocks the others until the lease ends, and no longer: then one of them
 // requests the token, once.
 func TestClientCredentialsOfKilledProcess(t *testing.T) {
+	needRedis(t)
 	const timeout = 2 * time.Second
 	if storetest.Role() == "service" {
 		src := ccService(t, os.Getenv("TOKEN_URL"))

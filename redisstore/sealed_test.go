@@ -21,6 +21,7 @@ import (
 // With encryption on, the bytes Redis keeps hold neither the access token
 // nor the refresh token, after a sign-in and after a refresh.
 func TestSealedTokensAtRest(t *testing.T) {
+	needRedis(t)
 	ctx := context.Background()
 	client := newClient(t, redisAddr)
 	prefix := uniquePrefix()
@@ -56,6 +57,7 @@ func TestSealedTokensAtRest(t *testing.T) {
 // says it and it is shorter than the store's maximum, with the maximum
 // otherwise; every save sets the expiry anew, a compare-and-set too.
 func TestTokenExpiry(t *testing.T) {
+	needRedis(t)
 	ctx := context.Background()
 	client := newClient(t, redisAddr)
 	c, err := pkce.New(&oauth2.Config{ClientID: "c", RedirectURL: "http://127.0.0.1/cb",

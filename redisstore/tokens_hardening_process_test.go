@@ -35,6 +35,7 @@ const (
 // that rotates on arrival and answers late: nobody is signed out, and
 // one refresh is served.
 func TestRefreshAfterKilledReplicaGetsTheWholeTimeout(t *testing.T) {
+	needRedis(t)
 	if storetest.Role() == "replica" {
 		tokens := replicaTokens(t, pkce.WithRefreshTimeout(slowTimeout))
 		storetest.AwaitStart()
@@ -88,6 +89,7 @@ func TestRefreshAfterKilledReplicaGetsTheWholeTimeout(t *testing.T) {
 // replica, and every later caller, answers sign-in-required without a
 // request. A new sign-in replaces the tombstone.
 func TestDeadRefreshTokenPresentedOnceAcrossReplicas(t *testing.T) {
+	needRedis(t)
 	const callers = 50
 	if storetest.Role() == "replica" {
 		tokens := replicaTokens(t, pkce.WithRefreshTimeout(crashTimeout))
@@ -133,6 +135,7 @@ func TestDeadRefreshTokenPresentedOnceAcrossReplicas(t *testing.T) {
 // redeeming the refresh token again, which the server would take for
 // reuse.
 func TestOneRedemptionPerProcessWhateverTheCacheDoes(t *testing.T) {
+	needRedis(t)
 	if storetest.Role() == "evictor" {
 		tokens := replicaTokens(t, pkce.WithRefreshTimeout(20*time.Second))
 		storetest.AwaitStart()
