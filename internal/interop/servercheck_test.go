@@ -1,22 +1,17 @@
 package interop_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/json"
 	"flag"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pkcekit/pkce/internal/interop"
+	"github.com/pkcekit/pkce/internal/reporttest"
 	"github.com/pkcekit/pkce/servercheck"
 )
 
@@ -24,53 +19,6 @@ import (
 //
 //	go test -run TestServercheck -update
 var update = flag.Bool("update", false, "rewrite testdata/servercheck-*.json from the servers")
-
-// committedResult is what a committed report keeps of each check: enough
-// to say what the server does and why, without the evidence.
-type committedResult struct {
-	Name    string              `json:"name"`
-	Grade   servercheck.Grade   `json:"grade"`
-	Outcome servercheck.Outcome `json:"outcome"`
-	Why     string              `json:"why"`
-}
-
-// assertReport compares the outcome of every check in rep with the
-// report committed in testdata/servercheck-<server>.json, or rewrites that
-// file with -update. Why is kept in the file for its readers, with the
-// issuer written {issuer}, but not compared: the outcome is the claim.
-func assertReport(t *testing.T, server string, rep *servercheck.Report) {
-	t.Helper()
-	path := filepath.Join("testdata", "servercheck-"+server+".json")
-	got := make([]committedResult, len(rep.Results))
-	for i, res := range rep.Results {
-		// The issuer's loopback port changes from run to run.
-		why := strings.ReplaceAll(res.Why, rep.Issuer, "{issuer}")
-		got[i] = committedResult{Name: res.Name, Grade: res.Grade, Outcome: res.Outcome, Why: why}
-	}
-	if *update {
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetIndent("", "  ")
-		require.NoError(t, enc.Encode(got))
-		require.NoError(t, os.WriteFile(path, b.Bytes(), 0o644))
-	}
-	raw, err := os.ReadFile(path)
-	require.NoError(t, err, "run with -update to write it")
-	var want []committedResult
-	require.NoError(t, json.Unmarshal(raw, &want))
-	wantByName := map[string]servercheck.Outcome{}
-	for _, w := range want {
-		wantByName[w.Name] = w.Outcome
-	}
-	gotByName := map[string]servercheck.Outcome{}
-	for _, res := range rep.Results {
-		gotByName[res.Name] = res.Outcome
-		if res.Outcome != wantByName[res.Name] {
-			t.Logf("%s: %s: %s", res.Name, res.Outcome, res.Why)
-		}
-	}
-	assert.Equal(t, wantByName, gotByName)
-}
 
 // TestServercheckFosite runs servercheck's battery against fosite set up
 // as the other interop tests use it: PKCE enforced with S256 only,
@@ -103,7 +51,7 @@ func TestServercheckFosite(t *testing.T) {
 		HTTPClient: srv.Client(),
 	})
 	require.NoError(t, err)
-	assertReport(t, "fosite", rep)
+	reporttest.AssertReport(t, "fosite", rep, *update)
 }
 
 // TestServercheckZitadel runs the battery against the zitadel/oidc OP with
@@ -122,5 +70,5 @@ func TestServercheckZitadel(t *testing.T) {
 		HTTPClient: z.ts.Client(),
 	})
 	require.NoError(t, err)
-	assertReport(t, "zitadel", rep)
+	reporttest.AssertReport(t, "zitadel", rep, *update)
 }
