@@ -185,7 +185,7 @@ func TestPrivateKeyJWTWrongKeyIsInvalidClient(t *testing.T) {
 	f, err := client.Start(context.Background())
 	require.NoError(t, err)
 	_, err = finish(context.Background(), client, f, authorize(t, f.URL))
-	assert.ErrorIs(t, err, pkce.ErrInvalidClient)
+	assert.ErrorIs(t, err, pkce.ErrorCode("invalid_client"))
 	assert.ErrorContains(t, err, "private_key_jwt")
 }
 

@@ -109,7 +109,7 @@ func (c *Client) callbackParams(r *http.Request) (url.Values, error) {
 //  4. state equals the flow's state, compared in constant time
 //     (RFC 6749 §10.12); the flow has not expired, and its state is
 //     claimed in the client's Store, so that it is finished once;
-//  5. an error parameter becomes an *OAuthError with Op OpAuthorize
+//  5. an error parameter becomes an *OAuthError with Op opAuthorize
 //     (RFC 6749 §4.1.2.1);
 //  6. code is present (RFC 6749 §4.1.2).
 //
@@ -181,12 +181,12 @@ func (c *Client) verify(ctx context.Context, f *Flow, params url.Values) (string
 	}
 	if _, ok := params["error"]; ok {
 		return "", &OAuthError{
-			Op:          OpAuthorize,
+			Op:          opAuthorize,
 			Code:        red.clean(first(params, "error")),
 			Description: red.clean(first(params, "error_description")),
 			URI:         red.clean(first(params, "error_uri")),
 			AuthMethod:  c.authMethod,
-			Rule:        OpAuthorize.errorRule(),
+			Rule:        errorRule(opAuthorize),
 		}
 	}
 	code := first(params, "code")

@@ -81,7 +81,7 @@ type Metadata struct {
 // fails with a *ResponseError matching ErrIssuerMismatch. The document
 // must also name https endpoints (http only on loopback hosts), and
 // support the code response type and S256 when it lists those; anything
-// else is a *ResponseError with Op OpDiscover.
+// else is a *ResponseError with Op opDiscover.
 //
 // The requests use the *http.Client in ctx under oauth2.HTTPClient, or
 // http.DefaultClient, read at most 512 KiB and, without a deadline in
@@ -246,7 +246,7 @@ func (md *Metadata) secretMethod() (AuthMethod, error) {
 // issuer is checked by the caller.
 func (md *Metadata) check(u string) error {
 	invalid := func(problem string, rule Rule, also ...Rule) error {
-		return &ResponseError{Op: OpDiscover, Err: ErrInvalidResponse, URL: u, Problem: problem, Rule: rule, Also: also}
+		return &ResponseError{Op: opDiscover, Err: ErrInvalidResponse, URL: u, Problem: problem, Rule: rule, Also: also}
 	}
 	for _, e := range []struct{ name, value string }{
 		{"authorization_endpoint", md.AuthorizationEndpoint},

@@ -205,23 +205,27 @@
 //     [ErrMalformedCallback], [ErrStateMismatch], [ErrIssuerMismatch],
 //     [ErrFlowExpired], [ErrFlowFinished].
 //   - [*OAuthError]: the server reported an OAuth error, error=... on the
-//     redirect (Op [OpAuthorize]) or an error object from an endpoint
+//     redirect (Op "authorization") or an error object from an endpoint
 //     (RFC 6749 §5.2). errors.Is matches its [ErrorCode], such as
-//     [ErrAccessDenied] or [ErrInvalidGrant]; for endpoints, errors.As also
-//     finds the *oauth2.RetrieveError, without secrets.
+//     [ErrAccessDenied] or ErrorCode("invalid_grant"); for endpoints,
+//     errors.As also finds the *oauth2.RetrieveError, without secrets.
 //   - [*ResponseError]: an endpoint broke the protocol (HTML instead of
 //     JSON, no token_type, a status other than 200, an oversized body, a
-//     metadata issuer that differs). errors.Is matches [ErrResponseTooLarge],
-//     [ErrUnexpectedStatus], [ErrNotJSON], [ErrInvalidResponse] or
-//     [ErrIssuerMismatch].
-//   - [*RequestError]: no complete answer (connection refused, reset,
-//     timeout); errors.Is finds the cause, such as context.DeadlineExceeded.
-//   - [ErrInvalidConfig] and [ErrInvalidVerifier]: what the application
-//     gave was wrong.
+//     metadata issuer that differs). errors.Is matches [ErrInvalidResponse]
+//     or [ErrIssuerMismatch]; the message and Rule say what broke.
+//   - no complete answer (connection refused, reset, timeout): the message
+//     names the endpoint, and errors.Is and errors.As find the cause, such
+//     as context.DeadlineExceeded or a *url.Error.
+//   - [ErrInvalidConfig]: what the application gave was wrong.
 //   - [ErrSignInRequired], [ErrTryLater], [ErrClientRejected]: the class of
 //     every refresh error, above.
 //
-// The [Op] of an error names the step it came from.
+// The Op of an error names the step it came from, as a string:
+// "authorization", "code exchange", "refresh", "pushed authorization
+// request", "revocation", "metadata discovery", "token request" (another
+// grant, [Client.Grant]), "userinfo", and for the client of protected APIs
+// "protected resource metadata", "dynamic client registration" and
+// "protected resource".
 //
 // # HTTP clients
 //

@@ -89,7 +89,7 @@ func TestDPoPEndToEndWithNonces(t *testing.T) {
 	other, err := pkce.NewFromIssuer(ctx, srv.Issuer(), &oauth2.Config{ClientID: "app", RedirectURL: redirect}, pkce.WithDPoP(ec2Key))
 	require.NoError(t, err)
 	_, err = other.Refresh(ctx, refreshed.RefreshToken)
-	assert.ErrorIs(t, err, pkce.ErrInvalidGrant, "another key cannot use the bound refresh token")
+	assert.ErrorIs(t, err, pkce.ErrorCode("invalid_grant"), "another key cannot use the bound refresh token")
 }
 
 func TestDPoPBindsPushedRequests(t *testing.T) {
@@ -111,7 +111,7 @@ func TestDPoPBindsPushedRequests(t *testing.T) {
 	other, err := pkce.NewFromIssuer(ctx, srv.Issuer(), &oauth2.Config{ClientID: "app", RedirectURL: redirect}, pkce.WithDPoP(ec2Key))
 	require.NoError(t, err)
 	_, err = finish(ctx, other, g, authorize(t, g.URL))
-	assert.ErrorIs(t, err, pkce.ErrInvalidGrant)
+	assert.ErrorIs(t, err, pkce.ErrorCode("invalid_grant"))
 }
 
 func TestDPoPTokenTypes(t *testing.T) {
@@ -162,7 +162,7 @@ func TestDPoPTokenTypes(t *testing.T) {
 		_, err = src.Client(context.Background()).Get(srv.ResourceURL())
 		assert.ErrorContains(t, err, "WithDPoP")
 		_, err = withoutKey.Refresh(context.Background(), tok.RefreshToken)
-		assert.ErrorIs(t, err, pkce.ErrInvalidGrant, "the bound refresh token needs a proof")
+		assert.ErrorIs(t, err, pkce.ErrorCode("invalid_grant"), "the bound refresh token needs a proof")
 	})
 }
 

@@ -173,20 +173,20 @@ func TestServerFaults(t *testing.T) {
 		check  func(t *testing.T, tok *pkce.Token, err error)
 	}{
 		{"500 with an OAuth error", pkcetest.Faults{TokenStatus: 500}, func(t *testing.T, _ *pkce.Token, err error) {
-			assert.ErrorIs(t, err, pkce.ErrServerError)
+			assert.ErrorIs(t, err, pkce.ErrorCode("server_error"))
 			var re *oauth2.RetrieveError
 			assert.ErrorAs(t, err, &re)
 		}},
 		{"503 temporarily unavailable", pkcetest.Faults{TokenStatus: 503}, func(t *testing.T, _ *pkce.Token, err error) {
-			assert.ErrorIs(t, err, pkce.ErrTemporarilyUnavailable)
+			assert.ErrorIs(t, err, pkce.ErrorCode("temporarily_unavailable"))
 		}},
 		{"HTML body", pkcetest.Faults{HTMLBody: true}, func(t *testing.T, _ *pkce.Token, err error) {
-			assert.ErrorIs(t, err, pkce.ErrNotJSON)
+			assert.ErrorIs(t, err, pkce.ErrInvalidResponse)
 			assert.ErrorContains(t, err, "502")
 			assert.ErrorContains(t, err, "text/html")
 		}},
 		{"oversized body", pkcetest.Faults{OversizeBody: 2 << 20}, func(t *testing.T, _ *pkce.Token, err error) {
-			assert.ErrorIs(t, err, pkce.ErrResponseTooLarge)
+			assert.ErrorIs(t, err, pkce.ErrInvalidResponse)
 		}},
 		{"slow response within the deadline", pkcetest.Faults{Delay: 50 * time.Millisecond}, func(t *testing.T, tok *pkce.Token, err error) {
 			require.NoError(t, err)
@@ -217,10 +217,10 @@ func TestServerFaults(t *testing.T) {
 			assert.Empty(t, tok.RefreshToken)
 		}},
 		{"raw response", pkcetest.Faults{Raw: &pkcetest.RawResponse{Status: 200, ContentType: "text/html", Body: `{"access_token":"a","token_type":"Bearer"}`}}, func(t *testing.T, _ *pkce.Token, err error) {
-			assert.ErrorIs(t, err, pkce.ErrNotJSON)
+			assert.ErrorIs(t, err, pkce.ErrInvalidResponse)
 		}},
 		{"RFC 6749 §5.1: 201 for a token", pkcetest.Faults{Raw: &pkcetest.RawResponse{Status: 201, ContentType: "application/json", Body: `{"access_token":"a","token_type":"Bearer"}`}}, func(t *testing.T, _ *pkce.Token, err error) {
-			assert.ErrorIs(t, err, pkce.ErrUnexpectedStatus)
+			assert.ErrorIs(t, err, pkce.ErrInvalidResponse)
 		}},
 		{"RFC 8259 §4: TOKEN_TYPE next to token_type", pkcetest.Faults{Raw: &pkcetest.RawResponse{Status: 200, ContentType: "application/json", Body: `{"access_token":"AT","token_type":"Bearer","TOKEN_TYPE":"DPoP"}`}}, func(t *testing.T, _ *pkce.Token, err error) {
 			assert.ErrorIs(t, err, pkce.ErrInvalidResponse)
@@ -257,7 +257,7 @@ func TestServerRefusesWhatTheClientGotWrong(t *testing.T) {
 		s.client = public
 		f, q := s.signIn(t)
 		_, err = finish(context.Background(), public, f, q)
-		assert.ErrorIs(t, err, pkce.ErrInvalidClient)
+		assert.ErrorIs(t, err, pkce.ErrorCode("invalid_client"))
 		assert.ErrorContains(t, err, "registered the client as confidential")
 	})
 	t.Run("a code presented twice", func(t *testing.T) {
@@ -266,10 +266,10 @@ func TestServerRefusesWhatTheClientGotWrong(t *testing.T) {
 		_, err := finish(context.Background(), s.client, f, q)
 		require.NoError(t, err)
 		_, err = s.client.Exchange(context.Background(), f, q.Get("code"))
-		assert.ErrorIs(t, err, pkce.ErrInvalidGrant)
+		assert.ErrorIs(t, err, pkce.ErrorCode("invalid_grant"))
 		var tokErr *pkce.OAuthError
 		require.True(t, errors.As(err, &tokErr))
-		assert.Equal(t, pkce.OpExchange, tokErr.Op)
+		assert.Equal(t, "code exchange", tokErr.Op)
 		assert.Equal(t, http.StatusBadRequest, tokErr.StatusCode)
 	})
 	t.Run("a verifier from another flow", func(t *testing.T) {
@@ -277,6 +277,6 @@ func TestServerRefusesWhatTheClientGotWrong(t *testing.T) {
 		_, q := s.signIn(t)
 		other, _ := s.signIn(t)
 		_, err := s.client.Exchange(context.Background(), other, q.Get("code"))
-		assert.ErrorIs(t, err, pkce.ErrInvalidGrant)
+		assert.ErrorIs(t, err, pkce.ErrorCode("invalid_grant"))
 	})
 }

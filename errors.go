@@ -14,32 +14,31 @@ import (
 // sentinels, so that errors.As and errors.Is find it; doc.go says which
 // appears when.
 
-// An Op names the request or step an error came from.
-type Op string
-
-// The steps of the authorization code grant and around it.
+// The steps an error can come from: the Op of a *ResponseError or an
+// *OAuthError, as os.PathError's Op names the system call. Code compares
+// them as strings, e.g. e.Op == "refresh".
 const (
-	OpAuthorize Op = "authorization"                // the redirect back from the authorization endpoint (RFC 6749 §4.1.2)
-	OpExchange  Op = "code exchange"                // the token endpoint, authorization_code grant (RFC 6749 §4.1.3)
-	OpRefresh   Op = "refresh"                      // the token endpoint, refresh_token grant (RFC 6749 §6)
-	OpPush      Op = "pushed authorization request" // RFC 9126 §2
-	OpRevoke    Op = "revocation"                   // RFC 7009 §2
-	OpDiscover  Op = "metadata discovery"           // RFC 8414 §3
-	OpGrant     Op = "token request"                // the token endpoint, another grant (RFC 6749 §4.5), see Client.Grant
+	opAuthorize = "authorization"                // the redirect back from the authorization endpoint (RFC 6749 §4.1.2)
+	opExchange  = "code exchange"                // the token endpoint, authorization_code grant (RFC 6749 §4.1.3)
+	opRefresh   = "refresh"                      // the token endpoint, refresh_token grant (RFC 6749 §6)
+	opPush      = "pushed authorization request" // RFC 9126 §2
+	opRevoke    = "revocation"                   // RFC 7009 §2
+	opDiscover  = "metadata discovery"           // RFC 8414 §3
+	opGrant     = "token request"                // the token endpoint, another grant (RFC 6749 §4.5), see Client.Grant
+	opUserInfo  = "userinfo"                     // OpenID Connect Core §5.3
 
-	OpResourceMetadata Op = "protected resource metadata" // RFC 9728 §3
-	OpRegister         Op = "dynamic client registration" // RFC 7591 §3
-	OpResource         Op = "protected resource"          // a request to the resource itself
-	OpUserInfo         Op = "userinfo"                    // OpenID Connect Core §5.3
+	opResourceMetadata = "protected resource metadata" // RFC 9728 §3
+	opRegister         = "dynamic client registration" // RFC 7591 §3
+	opResource         = "protected resource"          // a request to the resource itself
 )
 
 // ErrInvalidConfig is matched by every error that New, NewFromIssuer,
 // TokenSource and the options return because of what they were given.
 var ErrInvalidConfig = errors.New("pkce: invalid configuration")
 
-// ErrInvalidVerifier is matched by every error for a code verifier that
+// errInvalidVerifier is the cause of every error for a code verifier that
 // breaks RFC 7636 §4.1.
-var ErrInvalidVerifier = errors.New("pkce: invalid code verifier")
+var errInvalidVerifier = errors.New("pkce: invalid code verifier")
 
 // Causes of a *CallbackError: the redirect back from the authorization
 // server, or the pending flow, is not acceptable. No token request has
@@ -57,15 +56,36 @@ var (
 // does not allow. ErrIssuerMismatch is also one, for metadata whose issuer
 // differs from the one asked for (RFC 8414 §3.3).
 var (
-	ErrResponseTooLarge = errors.New("pkce: response too large")
-	ErrUnexpectedStatus = errors.New("pkce: response has an unexpected status")
-	ErrNotJSON          = errors.New("pkce: response is not a JSON object labelled application/json")
-	ErrInvalidResponse  = errors.New("pkce: response breaks the protocol")
+	// ErrInvalidResponse is an answer that breaks the protocol: a body
+	// over the limit (WithMaxResponseBytes), a status the endpoint must
+	// not answer, something else than the JSON object it must send, or a
+	// member missing or of the wrong type. The ResponseError says which,
+	// and where the rule is.
+	ErrInvalidResponse = errors.New("pkce: response breaks the protocol")
 	// ErrInvalidIDToken is an ID token or UserInfo answer that breaks
 	// OpenID Connect Core 1.0 (§3.1.3.7, §5.3.2, §12.2); the message
 	// names the section.
 	ErrInvalidIDToken = errors.New("pkce: ID token or UserInfo answer is not valid")
 )
+
+// The finer causes of ErrInvalidResponse, which the package branches on:
+// discovery tries the next location after a 4xx or a body that is not
+// JSON.
+var (
+	errResponseTooLarge = &narrowError{"pkce: response too large", ErrInvalidResponse}
+	errUnexpectedStatus = &narrowError{"pkce: response has an unexpected status", ErrInvalidResponse}
+	errNotJSON          = &narrowError{"pkce: response is not a JSON object labelled application/json", ErrInvalidResponse}
+)
+
+// A narrowError is a finer cause that matches a broader sentinel with
+// errors.Is, under its own message.
+type narrowError struct {
+	msg string
+	of  error
+}
+
+func (e *narrowError) Error() string { return e.msg }
+func (e *narrowError) Unwrap() error { return e.of }
 
 // The classes of refresh failures. Every error that Client.Refresh and a
 // TokenSource return matches exactly one of them with errors.Is; the
@@ -176,26 +196,26 @@ func ruleList(rule Rule, also []Rule) string {
 }
 
 // ErrorCode is an OAuth 2.0 error code. An *OAuthError matches the
-// ErrorCode equal to its code with errors.Is, so
-// errors.Is(err, pkce.ErrAccessDenied) reads as it should. Codes not listed
-// here work the same way: errors.Is(err, pkce.ErrorCode("login_required")).
+// ErrorCode equal to its code with errors.Is, whatever the code:
+// errors.Is(err, pkce.ErrorCode("invalid_grant")), or
+// errors.Is(err, pkce.ErrorCode("login_required")) for OpenID Connect's.
 type ErrorCode string
 
 func (c ErrorCode) Error() string { return "pkce: OAuth error " + string(c) }
 
-// The error codes of RFC 6749 §4.1.2.1 (authorization endpoint) and §5.2
-// (token endpoint) that applications branch on. The others
-// (unauthorized_client, unsupported_response_type, unsupported_grant_type)
-// say the client's registration needs fixing; match them as
-// ErrorCode("unauthorized_client").
+// ErrAccessDenied is the code of a person (or policy) declining the
+// authorization request, the one failure of the redirect that
+// applications show a page of its own for (RFC 6749 §4.1.2.1).
+const ErrAccessDenied ErrorCode = "access_denied"
+
+// The codes the package itself branches on (RFC 6749 §5.2).
 const (
-	ErrInvalidRequest         ErrorCode = "invalid_request"
-	ErrAccessDenied           ErrorCode = "access_denied"
-	ErrInvalidScope           ErrorCode = "invalid_scope"
-	ErrServerError            ErrorCode = "server_error"
-	ErrTemporarilyUnavailable ErrorCode = "temporarily_unavailable"
-	ErrInvalidClient          ErrorCode = "invalid_client"
-	ErrInvalidGrant           ErrorCode = "invalid_grant"
+	errInvalidRequest         ErrorCode = "invalid_request"
+	errInvalidScope           ErrorCode = "invalid_scope"
+	errServerError            ErrorCode = "server_error"
+	errTemporarilyUnavailable ErrorCode = "temporarily_unavailable"
+	errInvalidClient          ErrorCode = "invalid_client"
+	errInvalidGrant           ErrorCode = "invalid_grant"
 )
 
 // A CallbackError says which rule the redirect back from the
@@ -229,15 +249,15 @@ func (e *CallbackError) Error() string {
 func (e *CallbackError) Unwrap() error { return e.Err }
 
 // An OAuthError is an error the authorization server reported in the
-// protocol's own terms: error=... on the redirect (Op OpAuthorize,
+// protocol's own terms: error=... on the redirect (Op opAuthorize,
 // RFC 6749 §4.1.2.1), or an error object from the token, PAR or revocation
 // endpoint (RFC 6749 §5.2, RFC 9126 §2.3, RFC 7009 §2.2.1). errors.Is
 // matches it against the ErrorCode of the same code; for endpoint errors,
 // errors.As also finds an *oauth2.RetrieveError without the request's
 // credentials.
 type OAuthError struct {
-	Op          Op
-	StatusCode  int    // the HTTP status; 0 for OpAuthorize
+	Op          string
+	StatusCode  int    // the HTTP status; 0 for opAuthorize
 	Code        string // the error member, e.g. "invalid_grant"
 	Description string // error_description, secrets removed
 	URI         string // error_uri
@@ -253,10 +273,10 @@ type OAuthError struct {
 
 func (e *OAuthError) Error() string {
 	var b strings.Builder
-	if e.Op == OpAuthorize {
+	if e.Op == opAuthorize {
 		fmt.Fprintf(&b, "pkce: authorization server returned error %q", clip(e.Code, 100))
 	} else {
-		fmt.Fprintf(&b, "pkce: %s answered %d with error %q", e.Op.endpoint(), e.StatusCode, clip(e.Code, 100))
+		fmt.Fprintf(&b, "pkce: %s answered %d with error %q", endpointName(e.Op), e.StatusCode, clip(e.Code, 100))
 	}
 	if e.Description != "" {
 		fmt.Fprintf(&b, ": %q", clip(e.Description, maxDescription))
@@ -268,7 +288,7 @@ func (e *OAuthError) Error() string {
 		b.WriteString("; ")
 		b.WriteString(string(e.Rule))
 	}
-	if e.Code == string(ErrInvalidClient) {
+	if e.Code == string(errInvalidClient) {
 		b.WriteString("; ")
 		b.WriteString(e.AuthMethod.invalidClientHint())
 	}
@@ -295,8 +315,8 @@ func (e *OAuthError) Is(target error) bool {
 // errors.Is matches its Err; when the status was not 2xx, errors.As also
 // finds an *oauth2.RetrieveError behind it.
 type ResponseError struct {
-	Op          Op
-	Err         error // ErrResponseTooLarge, ErrUnexpectedStatus, ErrNotJSON, ErrInvalidResponse or ErrIssuerMismatch
+	Op          string
+	Err         error // errResponseTooLarge, errUnexpectedStatus, errNotJSON, ErrInvalidResponse or ErrIssuerMismatch
 	URL         string
 	StatusCode  int
 	ContentType string // secrets removed
@@ -312,7 +332,7 @@ type ResponseError struct {
 
 func (e *ResponseError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "pkce: %s", e.Op.endpoint())
+	fmt.Fprintf(&b, "pkce: %s", endpointName(e.Op))
 	if len(e.tried) > 0 {
 		b.WriteString(": no location yields metadata; asked in this order: ")
 		for _, t := range e.tried {
@@ -362,23 +382,24 @@ func (e *ResponseError) Unwrap() []error {
 	return []error{e.Err}
 }
 
-// A RequestError is a request that got no complete answer: the
+// A requestError is a request that got no complete answer: the
 // connection failed or was reset, or the context ended first. errors.Is
-// finds the cause, such as context.DeadlineExceeded.
-type RequestError struct {
-	Op      Op
+// and errors.As find the cause, such as context.DeadlineExceeded or a
+// *url.Error.
+type requestError struct {
+	Op      string
 	Err     error
 	Partial bool // the status line arrived, the body did not
 }
 
-func (e *RequestError) Error() string {
+func (e *requestError) Error() string {
 	if e.Partial {
-		return fmt.Sprintf("pkce: request to the %s failed while reading the response: %v", e.Op.endpoint(), e.Err)
+		return fmt.Sprintf("pkce: request to the %s failed while reading the response: %v", endpointName(e.Op), e.Err)
 	}
-	return fmt.Sprintf("pkce: request to the %s failed: %v", e.Op.endpoint(), e.Err)
+	return fmt.Sprintf("pkce: request to the %s failed: %v", endpointName(e.Op), e.Err)
 }
 
-func (e *RequestError) Unwrap() error { return e.Err }
+func (e *requestError) Unwrap() error { return e.Err }
 
 // refreshError puts a refresh failure in its class (ErrSignInRequired,
 // ErrTryLater or ErrClientRejected) while errors.Is and errors.As still
@@ -401,45 +422,45 @@ func (e *refreshError) Error() string {
 func (e *refreshError) Unwrap() []error { return []error{e.class, e.err} }
 
 // errorRule is where the error answers of op's endpoint are defined.
-func (op Op) errorRule() Rule {
+func errorRule(op string) Rule {
 	switch op {
-	case OpAuthorize:
+	case opAuthorize:
 		return "RFC 6749 §4.1.2.1"
-	case OpPush:
+	case opPush:
 		return "RFC 9126 §2.3"
-	case OpRevoke:
+	case opRevoke:
 		return "RFC 7009 §2.2.1"
-	case OpRegister:
+	case opRegister:
 		return "RFC 7591 §3.2.2"
 	}
 	return "RFC 6749 §5.2"
 }
 
-// endpoint names the endpoint of op for messages.
-func (op Op) endpoint() string {
+// endpointName names the endpoint of op for messages.
+func endpointName(op string) string {
 	switch op {
-	case OpExchange:
+	case opExchange:
 		return "token endpoint (authorization_code grant)"
-	case OpRefresh:
+	case opRefresh:
 		return "token endpoint (refresh_token grant)"
-	case OpPush:
+	case opPush:
 		return "pushed authorization request endpoint"
-	case OpRevoke:
+	case opRevoke:
 		return "revocation endpoint"
-	case OpDiscover:
+	case opDiscover:
 		return "metadata endpoint"
-	case OpAuthorize:
+	case opAuthorize:
 		return "authorization endpoint"
-	case OpResourceMetadata:
+	case opResourceMetadata:
 		return "protected resource metadata endpoint"
-	case OpRegister:
+	case opRegister:
 		return "registration endpoint"
-	case OpResource:
+	case opResource:
 		return "protected resource"
-	case OpUserInfo:
+	case opUserInfo:
 		return "userinfo endpoint"
 	}
-	return string(op)
+	return op
 }
 
 // invalidClientHint names the usual causes of invalid_client for the

@@ -233,7 +233,7 @@ const stateLength = (stateBytes*8 + 5) / 6
 // endpoint with the client's authentication (RFC 9126 §2.1), and flow.URL
 // then carries client_id and the returned request_uri only (RFC 9126 §4);
 // the flow expires with the request_uri when that comes first. An error
-// answer of the PAR endpoint is an *OAuthError with Op OpPush, a broken
+// answer of the PAR endpoint is an *OAuthError with Op opPush, a broken
 // answer a *ResponseError. Without pushing, Start makes no request and
 // ignores ctx.
 func (c *Client) Start(ctx context.Context, opts ...StartOption) (*Flow, error) {

@@ -354,7 +354,7 @@ func TestVerifyCallback(t *testing.T) {
 		}, 0, ErrAccessDenied, "", "user said no"},
 		{"error and code together is an error", func(f *Flow) params {
 			return params{"error": {"server_error"}, "code": {"c"}, "state": {f.State}, "iss": {issuer}}
-		}, 0, ErrServerError, "", "RFC 6749 §4.1.2.1"},
+		}, 0, errServerError, "", "RFC 6749 §4.1.2.1"},
 		{"code missing", func(f *Flow) params {
 			return params{"state": {f.State}, "iss": {issuer}}
 		}, 0, ErrMalformedCallback, "code", "RFC 6749 §4.1.2"},
@@ -392,7 +392,7 @@ func TestVerifyCallback(t *testing.T) {
 			} else {
 				var oe *OAuthError
 				require.ErrorAs(t, err, &oe, "a callback fails with a *CallbackError or an *OAuthError")
-				assert.Equal(t, OpAuthorize, oe.Op)
+				assert.Equal(t, opAuthorize, oe.Op)
 			}
 			assert.NotContains(t, err.Error(), f.State)
 		})

@@ -57,8 +57,7 @@ func FuzzResourceMetadata(f *testing.F) {
 		rm, err := pkce.FetchResourceMetadata(fuzzServer(status, contentType, body), resource, "")
 		if err != nil {
 			var respErr *pkce.ResponseError
-			var reqErr *pkce.RequestError
-			if !errors.As(err, &respErr) && !errors.As(err, &reqErr) {
+			if !errors.As(err, &respErr) && !noAnswer(err) {
 				t.Fatalf("untyped error %T: %v", err, err)
 			}
 			return
@@ -110,9 +109,8 @@ func FuzzRegistration(f *testing.F) {
 		reg, err := pkce.Register(fuzzServer(status, contentType, body), md, cm)
 		if err != nil {
 			var respErr *pkce.ResponseError
-			var reqErr *pkce.RequestError
 			var oauthErr *pkce.OAuthError
-			if !errors.As(err, &respErr) && !errors.As(err, &reqErr) && !errors.As(err, &oauthErr) {
+			if !errors.As(err, &respErr) && !noAnswer(err) && !errors.As(err, &oauthErr) {
 				t.Fatalf("untyped error %T: %v", err, err)
 			}
 			if strings.Contains(err.Error(), "s3cret-value") {

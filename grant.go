@@ -154,27 +154,27 @@ func NewTokenClient(cfg *oauth2.Config, opts ...Option) (*Client, error) {
 // its grant_type must not be authorization_code or refresh_token, which
 // have their own methods. Assertions and tokens in params never appear in
 // an error. Errors are an *OAuthError (the server's refusal), a
-// *ResponseError or a *RequestError, with Op OpGrant.
+// *ResponseError or a *requestError, with Op opGrant.
 func (c *Client) Grant(ctx context.Context, params url.Values) (*Token, error) {
 	gt := params.Get("grant_type")
 	switch {
 	case gt == "":
-		return nil, &RequestError{Op: OpGrant, Err: configErrorf("Grant needs a grant_type parameter (RFC 6749 §4.5)")}
+		return nil, &requestError{Op: opGrant, Err: configErrorf("Grant needs a grant_type parameter (RFC 6749 §4.5)")}
 	case ownGrants[gt] != "":
-		return nil, &RequestError{Op: OpGrant, Err: configErrorf("Grant does not send the %s grant: %s", gt, ownGrants[gt])}
+		return nil, &requestError{Op: opGrant, Err: configErrorf("Grant does not send the %s grant: %s", gt, ownGrants[gt])}
 	}
 	if gt == jwtBearerGrant {
 		if len(params["assertion"]) > 1 {
 			// Only one is checked, and a server may read either.
-			return nil, &RequestError{Op: OpGrant, Err: errors.New("pkce: the grant has more than one assertion (RFC 7523 §2.1); it was not sent")}
+			return nil, &requestError{Op: opGrant, Err: errors.New("pkce: the grant has more than one assertion (RFC 7523 §2.1); it was not sent")}
 		}
 		if err := c.checkAssertionAudience(params.Get("assertion")); err != nil {
-			return nil, &RequestError{Op: OpGrant, Err: err}
+			return nil, &requestError{Op: opGrant, Err: err}
 		}
 	}
 	for _, k := range clientParams {
 		if params.Has(k) {
-			return nil, &RequestError{Op: OpGrant, Err: configErrorf("Grant was given %s; the client adds its own authentication (RFC 6749 §2.3)", k)}
+			return nil, &requestError{Op: opGrant, Err: configErrorf("Grant was given %s; the client adds its own authentication (RFC 6749 §2.3)", k)}
 		}
 	}
 	form := url.Values{}
@@ -205,7 +205,7 @@ func (c *Client) Grant(ctx context.Context, params url.Values) (*Token, error) {
 		TokenURL:     c.config.Endpoint.TokenURL,
 		AuthStyle:    c.config.Endpoint.AuthStyle,
 	}
-	return g.retrieve(ctx, OpGrant, c.redactor().with(secrets...), func(ctx context.Context, auth url.Values) error {
+	return g.retrieve(ctx, opGrant, c.redactor().with(secrets...), func(ctx context.Context, auth url.Values) error {
 		cc := cc
 		cc.EndpointParams = url.Values{}
 		for k, v := range form {

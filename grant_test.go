@@ -146,7 +146,7 @@ func TestGrantErrorsKeepTheServersCodeAndNoAssertion(t *testing.T) {
 	var oe *pkce.OAuthError
 	require.ErrorAs(t, err, &oe)
 	assert.Equal(t, "invalid_grant", oe.Code)
-	assert.Equal(t, pkce.OpGrant, oe.Op)
+	assert.Equal(t, "token request", oe.Op)
 	assert.NotContains(t, err.Error(), assertion)
 	assert.NotContains(t, err.Error(), url.QueryEscape(assertion))
 	assert.NotContains(t, oe.Description, assertion)

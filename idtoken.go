@@ -187,7 +187,7 @@ type idTokenCheck struct {
 
 // verifyIDToken applies OpenID Connect Core §3.1.3.7 (and §12.2 when
 // check.prior is set) to raw and returns its claims.
-func (c *Client) verifyIDToken(ctx context.Context, op Op, raw string, check idTokenCheck) (*Claims, error) {
+func (c *Client) verifyIDToken(ctx context.Context, op string, raw string, check idTokenCheck) (*Claims, error) {
 	fail := func(problem, rule string) (*Claims, error) {
 		return nil, &ResponseError{Op: op, Err: ErrInvalidIDToken, URL: c.config.Endpoint.TokenURL,
 			Problem: problem, Rule: Rule("OpenID Connect Core 1.0 " + rule)}
@@ -263,7 +263,7 @@ func (c *Client) checkRefreshed(claims, prior *Claims, fail func(problem, rule s
 
 // checkSignature verifies the JWS with the issuer's keys, or with the
 // client secret for HS256 when the client opted in (§10.1).
-func (c *Client) checkSignature(ctx context.Context, op Op, jws *jose.JWS, red redactor) error {
+func (c *Client) checkSignature(ctx context.Context, op string, jws *jose.JWS, red redactor) error {
 	fail := func(problem, rule string) error {
 		return &ResponseError{Op: op, Err: ErrInvalidIDToken, URL: c.config.Endpoint.TokenURL,
 			Problem: problem, Rule: Rule("OpenID Connect Core 1.0 " + rule)}

@@ -89,7 +89,7 @@ func (c *Client) refetchKeys(ctx context.Context, ks *keySet, seen *[]jose.Key) 
 	case ks.sem <- struct{}{}:
 		defer func() { <-ks.sem }()
 	case <-ctx.Done():
-		return nil, &RequestError{Op: OpDiscover, Err: ctx.Err()}
+		return nil, &requestError{Op: opDiscover, Err: ctx.Err()}
 	}
 	if cur := ks.keys.Load(); cur != seen {
 		return cur, nil // another caller fetched while this one waited
@@ -128,20 +128,20 @@ func matching(keys []jose.Key, alg, kid string) []jose.Key {
 
 // fetchKeys GETs the JWK Set (RFC 7517 §5) without following redirects,
 // within the client's body bound and a default deadline. Its errors have
-// Op OpDiscover: the set is part of what the issuer publishes.
+// Op opDiscover: the set is part of what the issuer publishes.
 func (c *Client) fetchKeys(ctx context.Context) ([]jose.Key, error) {
-	const op = OpDiscover
+	const op = opDiscover
 	u := c.jwksURI()
 	ctx, cancel := withDefaultDeadline(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, &RequestError{Op: op, Err: err}
+		return nil, &requestError{Op: op, Err: err}
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := endpointClient(ctx, c.httpClient).Do(req)
 	if err != nil {
-		return nil, &RequestError{Op: op, Err: err}
+		return nil, &requestError{Op: op, Err: err}
 	}
 	body, err := readBody(op, resp, c.maxResponseBytes, redactor{})
 	if err != nil {
@@ -152,9 +152,9 @@ func (c *Client) fetchKeys(ctx context.Context) ([]jose.Key, error) {
 	ct := strings.ToLower(strings.TrimSpace(strings.Split(r.contentType, ";")[0]))
 	switch {
 	case r.status != http.StatusOK:
-		return nil, r.fail(ErrUnexpectedStatus, "the JWK Set must be served with status 200", rule)
+		return nil, r.fail(errUnexpectedStatus, "the JWK Set must be served with status 200", rule)
 	case ct != "application/json" && ct != "application/jwk-set+json":
-		return nil, r.fail(ErrNotJSON, "the JWK Set must be labelled application/json or application/jwk-set+json", rule)
+		return nil, r.fail(errNotJSON, "the JWK Set must be labelled application/json or application/jwk-set+json", rule)
 	}
 	keys, err := jose.ParseSet(body)
 	if err != nil {

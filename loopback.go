@@ -379,7 +379,7 @@ func failurePage(err error) loopbackPage {
 	}
 	var authErr *OAuthError
 	switch {
-	case errors.As(err, &authErr) && authErr.Op == OpAuthorize:
+	case errors.As(err, &authErr) && authErr.Op == opAuthorize:
 		p.Detail = fmt.Sprintf("The authorization server answered %q.", clip(authErr.Code, 100))
 	case errors.Is(err, ErrFlowExpired):
 		p.Detail = "The sign-in took too long."

@@ -504,7 +504,7 @@ func TestSignInLoopbackPages(t *testing.T) {
 		_, err := client.SignInLoopback(context.Background(), s.open)
 		var authErr *pkce.OAuthError
 		require.ErrorAs(t, err, &authErr)
-		assert.Equal(t, pkce.OpAuthorize, authErr.Op)
+		assert.Equal(t, "authorization", authErr.Op)
 		require.NotNil(t, s.final)
 		assert.Equal(t, http.StatusBadRequest, s.final.status)
 		assert.Contains(t, s.final.body, "Sign-in failed")

@@ -84,11 +84,11 @@ func (c *Client) acceptIDToken(ctx context.Context, f *Flow, tok *Token, secrets
 	}
 	raw := tok.member("id_token")
 	if raw == "" {
-		return nil, &ResponseError{Op: OpExchange, Err: ErrInvalidIDToken, URL: c.config.Endpoint.TokenURL,
+		return nil, &ResponseError{Op: opExchange, Err: ErrInvalidIDToken, URL: c.config.Endpoint.TokenURL,
 			Problem: "the request asked for openid, and the answer has no id_token", Rule: "OpenID Connect Core 1.0 §3.1.3.3"}
 	}
 	red := secrets.with(tok.AccessToken, tok.RefreshToken, raw, f.nonce)
-	claims, err := c.verifyIDToken(ctx, OpExchange, raw, idTokenCheck{nonce: f.nonce, maxAge: f.maxAge, red: red})
+	claims, err := c.verifyIDToken(ctx, opExchange, raw, idTokenCheck{nonce: f.nonce, maxAge: f.maxAge, red: red})
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func (c *Client) refreshFrom(ctx context.Context, cur *Token) (*Token, error) {
 		return next, nil
 	}
 	red := c.redactor(cur.RefreshToken, next.AccessToken, next.RefreshToken, raw)
-	claims, err := c.verifyIDToken(ctx, OpRefresh, raw, idTokenCheck{prior: prior, red: red})
+	claims, err := c.verifyIDToken(ctx, opRefresh, raw, idTokenCheck{prior: prior, red: red})
 	if err != nil && !errors.Is(err, ErrInvalidIDToken) {
 		// The key set could not be fetched. The server has answered, and
 		// may have rotated the refresh token: failing would throw a valid
@@ -192,5 +192,5 @@ func (c *Client) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (*
 	if !c.relyingParty() {
 		return nil, configErrorf("verifying ID tokens needs the issuer's metadata with its jwks_uri: create the client with NewFromIssuer, or WithMetadata")
 	}
-	return c.verifyIDToken(ctx, OpExchange, rawIDToken, idTokenCheck{nonce: nonce, red: c.redactor(rawIDToken, nonce)})
+	return c.verifyIDToken(ctx, opExchange, rawIDToken, idTokenCheck{nonce: nonce, red: c.redactor(rawIDToken, nonce)})
 }

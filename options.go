@@ -70,7 +70,7 @@ func WithFlowLifetime(d time.Duration) Option {
 
 // WithMaxResponseBytes bounds the bodies the client reads from the
 // authorization server; the default is 512 KiB. A longer body fails with
-// ErrResponseTooLarge instead of being cut. n must be between 1 KiB and
+// errResponseTooLarge instead of being cut. n must be between 1 KiB and
 // 16 MiB.
 func WithMaxResponseBytes(n int64) Option {
 	return func(c *Client) error {

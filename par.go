@@ -52,7 +52,7 @@ func (c *Client) push(ctx context.Context, f *Flow, req startRequest) error {
 		form.Set(req.params[i], req.params[i+1])
 	}
 	secrets := c.redactor(f.State)
-	r, err := c.postAuthenticated(ctx, OpPush, c.metadata.PushedAuthorizationRequestEndpoint, form, secrets)
+	r, err := c.postAuthenticated(ctx, opPush, c.metadata.PushedAuthorizationRequestEndpoint, form, secrets)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func (c *Client) push(ctx context.Context, f *Flow, req startRequest) error {
 	}
 	switch {
 	case r.status >= 200 && r.status < 300 && r.status != http.StatusCreated:
-		return fail(ErrUnexpectedStatus, "a successful push must answer 201 Created")
+		return fail(errUnexpectedStatus, "a successful push must answer 201 Created")
 	case r.status != http.StatusCreated:
 		return r.errorResponse("RFC 9126 §2.3")
 	}

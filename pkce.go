@@ -64,12 +64,12 @@ func ParseVerifier(s string) (Verifier, error) {
 func checkVerifier(s string) error {
 	if len(s) < minVerifierLength || len(s) > maxVerifierLength {
 		return fmt.Errorf("%w: it has %d characters; RFC 7636 §4.1 requires %d to %d",
-			ErrInvalidVerifier, len(s), minVerifierLength, maxVerifierLength)
+			errInvalidVerifier, len(s), minVerifierLength, maxVerifierLength)
 	}
 	for i := 0; i < len(s); i++ {
 		if !isUnreserved(s[i]) {
 			return fmt.Errorf("%w: character %d is outside [A-Za-z0-9-._~] (RFC 7636 §4.1)",
-				ErrInvalidVerifier, i+1)
+				errInvalidVerifier, i+1)
 		}
 	}
 	return nil

@@ -60,7 +60,7 @@ func TestParseVerifier(t *testing.T) {
 				assert.Equal(t, tt.in, v.Reveal())
 				return
 			}
-			assert.ErrorIs(t, err, ErrInvalidVerifier)
+			assert.ErrorIs(t, err, errInvalidVerifier)
 			assert.ErrorContains(t, err, tt.wantRule)
 			assert.ErrorContains(t, err, "RFC 7636 §4.1")
 			if len(tt.in) >= minSecret {
@@ -98,5 +98,5 @@ func TestVerifierJSON(t *testing.T) {
 	assert.Equal(t, v.Challenge(), back.verifier.Challenge())
 
 	err = json.Unmarshal([]byte(`{"state":"s","verifier":"too-short"}`), &back)
-	assert.ErrorIs(t, err, ErrInvalidVerifier, "a stored verifier is checked on the way back in")
+	assert.ErrorIs(t, err, errInvalidVerifier, "a stored verifier is checked on the way back in")
 }

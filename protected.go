@@ -312,7 +312,7 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 
 	challenge := bearerChallenge(resp.Header)
 	if _, err := ParseChallenges(resp.Header); err != nil {
-		return nil, false, &ResponseError{Op: OpResource, Err: ErrInvalidResponse, URL: reqURL.String(), StatusCode: resp.StatusCode,
+		return nil, false, &ResponseError{Op: opResource, Err: ErrInvalidResponse, URL: reqURL.String(), StatusCode: resp.StatusCode,
 			Problem: strings.TrimPrefix(err.Error(), "pkce: "), Rule: "RFC 9110 §11.6.1"}
 	}
 	if s == nil {
@@ -358,7 +358,7 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 			if err == nil {
 				return s, true, nil
 			}
-			rejected = s.dynamic && errors.Is(err, ErrInvalidClient)
+			rejected = s.dynamic && errors.Is(err, errInvalidClient)
 		}
 		ns := *s
 		ns.rejected = false

@@ -94,7 +94,7 @@ func steered(reqURL *url.URL, err error) error {
 // metadata at the locations asked, as opposed to broken metadata.
 func noMetadataHere(err error) bool {
 	var re *ResponseError
-	return errors.As(err, &re) && (errors.Is(err, ErrNotJSON) || errors.Is(err, ErrUnexpectedStatus) && re.StatusCode >= 400 && re.StatusCode < 500)
+	return errors.As(err, &re) && (errors.Is(err, errNotJSON) || errors.Is(err, errUnexpectedStatus) && re.StatusCode >= 400 && re.StatusCode < 500)
 }
 
 // chooseServer runs the application's choice, which must be one of the
@@ -137,7 +137,7 @@ func legacyMetadata(ctx context.Context, fallback *http.Client, reqURL *url.URL)
 	}
 	iu, perr := url.Parse(md.Issuer)
 	if perr != nil || checkIssuer(md.Issuer) != nil || !sameOrigin(iu, reqURL) {
-		return nil, &ResponseError{Op: OpDiscover, Err: ErrIssuerMismatch, URL: from,
+		return nil, &ResponseError{Op: opDiscover, Err: ErrIssuerMismatch, URL: from,
 			Problem: fmt.Sprintf("the issuer member %q is not on the origin %q of the MCP server", clip(md.Issuer, 200), origin),
 			Rule:    "MCP 2025-03-26 Server Metadata Discovery", Also: []Rule{"RFC 8414 §3.3"}}
 	}

@@ -126,7 +126,7 @@ func (t *Transport) signIn(ctx context.Context, s *session) error {
 		return configErrorf("the Transport has no SignIn function")
 	}
 	tok, err := t.callSignIn(ctx, s.client)
-	if err != nil && s.dynamic && errors.Is(err, ErrInvalidClient) {
+	if err != nil && s.dynamic && errors.Is(err, errInvalidClient) {
 		if err := t.registerDynamically(ctx, s); err != nil {
 			return err
 		}

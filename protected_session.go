@@ -60,7 +60,7 @@ func (t *Transport) token(ctx context.Context, s *session) (*TokenSource, *oauth
 	switch {
 	case errors.Is(err, ErrSignInRequired):
 		return nil, nil, nil
-	case s.dynamic && errors.Is(err, ErrInvalidClient):
+	case s.dynamic && errors.Is(err, errInvalidClient):
 		// The server no longer knows the registration: the next 401
 		// registers again and signs in (RFC 7591 §3).
 		t.mu.Lock()

@@ -286,7 +286,7 @@ var providers = []providerRow{
 			defer r.srv.SetFaults(pkcetest.Faults{MetadataIssuer: slash(r.srv.Issuer())})
 			_, err := r.client.Refresh(context.Background(), r.tok.RefreshToken)
 			assert.ErrorIs(t, err, pkce.ErrSignInRequired, "403 invalid_grant means sign in again")
-			assert.ErrorIs(t, err, pkce.ErrInvalidGrant)
+			assert.ErrorIs(t, err, pkce.ErrorCode("invalid_grant"))
 		},
 	},
 	{
@@ -469,7 +469,7 @@ var providers = []providerRow{
 			strict, err := r.newClient(pkce.WithAuthMethod(pkce.AuthSecretPost))
 			require.NoError(t, err)
 			_, err = signInOnce(t, r.srv, strict)
-			assert.ErrorIs(t, err, pkce.ErrUnexpectedStatus, "without WithAcceptedTokenStatus(201) the answer is refused")
+			assert.ErrorIs(t, err, pkce.ErrInvalidResponse, "without WithAcceptedTokenStatus(201) the answer is refused")
 		},
 	},
 	{
@@ -553,7 +553,7 @@ var providers = []providerRow{
 				Endpoint: oauth2.Endpoint{AuthURL: r.srv.AuthURL(), TokenURL: r.srv.TokenURL()}})
 			require.NoError(t, err)
 			_, err = signInOnce(t, r.srv, public)
-			assert.ErrorIs(t, err, pkce.ErrInvalidClient)
+			assert.ErrorIs(t, err, pkce.ErrorCode("invalid_client"))
 		},
 	},
 	{
@@ -729,7 +729,7 @@ func assertErrorWith200(t *testing.T, r *providerRun) {
 	var oe *pkce.OAuthError
 	require.ErrorAs(t, err, &oe)
 	assert.Equal(t, http.StatusOK, oe.StatusCode, "sent with 200")
-	assert.ErrorIs(t, err, pkce.ErrInvalidGrant)
+	assert.ErrorIs(t, err, pkce.ErrorCode("invalid_grant"))
 }
 
 // TestProvidersAreInProvidersGuide checks that the provider table of

@@ -111,7 +111,7 @@ func TestDiscoveryDoesNotFallBackOnServerErrors(t *testing.T) {
 	require.Error(t, err)
 	var re *pkce.ResponseError
 	require.ErrorAs(t, err, &re)
-	assert.ErrorIs(t, err, pkce.ErrUnexpectedStatus)
+	assert.ErrorIs(t, err, pkce.ErrInvalidResponse)
 	assert.Equal(t, http.StatusServiceUnavailable, re.StatusCode)
 	assert.Len(t, srv.MetadataRequests(), 1, "a 5xx is a failure to report, not a reason to look elsewhere")
 }
@@ -135,7 +135,7 @@ func TestDiscoveryRefusesRedirectsToAnotherOrigin(t *testing.T) {
 
 	_, err := pkce.Discover(context.Background(), issuer)
 	require.Error(t, err)
-	assert.ErrorIs(t, err, pkce.ErrUnexpectedStatus)
+	assert.ErrorIs(t, err, pkce.ErrInvalidResponse)
 	assert.Contains(t, err.Error(), elsewhere.MetadataURL(), "the error names the redirect's target")
 	assert.Empty(t, elsewhere.MetadataRequests(), "the other origin is never asked")
 }

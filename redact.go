@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/pkcekit/pkce/internal/link"
 )
 
 // A redactor removes the secrets of one request (client secret, Basic
@@ -127,13 +129,10 @@ func lower(c byte) byte {
 	return c
 }
 
-// Redact returns text with each of secrets replaced by "[redacted]" in
-// every form a server may echo it in (raw, percent-encoded, escaped in JSON
-// or HTML), the way the package cleans what it quotes in errors. It is for
-// tools that record requests and answers, such as package servercheck's
-// reports; secrets shorter than four bytes are left alone.
-func Redact(text string, secrets ...string) string {
-	return redactor{extra: secrets}.clean(text)
+func init() {
+	link.Redact = func(text string, secrets ...string) string {
+		return redactor{extra: secrets}.clean(text)
+	}
 }
 
 func (r redactor) clean(s string) string {

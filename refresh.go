@@ -25,7 +25,7 @@ import (
 //
 // Every error matches exactly one of ErrSignInRequired, ErrTryLater and
 // ErrClientRejected (see the table in doc.go), and errors.As still finds
-// the cause: an *OAuthError, a *ResponseError or a *RequestError.
+// the cause: an *OAuthError, a *ResponseError or a *requestError.
 //
 // Most applications do not call Refresh: a TokenSource calls it when the
 // token nears expiry, once however many goroutines ask.
@@ -49,7 +49,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, scopes ...str
 		Scopes:       scopes,
 		AuthStyle:    c.config.Endpoint.AuthStyle,
 	}
-	tok, err := c.retrieve(ctx, OpRefresh, c.redactor(refreshToken), func(ctx context.Context, auth url.Values) error {
+	tok, err := c.retrieve(ctx, opRefresh, c.redactor(refreshToken), func(ctx context.Context, auth url.Values) error {
 		cc := cc
 		cc.EndpointParams = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
 		if len(c.resources) > 0 {
@@ -103,9 +103,9 @@ func (c *Client) classify(err error, refreshToken string) error {
 	case status >= 500, status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
 	case oe != nil:
 		switch ErrorCode(oe.Code) {
-		case ErrInvalidGrant:
+		case errInvalidGrant:
 			class = ErrSignInRequired
-		case ErrInvalidClient, "unauthorized_client", "unsupported_grant_type":
+		case errInvalidClient, "unauthorized_client", "unsupported_grant_type":
 			class = ErrClientRejected
 			if c.refusals.repeated(refreshToken, status, oe.Code, true, c.now()) {
 				class = ErrSignInRequired
@@ -115,7 +115,7 @@ func (c *Client) classify(err error, refreshToken string) error {
 				class = ErrSignInRequired
 			}
 		}
-	case re != nil && status >= 400 && !errors.Is(re, ErrInvalidResponse):
+	case re != nil && status >= 400 && re.Err != ErrInvalidResponse:
 		class = ErrSignInRequired
 	}
 	return &refreshError{class: class, err: err}

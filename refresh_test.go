@@ -108,9 +108,9 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 		class error
 		code  pkce.ErrorCode
 	}{
-		{"revoked refresh token: sign in again", func(s *stack, rt string) { s.srv.RevokeRefreshToken(rt) }, pkce.ErrSignInRequired, pkce.ErrInvalidGrant},
-		{"503 is transient", func(s *stack, _ string) { s.srv.SetFaults(pkcetest.Faults{TokenStatus: 503}) }, pkce.ErrTryLater, pkce.ErrTemporarilyUnavailable},
-		{"500 is transient", func(s *stack, _ string) { s.srv.SetFaults(pkcetest.Faults{TokenStatus: 500}) }, pkce.ErrTryLater, pkce.ErrServerError},
+		{"revoked refresh token: sign in again", func(s *stack, rt string) { s.srv.RevokeRefreshToken(rt) }, pkce.ErrSignInRequired, pkce.ErrorCode("invalid_grant")},
+		{"503 is transient", func(s *stack, _ string) { s.srv.SetFaults(pkcetest.Faults{TokenStatus: 503}) }, pkce.ErrTryLater, pkce.ErrorCode("temporarily_unavailable")},
+		{"500 is transient", func(s *stack, _ string) { s.srv.SetFaults(pkcetest.Faults{TokenStatus: 500}) }, pkce.ErrTryLater, pkce.ErrorCode("server_error")},
 		{"429 is transient", func(s *stack, _ string) {
 			s.srv.SetFaults(pkcetest.Faults{Raw: &pkcetest.RawResponse{Status: 429, ContentType: "application/json", Body: `{"error":"slow_down"}`}})
 		}, pkce.ErrTryLater, "slow_down"},
@@ -118,7 +118,7 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 		// v1: the client was rejected, not the grant (v0: sign-in required).
 		{"invalid_client rejects the client", func(s *stack, _ string) {
 			s.srv.SetFaults(pkcetest.Faults{Raw: &pkcetest.RawResponse{Status: 401, ContentType: "application/json", Body: `{"error":"invalid_client"}`}})
-		}, pkce.ErrClientRejected, pkce.ErrInvalidClient},
+		}, pkce.ErrClientRejected, pkce.ErrorCode("invalid_client")},
 		{"unauthorized_client rejects the client", func(s *stack, _ string) {
 			s.srv.SetFaults(pkcetest.Faults{Raw: &pkcetest.RawResponse{Status: 400, ContentType: "application/json", Body: `{"error":"unauthorized_client"}`}})
 		}, pkce.ErrClientRejected, pkce.ErrorCode("unauthorized_client")},
@@ -135,7 +135,7 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 				assert.ErrorIs(t, err, tt.code)
 				var oe *pkce.OAuthError
 				require.ErrorAs(t, err, &oe)
-				assert.Equal(t, pkce.OpRefresh, oe.Op)
+				assert.Equal(t, "refresh", oe.Op)
 			}
 			assert.NotContains(t, err.Error(), tok.RefreshToken)
 		})
@@ -146,8 +146,7 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 		s.srv.Close()
 		_, err := s.client.Refresh(context.Background(), tok.RefreshToken)
 		assertOneClass(t, err, pkce.ErrTryLater)
-		var re *pkce.RequestError
-		assert.ErrorAs(t, err, &re)
+		assert.True(t, noAnswer(err), "%v", err)
 	})
 	t.Run("no refresh token is terminal", func(t *testing.T) {
 		s := newStack(t, pkcetest.MethodBasic, pkcetest.Config{})
@@ -162,7 +161,7 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 		require.NoError(t, err)
 		_, err = s.client.Refresh(context.Background(), tok.RefreshToken)
 		assert.ErrorIs(t, err, pkce.ErrSignInRequired)
-		assert.ErrorIs(t, err, pkce.ErrInvalidGrant)
+		assert.ErrorIs(t, err, pkce.ErrorCode("invalid_grant"))
 	})
 }
 
@@ -324,7 +323,7 @@ func TestTokenSourceFailures(t *testing.T) {
 		for range 5 {
 			_, err := src.Token()
 			assert.ErrorIs(t, err, pkce.ErrSignInRequired)
-			assert.ErrorIs(t, err, pkce.ErrInvalidGrant)
+			assert.ErrorIs(t, err, pkce.ErrorCode("invalid_grant"))
 			clock.Advance(time.Hour)
 		}
 		assert.Equal(t, 1, s.srv.RefreshRequests(), "the server is not hammered")
@@ -509,12 +508,12 @@ func TestRefreshErrorClasses(t *testing.T) {
 		run   func(t *testing.T) error
 		want  error
 		also  error // matched too, when set
-		cause bool  // errors.As finds an *OAuthError, *ResponseError or *RequestError
+		cause bool  // errors.As finds an *OAuthError, *ResponseError, or is a request without an answer
 	}{
 		// Status 5xx, 408, 429 (with or without an error object): try later.
-		{name: "5xx: 500 with invalid_grant", run: refresh(oauthError(500, "invalid_grant")), want: pkce.ErrTryLater, also: pkce.ErrInvalidGrant, cause: true},
-		{name: "5xx: 500 with invalid_client", run: refresh(oauthError(500, "invalid_client")), want: pkce.ErrTryLater, also: pkce.ErrInvalidClient, cause: true},
-		{name: "5xx: 502 with an HTML page", run: refresh(rawResponse(502, "text/html", htmlPage)), want: pkce.ErrTryLater, also: pkce.ErrNotJSON, cause: true},
+		{name: "5xx: 500 with invalid_grant", run: refresh(oauthError(500, "invalid_grant")), want: pkce.ErrTryLater, also: pkce.ErrorCode("invalid_grant"), cause: true},
+		{name: "5xx: 500 with invalid_client", run: refresh(oauthError(500, "invalid_client")), want: pkce.ErrTryLater, also: pkce.ErrorCode("invalid_client"), cause: true},
+		{name: "5xx: 502 with an HTML page", run: refresh(rawResponse(502, "text/html", htmlPage)), want: pkce.ErrTryLater, also: pkce.ErrInvalidResponse, cause: true},
 		{name: "5xx: 503 with an empty body", run: refresh(rawResponse(503, "", "")), want: pkce.ErrTryLater, cause: true},
 		{name: "5xx: 504 with temporarily_unavailable", run: refresh(oauthError(504, "temporarily_unavailable")), want: pkce.ErrTryLater, cause: true},
 		{name: "408 with invalid_grant", run: refresh(oauthError(408, "invalid_grant")), want: pkce.ErrTryLater, cause: true},
@@ -523,26 +522,26 @@ func TestRefreshErrorClasses(t *testing.T) {
 		{name: "429 with an empty body", run: refresh(rawResponse(429, "", "")), want: pkce.ErrTryLater, cause: true},
 
 		// Error object invalid_grant: sign in again.
-		{name: "invalid_grant at 400", run: refresh(oauthError(400, "invalid_grant")), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidGrant, cause: true},
-		{name: "invalid_grant at 401", run: refresh(oauthError(401, "invalid_grant")), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidGrant, cause: true},
-		{name: "invalid_grant at 200", run: refresh(oauthError(200, "invalid_grant")), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidGrant, cause: true},
+		{name: "invalid_grant at 400", run: refresh(oauthError(400, "invalid_grant")), want: pkce.ErrSignInRequired, also: pkce.ErrorCode("invalid_grant"), cause: true},
+		{name: "invalid_grant at 401", run: refresh(oauthError(401, "invalid_grant")), want: pkce.ErrSignInRequired, also: pkce.ErrorCode("invalid_grant"), cause: true},
+		{name: "invalid_grant at 200", run: refresh(oauthError(200, "invalid_grant")), want: pkce.ErrSignInRequired, also: pkce.ErrorCode("invalid_grant"), cause: true},
 
 		// invalid_client, unauthorized_client, unsupported_grant_type: the client is rejected.
-		{name: "invalid_client", run: refresh(oauthError(401, "invalid_client")), want: pkce.ErrClientRejected, also: pkce.ErrInvalidClient, cause: true},
+		{name: "invalid_client", run: refresh(oauthError(401, "invalid_client")), want: pkce.ErrClientRejected, also: pkce.ErrorCode("invalid_client"), cause: true},
 		{name: "unauthorized_client", run: refresh(oauthError(400, "unauthorized_client")), want: pkce.ErrClientRejected, also: pkce.ErrorCode("unauthorized_client"), cause: true},
 		{name: "unsupported_grant_type", run: refresh(oauthError(400, "unsupported_grant_type")), want: pkce.ErrClientRejected, also: pkce.ErrorCode("unsupported_grant_type"), cause: true},
 
 		// The same client rejection again, another refresh served: sign in again.
 		{name: "client rejection again after the back-off, another refresh served between", run: again(oauthError(400, "unauthorized_client"), oauthError(400, "unauthorized_client"), time.Second, true), want: pkce.ErrSignInRequired, also: pkce.ErrorCode("unauthorized_client"), cause: true},
-		{name: "client rejection again after the back-off, nothing else served", run: again(oauthError(401, "invalid_client"), oauthError(401, "invalid_client"), time.Minute, false), want: pkce.ErrClientRejected, also: pkce.ErrInvalidClient, cause: true},
+		{name: "client rejection again after the back-off, nothing else served", run: again(oauthError(401, "invalid_client"), oauthError(401, "invalid_client"), time.Minute, false), want: pkce.ErrClientRejected, also: pkce.ErrorCode("invalid_client"), cause: true},
 
 		// The same 4xx code again after the back-off: sign in again.
-		{name: "the same 4xx code again after the back-off, another refresh served between", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), time.Second, true), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidRequest, cause: true},
-		{name: "the same 4xx code again after the back-off, nothing else served", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), time.Minute, false), want: pkce.ErrTryLater, also: pkce.ErrInvalidRequest, cause: true},
-		{name: "the same 4xx code persisting 10 minutes, nothing else served", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), 10*time.Minute, false), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidRequest, cause: true},
+		{name: "the same 4xx code again after the back-off, another refresh served between", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), time.Second, true), want: pkce.ErrSignInRequired, also: pkce.ErrorCode("invalid_request"), cause: true},
+		{name: "the same 4xx code again after the back-off, nothing else served", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), time.Minute, false), want: pkce.ErrTryLater, also: pkce.ErrorCode("invalid_request"), cause: true},
+		{name: "the same 4xx code persisting 10 minutes, nothing else served", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), 10*time.Minute, false), want: pkce.ErrSignInRequired, also: pkce.ErrorCode("invalid_request"), cause: true},
 		{name: "the same client rejection persisting 10 minutes, nothing else served", run: again(oauthError(400, "unauthorized_client"), oauthError(400, "unauthorized_client"), time.Hour, false), want: pkce.ErrClientRejected, cause: true},
-		{name: "the same 4xx code again within the back-off", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), 500*time.Millisecond, true), want: pkce.ErrTryLater, also: pkce.ErrInvalidRequest, cause: true},
-		{name: "another 4xx code the second time", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_scope"), time.Hour, true), want: pkce.ErrTryLater, also: pkce.ErrInvalidScope, cause: true},
+		{name: "the same 4xx code again within the back-off", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_request"), 500*time.Millisecond, true), want: pkce.ErrTryLater, also: pkce.ErrorCode("invalid_request"), cause: true},
+		{name: "another 4xx code the second time", run: again(oauthError(400, "invalid_request"), oauthError(400, "invalid_scope"), time.Hour, true), want: pkce.ErrTryLater, also: pkce.ErrorCode("invalid_scope"), cause: true},
 		{name: "the same 5xx again after the back-off", run: again(oauthError(503, "temporarily_unavailable"), oauthError(503, "temporarily_unavailable"), time.Hour, true), want: pkce.ErrTryLater, cause: true},
 
 		// A malformed answer: try later, however often.
@@ -554,27 +553,27 @@ func TestRefreshErrorClasses(t *testing.T) {
 		{name: "Tokens: the stored value does not decode", run: storedInTokens(`{"access_token":"at","refresh_to`), want: pkce.ErrSignInRequired},
 
 		// Any other code: try later.
-		{name: "other code: invalid_request", run: refresh(oauthError(400, "invalid_request")), want: pkce.ErrTryLater, also: pkce.ErrInvalidRequest, cause: true},
-		{name: "other code: invalid_scope", run: refresh(oauthError(400, "invalid_scope")), want: pkce.ErrTryLater, also: pkce.ErrInvalidScope, cause: true},
+		{name: "other code: invalid_request", run: refresh(oauthError(400, "invalid_request")), want: pkce.ErrTryLater, also: pkce.ErrorCode("invalid_request"), cause: true},
+		{name: "other code: invalid_scope", run: refresh(oauthError(400, "invalid_scope")), want: pkce.ErrTryLater, also: pkce.ErrorCode("invalid_scope"), cause: true},
 		{name: "other code: access_denied", run: refresh(oauthError(400, "access_denied")), want: pkce.ErrTryLater, also: pkce.ErrAccessDenied, cause: true},
-		{name: "other code: server_error at 400", run: refresh(oauthError(400, "server_error")), want: pkce.ErrTryLater, also: pkce.ErrServerError, cause: true},
-		{name: "other code: temporarily_unavailable at 400", run: refresh(oauthError(400, "temporarily_unavailable")), want: pkce.ErrTryLater, also: pkce.ErrTemporarilyUnavailable, cause: true},
+		{name: "other code: server_error at 400", run: refresh(oauthError(400, "server_error")), want: pkce.ErrTryLater, also: pkce.ErrorCode("server_error"), cause: true},
+		{name: "other code: temporarily_unavailable at 400", run: refresh(oauthError(400, "temporarily_unavailable")), want: pkce.ErrTryLater, also: pkce.ErrorCode("temporarily_unavailable"), cause: true},
 		{name: "other code: unknown", run: refresh(oauthError(400, "made_up_code")), want: pkce.ErrTryLater, also: pkce.ErrorCode("made_up_code"), cause: true},
 
 		// 4xx (not 408/429) without an error object: sign in again.
 		{name: "4xx without an error object: 400 empty body", run: refresh(rawResponse(400, "", "")), want: pkce.ErrSignInRequired, cause: true},
-		{name: "4xx without an error object: 401 HTML", run: refresh(rawResponse(401, "text/html", htmlPage)), want: pkce.ErrSignInRequired, also: pkce.ErrNotJSON, cause: true},
-		{name: "4xx without an error object: 400 JSON without error", run: refresh(jsonResponse(400, `{"message":"unknown refresh token"}`)), want: pkce.ErrSignInRequired, also: pkce.ErrUnexpectedStatus, cause: true},
+		{name: "4xx without an error object: 401 HTML", run: refresh(rawResponse(401, "text/html", htmlPage)), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidResponse, cause: true},
+		{name: "4xx without an error object: 400 JSON without error", run: refresh(jsonResponse(400, `{"message":"unknown refresh token"}`)), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidResponse, cause: true},
 		{name: "4xx without an error object: 404 text", run: refresh(rawResponse(404, "text/plain", "not found")), want: pkce.ErrSignInRequired, cause: true},
 
 		// 2xx malformed, 3xx, network error, timeout: try later.
 		{name: "2xx malformed: access_token missing", run: refresh(jsonResponse(200, `{"token_type":"Bearer"}`)), want: pkce.ErrTryLater, also: pkce.ErrInvalidResponse, cause: true},
-		{name: "2xx malformed: HTML", run: refresh(rawResponse(200, "text/html", htmlPage)), want: pkce.ErrTryLater, also: pkce.ErrNotJSON, cause: true},
-		{name: "2xx malformed: 201", run: refresh(jsonResponse(201, `{"access_token":"a","token_type":"Bearer"}`)), want: pkce.ErrTryLater, also: pkce.ErrUnexpectedStatus, cause: true},
+		{name: "2xx malformed: HTML", run: refresh(rawResponse(200, "text/html", htmlPage)), want: pkce.ErrTryLater, also: pkce.ErrInvalidResponse, cause: true},
+		{name: "2xx malformed: 201", run: refresh(jsonResponse(201, `{"access_token":"a","token_type":"Bearer"}`)), want: pkce.ErrTryLater, also: pkce.ErrInvalidResponse, cause: true},
 		{name: "2xx malformed: Access_Token next to access_token", run: refresh(jsonResponse(200, `{"access_token":"a","Access_Token":"b","token_type":"Bearer"}`)), want: pkce.ErrTryLater, also: pkce.ErrInvalidResponse, cause: true},
 		{name: "3xx: 302", run: refresh(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "https://elsewhere.example/token", http.StatusFound)
-		}), want: pkce.ErrTryLater, also: pkce.ErrUnexpectedStatus, cause: true},
+		}), want: pkce.ErrTryLater, also: pkce.ErrInvalidResponse, cause: true},
 		{name: "network error: connection refused", run: func(t *testing.T) error {
 			te := newTokenEndpoint(t, goodToken)
 			c := clientFor(t, te, testSecret)
@@ -667,8 +666,7 @@ func TestRefreshErrorClasses(t *testing.T) {
 			if tt.cause {
 				var oe *pkce.OAuthError
 				var re *pkce.ResponseError
-				var qe *pkce.RequestError
-				assert.True(t, errors.As(err, &oe) || errors.As(err, &re) || errors.As(err, &qe), "errors.As finds the cause of %v", err)
+				assert.True(t, errors.As(err, &oe) || errors.As(err, &re) || noAnswer(err), "errors.As finds the cause of %v", err)
 			}
 			if err != nil {
 				assert.NotContains(t, err.Error(), "old-refresh")

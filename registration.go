@@ -123,7 +123,7 @@ var registrationMembers = []string{"client_id", "client_secret", "client_secret_
 // md.Issuer.
 //
 // The answer must be 201 (or 200, which servers in use send) with a JSON
-// object carrying client_id (RFC 7591 §3.2.1); an error object is an *OAuthError with Op OpRegister
+// object carrying client_id (RFC 7591 §3.2.1); an error object is an *OAuthError with Op opRegister
 // (RFC 7591 §3.2.2, e.g. invalid_redirect_uri), anything else a
 // *ResponseError. The server's token_endpoint_auth_method decides how the
 // client authenticates; when the answer omits it, the method asked for
@@ -158,25 +158,25 @@ func register(ctx context.Context, fallback *http.Client, md *Metadata, cm Clien
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, md.RegistrationEndpoint, strings.NewReader(string(body)))
 	if err != nil {
-		return nil, &RequestError{Op: OpRegister, Err: err}
+		return nil, &requestError{Op: opRegister, Err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	resp, err := endpointClient(ctx, fallback).Do(req)
 	if err != nil {
-		return nil, &RequestError{Op: OpRegister, Err: err}
+		return nil, &requestError{Op: opRegister, Err: err}
 	}
-	raw, err := readBody(OpRegister, resp, limit, redactor{})
+	raw, err := readBody(opRegister, resp, limit, redactor{})
 	if err != nil {
 		return nil, err
 	}
-	r := newServerResponse(OpRegister, md.RegistrationEndpoint, resp, raw, redactor{}, cm.TokenEndpointAuthMethod)
+	r := newServerResponse(opRegister, md.RegistrationEndpoint, resp, raw, redactor{}, cm.TokenEndpointAuthMethod)
 	// RFC 7591 §3.2.1 answers 201; servers in use (MCP authorization
 	// servers among them) answer 200 with the same complete client
 	// information, which is checked below as strictly, so both count.
 	if r.status != http.StatusCreated && r.status != http.StatusOK {
 		if r.status >= 200 && r.status < 300 {
-			return nil, r.fail(ErrUnexpectedStatus, "a successful registration must have status 201 (or 200)", "RFC 7591 §3.2.1")
+			return nil, r.fail(errUnexpectedStatus, "a successful registration must have status 201 (or 200)", "RFC 7591 §3.2.1")
 		}
 		return nil, r.errorResponse("RFC 7591 §3.2.2")
 	}

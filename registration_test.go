@@ -44,7 +44,7 @@ func TestRegister(t *testing.T) {
 		{name: "a complete registration answered 200 instead of 201 is accepted", method: pkce.AuthNone, status: 200,
 			body: `{"client_id":"c1"}`, want: &pkce.Registration{ClientID: "c1", AuthMethod: pkce.AuthNone}},
 		{name: "another 2xx is not a registration", method: pkce.AuthNone, status: 202,
-			body: `{"client_id":"c1"}`, is: pkce.ErrUnexpectedStatus},
+			body: `{"client_id":"c1"}`, is: pkce.ErrInvalidResponse},
 		{name: "client_id is required", method: pkce.AuthNone, status: 201,
 			body: `{"token_endpoint_auth_method":"none"}`, is: pkce.ErrInvalidResponse},
 		{name: "a secret method without a secret is refused", method: pkce.AuthSecretBasic, status: 201,

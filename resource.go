@@ -64,7 +64,7 @@ const wellKnownResourcePath = "/.well-known/oauth-protected-resource"
 // token for everything below it. Its
 // authorization_servers must be a non-empty list of issuer identifiers
 // (RFC 9728 §2, MCP 2025-11-25). Failures are a *ResponseError with Op
-// OpResourceMetadata, matching ErrInvalidResponse when the document is
+// opResourceMetadata, matching ErrInvalidResponse when the document is
 // wrong.
 //
 // The requests use the *http.Client in ctx under oauth2.HTTPClient, or
@@ -98,7 +98,7 @@ func fetchResourceMetadata(ctx context.Context, fallback *http.Client, resourceU
 			err = allow(resource, mu)
 		}
 		if err != nil {
-			return nil, &ResponseError{Op: OpResourceMetadata, Err: ErrInvalidResponse, URL: resourceURL,
+			return nil, &ResponseError{Op: opResourceMetadata, Err: ErrInvalidResponse, URL: resourceURL,
 				Problem: fmt.Sprintf("the challenge's resource_metadata %q is not followed: %s", clip(metadataURL, 200), configProblem(err)),
 				Rule:    "RFC 9728 §5.1", Also: []Rule{"RFC 9728 §7.7"}}
 		}
@@ -119,7 +119,7 @@ func fetchResourceMetadata(ctx context.Context, fallback *http.Client, resourceU
 	for i, u := range locations {
 		rm = new(ResourceMetadata)
 		var tryNext bool
-		from, tryNext, err = fetchJSON(ctx, hc, OpResourceMetadata, u, limit, "RFC 9728 §3.2", "RFC 9728 §2", resourceMetadataMembers, rm)
+		from, tryNext, err = fetchJSON(ctx, hc, opResourceMetadata, u, limit, "RFC 9728 §3.2", "RFC 9728 §2", resourceMetadataMembers, rm)
 		if !tryNext || i == len(locations)-1 {
 			break
 		}
@@ -143,7 +143,7 @@ func fetchResourceMetadata(ctx context.Context, fallback *http.Client, resourceU
 // Transport.AllowAncestorResource).
 func (rm *ResourceMetadata) check(requested *url.URL, from string, ancestors bool) error {
 	invalid := func(problem string, rule Rule, also ...Rule) error {
-		return &ResponseError{Op: OpResourceMetadata, Err: ErrInvalidResponse, URL: from, StatusCode: http.StatusOK,
+		return &ResponseError{Op: opResourceMetadata, Err: ErrInvalidResponse, URL: from, StatusCode: http.StatusOK,
 			Problem: problem, Rule: rule, Also: also}
 	}
 	if rm.Resource == "" {

@@ -181,7 +181,7 @@ func TestFetchResourceMetadata(t *testing.T) {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					http.Redirect(w, r, "/elsewhere", http.StatusFound)
 				})
-			}, "/elsewhere": prm("/mcp")}, nil, "/mcp", []string{"/.well-known/oauth-protected-resource/mcp"}, pkce.ErrUnexpectedStatus},
+			}, "/elsewhere": prm("/mcp")}, nil, "/mcp", []string{"/.well-known/oauth-protected-resource/mcp"}, pkce.ErrInvalidResponse},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,7 +20,7 @@ import (
 // serverResponse is one answer of the authorization server, its body read
 // in full within the client's bound.
 type serverResponse struct {
-	op          Op
+	op          string
 	url         string
 	status      int
 	contentType string
@@ -30,7 +30,7 @@ type serverResponse struct {
 	authMethod  AuthMethod
 }
 
-func newServerResponse(op Op, u string, resp *http.Response, body []byte, secrets redactor, m AuthMethod) *serverResponse {
+func newServerResponse(op string, u string, resp *http.Response, body []byte, secrets redactor, m AuthMethod) *serverResponse {
 	return &serverResponse{op: op, url: u, status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"),
 		body: body, http: resp, secrets: secrets, authMethod: m}
 }
@@ -46,7 +46,7 @@ func (r *serverResponse) fail(kind error, problem string, rules ...Rule) error {
 	if len(rules) > 1 {
 		e.Also = rules[1:]
 	}
-	if r.op == OpDiscover || r.op == OpResourceMetadata || r.op == OpRegister {
+	if r.op == opDiscover || r.op == opResourceMetadata || r.op == opRegister {
 		e.URL = r.url
 	}
 	if r.status < 200 || r.status > 299 {
@@ -62,7 +62,7 @@ func (r *serverResponse) excerpt() string {
 	if len(r.body) == 0 {
 		return "" // nothing to quote, and the problem already says so
 	}
-	if r.op == OpRegister {
+	if r.op == opRegister {
 		return fmt.Sprintf("%d bytes", len(r.body))
 	}
 	return r.secrets.excerpt(r.body)
@@ -103,12 +103,12 @@ func (r *serverResponse) retrieveError(code, description, uri string) *oauth2.Re
 // otherwise.
 func (r *serverResponse) errorResponse(rules ...Rule) error {
 	if r.status >= 300 && r.status < 400 {
-		return r.fail(ErrUnexpectedStatus, fmt.Sprintf("a redirect to %q, which is not followed: the request carries credentials",
+		return r.fail(errUnexpectedStatus, fmt.Sprintf("a redirect to %q, which is not followed: the request carries credentials",
 			clip(r.secrets.clean(r.http.Header.Get("Location")), 200)), rules...)
 	}
 	m, problem := decodeObject(r.body)
 	if problem != "" {
-		return r.fail(ErrNotJSON, withExcerpt(problem, r.excerpt()), rules...)
+		return r.fail(errNotJSON, withExcerpt(problem, r.excerpt()), rules...)
 	}
 	if key := m.caseCollision(errorMembers...); key != "" {
 		return r.fail(ErrInvalidResponse, collisionProblem(key), rules...)
@@ -116,7 +116,7 @@ func (r *serverResponse) errorResponse(rules ...Rule) error {
 	if oe := r.oauthError(m); oe != nil {
 		return oe
 	}
-	return r.fail(ErrUnexpectedStatus, "an error status without an error member ("+m.names(r.secrets)+")", rules...)
+	return r.fail(errUnexpectedStatus, "an error status without an error member ("+m.names(r.secrets)+")", rules...)
 }
 
 // oauthError returns the *OAuthError that m carries, or nil when m has no
@@ -129,7 +129,7 @@ func (r *serverResponse) oauthError(m members) *OAuthError {
 	clean := r.secrets.clean
 	code, desc, uri := clean(code), clean(str(m["error_description"])), clean(str(m["error_uri"]))
 	return &OAuthError{Op: r.op, StatusCode: r.status, Code: code, Description: desc, URI: uri,
-		AuthMethod: r.authMethod, Rule: r.op.errorRule(), retrieve: r.retrieveError(code, desc, uri)}
+		AuthMethod: r.authMethod, Rule: errorRule(r.op), retrieve: r.retrieveError(code, desc, uri)}
 }
 
 // jsonObject reads a successful answer: a JSON object labelled
@@ -138,10 +138,10 @@ func (r *serverResponse) oauthError(m members) *OAuthError {
 func (r *serverResponse) jsonObject(rule Rule, known ...string) (members, error) {
 	m, problem := decodeObject(r.body)
 	if problem != "" {
-		return nil, r.fail(ErrNotJSON, withExcerpt(problem, r.excerpt()), rule)
+		return nil, r.fail(errNotJSON, withExcerpt(problem, r.excerpt()), rule)
 	}
 	if !isJSONMediaType(r.contentType) {
-		return nil, r.fail(ErrNotJSON, "a JSON object, but labelled as something else than application/json", rule)
+		return nil, r.fail(errNotJSON, "a JSON object, but labelled as something else than application/json", rule)
 	}
 	if key := m.caseCollision(known...); key != "" {
 		return nil, r.fail(ErrInvalidResponse, collisionProblem(key), rule)

@@ -17,9 +17,9 @@ import (
 // in ctx, a default one of 30 seconds.
 //
 // A 200 answer is success whether or not the token was still valid
-// (RFC 7009 §2.2). An error answer is an *OAuthError with Op OpRevoke:
+// (RFC 7009 §2.2). An error answer is an *OAuthError with Op opRevoke:
 // errors.Is(err, ErrorCode("unsupported_token_type")) when the server
-// cannot revoke that kind of token, ErrTemporarilyUnavailable for a 503,
+// cannot revoke that kind of token, errTemporarilyUnavailable for a 503,
 // after which the token must be assumed valid (RFC 7009 §2.2.1). A broken
 // answer is a *ResponseError. Redirects are not followed, bodies are
 // bounded, and no error contains the token or the client secret.
@@ -46,7 +46,7 @@ func (c *Client) Revoke(ctx context.Context, tok *oauth2.Token) error {
 		form = url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}
 	}
 	secrets := c.redactor(tok.AccessToken, tok.RefreshToken)
-	r, err := c.postAuthenticated(ctx, OpRevoke, endpoint, form, secrets)
+	r, err := c.postAuthenticated(ctx, opRevoke, endpoint, form, secrets)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func (c *Client) Revoke(ctx context.Context, tok *oauth2.Token) error {
 	case r.status == http.StatusOK:
 		return nil
 	case r.status >= 200 && r.status < 300:
-		return r.fail(ErrUnexpectedStatus, "success must be 200; the token may or may not be revoked", "RFC 7009 §2.2")
+		return r.fail(errUnexpectedStatus, "success must be 200; the token may or may not be revoked", "RFC 7009 §2.2")
 	}
 	return r.errorResponse("RFC 7009 §2.2.1")
 }

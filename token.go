@@ -120,7 +120,7 @@ func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, er
 	}
 	verifier := f.verifier.Reveal()
 	secrets := c.redactor(code, verifier, f.State)
-	tok, err := c.retrieve(ctx, OpExchange, secrets, func(ctx context.Context, auth url.Values) error {
+	tok, err := c.retrieve(ctx, opExchange, secrets, func(ctx context.Context, auth url.Values) error {
 		opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}
 		for k := range auth {
 			opts = append(opts, oauth2.SetAuthURLParam(k, auth.Get(k)))
@@ -145,14 +145,14 @@ func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, er
 // use_dpop_nonce sends the whole request once more with the nonce: the
 // code is not spent by that refusal (RFC 9449 §8), and the new request
 // gets a fresh assertion and proof, whose jti servers may remember.
-func (c *Client) retrieve(ctx context.Context, op Op, secrets redactor, send func(context.Context, url.Values) error) (*Token, error) {
+func (c *Client) retrieve(ctx context.Context, op string, secrets redactor, send func(context.Context, url.Values) error) (*Token, error) {
 	ctx, cancel := withDefaultDeadline(ctx)
 	defer cancel()
 	var rec *recorder
 	for attempt := 0; ; attempt++ {
 		auth, err := c.clientAuthParams()
 		if err != nil {
-			return nil, &RequestError{Op: op, Err: err}
+			return nil, &requestError{Op: op, Err: err}
 		}
 		if a := auth.Get("client_assertion"); a != "" {
 			secrets = secrets.with(a)
@@ -166,7 +166,7 @@ func (c *Client) retrieve(ctx context.Context, op Op, secrets redactor, send fun
 			if err == nil {
 				err = fmt.Errorf("golang.org/x/oauth2 made no request")
 			}
-			return nil, &RequestError{Op: op, Err: err}
+			return nil, &requestError{Op: op, Err: err}
 		}
 		if rec.proof != "" {
 			secrets = secrets.with(rec.proof)
@@ -181,7 +181,7 @@ func (c *Client) retrieve(ctx context.Context, op Op, secrets redactor, send fun
 	}
 	m, problem := decodeObject(r.body)
 	if problem != "" {
-		return nil, r.fail(ErrNotJSON, withExcerpt(problem, r.excerpt()), "RFC 6749 §5.1", "RFC 6749 §5.2")
+		return nil, r.fail(errNotJSON, withExcerpt(problem, r.excerpt()), "RFC 6749 §5.1", "RFC 6749 §5.2")
 	}
 	if key := m.caseCollision(tokenMembers...); key != "" {
 		return nil, r.fail(ErrInvalidResponse, collisionProblem(key), "RFC 6749 §5.1")
@@ -191,11 +191,11 @@ func (c *Client) retrieve(ctx context.Context, op Op, secrets redactor, send fun
 	}
 	switch {
 	case r.status >= 200 && r.status < 300 && r.status != http.StatusOK && !c.tol.acceptsTokenStatus(r.status):
-		return nil, r.fail(ErrUnexpectedStatus, "a successful token response must have status 200 (other 2xx statuses only with WithAcceptedTokenStatus)", "RFC 6749 §5.1")
+		return nil, r.fail(errUnexpectedStatus, "a successful token response must have status 200 (other 2xx statuses only with WithAcceptedTokenStatus)", "RFC 6749 §5.1")
 	case r.status != http.StatusOK && !c.tol.acceptsTokenStatus(r.status):
-		return nil, r.fail(ErrUnexpectedStatus, "an error status without an error member ("+m.names(secrets)+")", "RFC 6749 §5.2")
+		return nil, r.fail(errUnexpectedStatus, "an error status without an error member ("+m.names(secrets)+")", "RFC 6749 §5.2")
 	case !isJSONMediaType(r.contentType):
-		return nil, r.fail(ErrNotJSON, "a successful token response must be labelled application/json", "RFC 6749 §5.1")
+		return nil, r.fail(errNotJSON, "a successful token response must be labelled application/json", "RFC 6749 §5.1")
 	}
 	tok, problem := c.tokenFrom(m)
 	if problem != "" {

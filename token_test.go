@@ -211,14 +211,14 @@ func TestTokenErrorKeepsRFC6749Members(t *testing.T) {
 	_, _, err := exchange(t, clientFor(t, te, testSecret))
 	var tokErr *pkce.OAuthError
 	require.ErrorAs(t, err, &tokErr)
-	assert.Equal(t, pkce.OpExchange, tokErr.Op)
+	assert.Equal(t, "code exchange", tokErr.Op)
 	assert.Equal(t, pkce.AuthSecretBasic, tokErr.AuthMethod)
 	assert.Equal(t, "invalid_grant", tokErr.Code)
 	assert.Equal(t, "code [redacted] was used", tokErr.Description, "a secret echoed by the server is removed")
 	assert.Equal(t, "https://as.example/doc", tokErr.URI)
 	assert.Equal(t, 400, tokErr.StatusCode)
-	assert.ErrorIs(t, err, pkce.ErrInvalidGrant)
-	assert.NotErrorIs(t, err, pkce.ErrInvalidClient)
+	assert.ErrorIs(t, err, pkce.ErrorCode("invalid_grant"))
+	assert.NotErrorIs(t, err, pkce.ErrorCode("invalid_client"))
 	assert.ErrorContains(t, err, "RFC 6749 §5.2")
 
 	var re *oauth2.RetrieveError
@@ -247,7 +247,7 @@ func TestInvalidClientExplainsCauses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			te := newTokenEndpoint(t, jsonResponse(401, `{"error":"invalid_client"}`))
 			_, _, err := exchange(t, clientFor(t, te, tt.secret, pkce.WithAuthMethod(tt.method)))
-			assert.ErrorIs(t, err, pkce.ErrInvalidClient)
+			assert.ErrorIs(t, err, pkce.ErrorCode("invalid_client"))
 			assert.ErrorContains(t, err, tt.hint)
 			assert.ErrorContains(t, err, string(tt.method))
 		})
@@ -310,7 +310,7 @@ func TestTokenRedacted(t *testing.T) {
 // TestTokenResponseStatus: RFC 6749 §5.1 says a successful token response
 // is 200 OK. v1 refuses other 2xx statuses (v0 accepted them).
 func TestTokenResponseStatus(t *testing.T) {
-	for _, status := range []int{200, 201, 202, 203, 206} { // 204 has no body to refuse: ErrNotJSON
+	for _, status := range []int{200, 201, 202, 203, 206} { // 204 has no body to refuse: ErrInvalidResponse
 		t.Run(fmt.Sprintf("RFC 6749 §5.1: status %d", status), func(t *testing.T) {
 			te := newTokenEndpoint(t, jsonResponse(status, `{"access_token":"a","token_type":"Bearer","refresh_token":"r"}`))
 			c := clientFor(t, te, testSecret)
@@ -324,15 +324,15 @@ func TestTokenResponseStatus(t *testing.T) {
 				return
 			}
 			assert.Nil(t, tok)
-			assert.ErrorIs(t, err, pkce.ErrUnexpectedStatus)
+			assert.ErrorIs(t, err, pkce.ErrInvalidResponse)
 			var re *pkce.ResponseError
 			require.ErrorAs(t, err, &re)
 			assert.Equal(t, status, re.StatusCode)
-			assert.Equal(t, pkce.OpExchange, re.Op)
+			assert.Equal(t, "code exchange", re.Op)
 			assert.ErrorContains(t, err, "RFC 6749 §5.1")
 
 			assert.Nil(t, refreshed)
-			assert.ErrorIs(t, refreshErr, pkce.ErrUnexpectedStatus)
+			assert.ErrorIs(t, refreshErr, pkce.ErrInvalidResponse)
 			assertOneClass(t, refreshErr, pkce.ErrTryLater)
 		})
 	}

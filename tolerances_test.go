@@ -25,14 +25,14 @@ func TestWithAcceptedTokenStatus(t *testing.T) {
 		wantIs error // nil: sign-in and refresh succeed
 	}{
 		{name: "201 is refused by default", faults: pkcetest.Faults{TokenSuccessStatus: http.StatusCreated},
-			wantIs: pkce.ErrUnexpectedStatus},
+			wantIs: pkce.ErrInvalidResponse},
 		{name: "201 is accepted with WithAcceptedTokenStatus(201)", opts: []pkce.Option{pkce.WithAcceptedTokenStatus(http.StatusCreated)},
 			faults: pkcetest.Faults{TokenSuccessStatus: http.StatusCreated}},
 		{name: "200 is still accepted with the option", opts: []pkce.Option{pkce.WithAcceptedTokenStatus(http.StatusCreated)}},
 		{name: "202 is refused when only 201 is accepted", opts: []pkce.Option{pkce.WithAcceptedTokenStatus(http.StatusCreated)},
-			faults: pkcetest.Faults{TokenSuccessStatus: http.StatusAccepted}, wantIs: pkce.ErrUnexpectedStatus},
+			faults: pkcetest.Faults{TokenSuccessStatus: http.StatusAccepted}, wantIs: pkce.ErrInvalidResponse},
 		{name: "a 201 form-encoded body is still refused", opts: []pkce.Option{pkce.WithAcceptedTokenStatus(http.StatusCreated)},
-			faults: pkcetest.Faults{TokenSuccessStatus: http.StatusCreated, FormEncodedBody: true}, wantIs: pkce.ErrNotJSON},
+			faults: pkcetest.Faults{TokenSuccessStatus: http.StatusCreated, FormEncodedBody: true}, wantIs: pkce.ErrInvalidResponse},
 		{name: "a 201 without token_type is still refused", opts: []pkce.Option{pkce.WithAcceptedTokenStatus(http.StatusCreated)},
 			faults: pkcetest.Faults{TokenSuccessStatus: http.StatusCreated, OmitTokenType: true}, wantIs: pkce.ErrInvalidResponse},
 	} {

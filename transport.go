@@ -72,14 +72,14 @@ func stopRedirect(*http.Request, []*http.Request) error { return http.ErrUseLast
 
 // readBody reads at most limit bytes of a response body and closes it.
 // A longer body is an error, never silently cut.
-func readBody(op Op, resp *http.Response, limit int64, secrets redactor) ([]byte, error) {
+func readBody(op string, resp *http.Response, limit int64, secrets redactor) ([]byte, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	switch {
 	case err != nil:
-		return nil, &RequestError{Op: op, Err: err, Partial: true}
+		return nil, &requestError{Op: op, Err: err, Partial: true}
 	case int64(len(body)) > limit:
-		return nil, &ResponseError{Op: op, Err: ErrResponseTooLarge, StatusCode: resp.StatusCode,
+		return nil, &ResponseError{Op: op, Err: errResponseTooLarge, StatusCode: resp.StatusCode,
 			ContentType: secrets.clean(resp.Header.Get("Content-Type")),
 			Problem: "the body is longer than " + strconv.FormatInt(limit, 10) + " bytes, the client's bound " +
 				"(raise it with WithMaxResponseBytes when the server's answers are legitimately this large)"}
@@ -96,10 +96,10 @@ func readBody(op Op, resp *http.Response, limit int64, secrets redactor) ([]byte
 // authorization request of a DPoP client carries a proof (RFC 9449 §10.1)
 // and is sent once more with the server's nonce when it asks for one
 // (RFC 9449 §8).
-func (c *Client) postAuthenticated(ctx context.Context, op Op, endpoint string, form url.Values, secrets redactor) (*serverResponse, error) {
+func (c *Client) postAuthenticated(ctx context.Context, op string, endpoint string, form url.Values, secrets redactor) (*serverResponse, error) {
 	ctx, cancel := withDefaultDeadline(ctx)
 	defer cancel()
-	withProof := op == OpPush && c.dpop != nil
+	withProof := op == opPush && c.dpop != nil
 	for attempt := 0; ; attempt++ {
 		r, err := c.postAuthenticatedOnce(ctx, op, endpoint, form, secrets, withProof)
 		if err != nil || attempt > 0 || !withProof || !asksForNonce(r.status, r.http.Header, r.body) {
@@ -108,7 +108,7 @@ func (c *Client) postAuthenticated(ctx context.Context, op Op, endpoint string, 
 	}
 }
 
-func (c *Client) postAuthenticatedOnce(ctx context.Context, op Op, endpoint string, form url.Values, secrets redactor, withProof bool) (*serverResponse, error) {
+func (c *Client) postAuthenticatedOnce(ctx context.Context, op string, endpoint string, form url.Values, secrets redactor, withProof bool) (*serverResponse, error) {
 	id, secret := c.config.ClientID, c.config.ClientSecret
 	switch c.authMethod {
 	case AuthSecretPost:
@@ -119,7 +119,7 @@ func (c *Client) postAuthenticatedOnce(ctx context.Context, op Op, endpoint stri
 	case AuthPrivateKeyJWT:
 		auth, err := c.clientAuthParams()
 		if err != nil {
-			return nil, &RequestError{Op: op, Err: err}
+			return nil, &requestError{Op: op, Err: err}
 		}
 		form.Set("client_id", id)
 		for k, v := range auth {
@@ -129,7 +129,7 @@ func (c *Client) postAuthenticatedOnce(ctx context.Context, op Op, endpoint stri
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, &RequestError{Op: op, Err: err}
+		return nil, &requestError{Op: op, Err: err}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -139,14 +139,14 @@ func (c *Client) postAuthenticatedOnce(ctx context.Context, op Op, endpoint stri
 	if withProof {
 		proof, err := c.dpop.proof(http.MethodPost, req.URL, "")
 		if err != nil {
-			return nil, &RequestError{Op: op, Err: err}
+			return nil, &requestError{Op: op, Err: err}
 		}
 		req.Header.Set("DPoP", proof)
 		secrets = secrets.with(proof)
 	}
 	resp, err := endpointClient(ctx, c.httpClient).Do(req)
 	if err != nil {
-		return nil, &RequestError{Op: op, Err: err}
+		return nil, &requestError{Op: op, Err: err}
 	}
 	if c.dpop != nil {
 		c.dpop.remember(originOf(req.URL), resp.Header)
@@ -167,14 +167,14 @@ type recorder struct {
 	base    http.RoundTripper
 	client  http.Client
 	limit   int64
-	op      Op
+	op      string
 	secrets redactor
 	dpop    *dpopProver // adds a DPoP proof (RFC 9449 §5) when set
 
 	proof   string         // the DPoP proof sent, for the redactor
 	resp    *http.Response // the real answer, its body read into body
 	body    []byte
-	readErr error // a RequestError or a ResponseError for an oversized body
+	readErr error // a requestError or a ResponseError for an oversized body
 }
 
 // errRecorded ends x/oauth2's part of a token request once the recording

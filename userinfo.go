@@ -55,12 +55,12 @@ func (c *Client) UserInfo(ctx context.Context, tok *Token) (*Claims, error) {
 	ct := strings.ToLower(strings.TrimSpace(strings.Split(r.contentType, ";")[0]))
 	switch {
 	case r.status != http.StatusOK:
-		return nil, r.fail(ErrUnexpectedStatus, fmt.Sprintf("the UserInfo request was refused (WWW-Authenticate: %q)",
+		return nil, r.fail(errUnexpectedStatus, fmt.Sprintf("the UserInfo request was refused (WWW-Authenticate: %q)",
 			clip(secrets.clean(r.http.Header.Get("WWW-Authenticate")), 200)), "OpenID Connect Core 1.0 §5.3.3")
 	case ct == "application/jwt":
-		return nil, r.fail(ErrNotJSON, "the answer is a signed JWT, which the package does not read; register the client for JSON UserInfo answers", rule)
+		return nil, r.fail(errNotJSON, "the answer is a signed JWT, which the package does not read; register the client for JSON UserInfo answers", rule)
 	case ct != "application/json":
-		return nil, r.fail(ErrNotJSON, "the UserInfo answer must be labelled application/json", rule)
+		return nil, r.fail(errNotJSON, "the UserInfo answer must be labelled application/json", rule)
 	}
 	claims, problem := parseClaims(r.body)
 	switch {
@@ -76,13 +76,13 @@ func (c *Client) UserInfo(ctx context.Context, tok *Token) (*Claims, error) {
 func (c *Client) askUserInfo(ctx context.Context, endpoint, accessToken string, dpop bool, secrets redactor) (*serverResponse, redactor, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
-		return nil, secrets, &RequestError{Op: OpUserInfo, Err: err}
+		return nil, secrets, &requestError{Op: opUserInfo, Err: err}
 	}
 	req.Header.Set("Accept", "application/json")
 	if dpop {
 		proof, err := c.dpop.proof(http.MethodGet, req.URL, accessToken)
 		if err != nil {
-			return nil, secrets, &RequestError{Op: OpUserInfo, Err: err}
+			return nil, secrets, &requestError{Op: opUserInfo, Err: err}
 		}
 		secrets = secrets.with(proof)
 		req.Header.Set("Authorization", "DPoP "+accessToken)
@@ -92,16 +92,16 @@ func (c *Client) askUserInfo(ctx context.Context, endpoint, accessToken string, 
 	}
 	resp, err := endpointClient(ctx, c.httpClient).Do(req)
 	if err != nil {
-		return nil, secrets, &RequestError{Op: OpUserInfo, Err: err}
+		return nil, secrets, &requestError{Op: opUserInfo, Err: err}
 	}
 	if dpop {
 		c.dpop.remember(originOf(req.URL), resp.Header)
 	}
-	body, err := readBody(OpUserInfo, resp, c.maxResponseBytes, secrets)
+	body, err := readBody(opUserInfo, resp, c.maxResponseBytes, secrets)
 	if err != nil {
 		return nil, secrets, err
 	}
-	return newServerResponse(OpUserInfo, endpoint, resp, body, secrets, c.authMethod), secrets, nil
+	return newServerResponse(opUserInfo, endpoint, resp, body, secrets, c.authMethod), secrets, nil
 }
 
 // LogoutURL returns where to send the browser to sign the user out at the

@@ -69,7 +69,7 @@ func discoverAt(ctx context.Context, fallback *http.Client, issuer string, locat
 	}
 	if md.Issuer != issuer {
 		problem := issuerMismatch(md.Issuer, issuer) // tolerances.go
-		return nil, &ResponseError{Op: OpDiscover, Err: ErrIssuerMismatch, URL: from, Problem: problem, Rule: "RFC 8414 §3.3"}
+		return nil, &ResponseError{Op: opDiscover, Err: ErrIssuerMismatch, URL: from, Problem: problem, Rule: "RFC 8414 §3.3"}
 	}
 	if err := md.check(from); err != nil {
 		return nil, err
@@ -113,7 +113,7 @@ func discoverForResource(ctx context.Context, fallback *http.Client, issuer stri
 	}
 	if md.CodeChallengeMethodsSupported == nil {
 		oauthURL, _ := metadataURLs(issuer)
-		return nil, &ResponseError{Op: OpDiscover, Err: ErrInvalidResponse, URL: oauthURL,
+		return nil, &ResponseError{Op: opDiscover, Err: ErrInvalidResponse, URL: oauthURL,
 			Problem: "code_challenge_methods_supported is missing, so the server does not say that it supports PKCE with S256; refused",
 			Rule:    "MCP 2025-11-25 Authorization Code Protection", Also: []Rule{"RFC 8414 §2"}}
 	}
@@ -171,7 +171,7 @@ var metadataMembers = []string{"issuer", "authorization_endpoint", "token_endpoi
 // JSON object labelled as JSON.
 func fetchMetadata(ctx context.Context, hc *http.Client, u string, limit int64) (md *Metadata, from string, tryNext bool, err error) {
 	md = new(Metadata)
-	from, tryNext, err = fetchJSON(ctx, hc, OpDiscover, u, limit, "RFC 8414 §3.2", "RFC 8414 §2", metadataMembers, md)
+	from, tryNext, err = fetchJSON(ctx, hc, opDiscover, u, limit, "RFC 8414 §3.2", "RFC 8414 §2", metadataMembers, md)
 	if err != nil {
 		return nil, from, tryNext, err
 	}
@@ -184,21 +184,21 @@ func fetchMetadata(ctx context.Context, hc *http.Client, u string, limit int64) 
 // where the answer's form is written, memberRule where the members are.
 // tryNext reports an answer after which another location may be tried:
 // any 4xx, or a 2xx that is not a JSON object labelled as JSON.
-func fetchJSON(ctx context.Context, hc *http.Client, op Op, u string, limit int64, rule, memberRule Rule, members []string, dst any) (from string, tryNext bool, err error) {
+func fetchJSON(ctx context.Context, hc *http.Client, op string, u string, limit int64, rule, memberRule Rule, members []string, dst any) (from string, tryNext bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return u, false, &RequestError{Op: op, Err: err}
+		return u, false, &requestError{Op: op, Err: err}
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
 		var cross *crossOriginRedirect
 		if errors.As(err, &cross) {
-			return u, false, &ResponseError{Op: op, Err: ErrUnexpectedStatus, URL: u,
+			return u, false, &ResponseError{Op: op, Err: errUnexpectedStatus, URL: u,
 				Problem: fmt.Sprintf("a redirect to %q, outside the origin of the metadata URL, which is not followed", clip(cross.target, 200)),
 				Rule:    rule}
 		}
-		return u, false, &RequestError{Op: op, Err: err}
+		return u, false, &requestError{Op: op, Err: err}
 	}
 	from = resp.Request.URL.String()
 	body, err := readBody(op, resp, limit, redactor{})
@@ -208,14 +208,14 @@ func fetchJSON(ctx context.Context, hc *http.Client, op Op, u string, limit int6
 	r := newServerResponse(op, from, resp, body, redactor{}, "")
 	switch {
 	case r.status >= 400 && r.status < 500:
-		return from, true, r.fail(ErrUnexpectedStatus, "no metadata here", rule)
+		return from, true, r.fail(errUnexpectedStatus, "no metadata here", rule)
 	case r.status >= 300 && r.status < 400:
-		return from, false, r.fail(ErrUnexpectedStatus, fmt.Sprintf("a redirect to %q, which is not followed", clip(resp.Header.Get("Location"), 200)), rule)
+		return from, false, r.fail(errUnexpectedStatus, fmt.Sprintf("a redirect to %q, which is not followed", clip(resp.Header.Get("Location"), 200)), rule)
 	case r.status != http.StatusOK:
-		return from, false, r.fail(ErrUnexpectedStatus, "metadata must be served with status 200", rule)
+		return from, false, r.fail(errUnexpectedStatus, "metadata must be served with status 200", rule)
 	}
 	if _, err := r.jsonObject(rule, members...); err != nil {
-		return from, errors.Is(err, ErrNotJSON), err
+		return from, errors.Is(err, errNotJSON), err
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
 		var te *json.UnmarshalTypeError

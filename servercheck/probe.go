@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pkcekit/pkce"
 	"github.com/pkcekit/pkce/internal/jose"
+	"github.com/pkcekit/pkce/internal/link"
 )
 
 // maxAnswer bounds the body read from an endpoint; maxShown is what the
@@ -57,7 +57,7 @@ func (p *prober) secret(values ...string) {
 func (p *prober) redact(text string) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return pkce.Redact(text, p.secrets...)
+	return link.Redact(text, p.secrets...)
 }
 
 // An answer is what an endpoint answered to one request.

@@ -78,9 +78,9 @@ func callbackFailure(err error) (int, page) {
 	case errors.Is(err, pkce.ErrAccessDenied):
 		p.Message = "You declined to sign in."
 		return http.StatusForbidden, p
-	case oauthErr != nil && oauthErr.Op == pkce.OpAuthorize:
+	case oauthErr != nil && oauthErr.Op == "authorization":
 		// error=... on the redirect. An OAuthError of the token
-		// endpoint (OpExchange) falls through to the generic answer.
+		// endpoint (Op "code exchange") falls through to the generic answer.
 		p.Message = "The authorization server refused the sign-in."
 		return http.StatusBadRequest, p
 	case errors.Is(err, pkce.ErrFlowExpired):
@@ -103,22 +103,22 @@ func callbackFailure(err error) (int, page) {
 // along.
 func errorAttrs(err error) []any {
 	var (
-		op       pkce.Op
+		op       string
 		class    = "other"
 		oauthErr *pkce.OAuthError
 		cbErr    *pkce.CallbackError
 		respErr  *pkce.ResponseError
-		reqErr   *pkce.RequestError
+		urlErr   *url.Error
 	)
 	switch {
 	case errors.As(err, &cbErr):
-		op, class = pkce.OpAuthorize, cause(cbErr.Err)
+		op, class = "authorization", cause(cbErr.Err)
 	case errors.As(err, &oauthErr):
 		op, class = oauthErr.Op, oauthErr.Code
 	case errors.As(err, &respErr):
 		op, class = respErr.Op, cause(respErr.Err)
-	case errors.As(err, &reqErr):
-		op, class = reqErr.Op, "no answer"
+	case errors.As(err, &urlErr):
+		class = "no answer"
 	}
 	// A failed refresh is in one of three classes, which say what to do.
 	for _, c := range []error{pkce.ErrSignInRequired, pkce.ErrTryLater, pkce.ErrClientRejected} {
@@ -126,7 +126,7 @@ func errorAttrs(err error) []any {
 			class = cause(c)
 		}
 	}
-	return []any{"op", string(op), "class", class, "err", err}
+	return []any{"op", op, "class", class, "err", err}
 }
 
 // cause is the message of a sentinel error of package pkce without its

@@ -107,7 +107,7 @@ func bearer(srv *interop.Server, accessToken string) *http.Client {
 // assertTokenError checks that err is the package's typed error for an
 // RFC 6749 §5.2 error response with the given code, status and operation,
 // and that the *oauth2.RetrieveError behind it agrees.
-func assertTokenError(t *testing.T, err error, code pkce.ErrorCode, status int, op pkce.Op) {
+func assertTokenError(t *testing.T, err error, code pkce.ErrorCode, status int, op string) {
 	t.Helper()
 	require.Error(t, err)
 	assert.ErrorIs(t, err, code)

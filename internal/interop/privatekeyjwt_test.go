@@ -59,7 +59,7 @@ func TestPrivateKeyJWTAgainstFosite(t *testing.T) {
 			pkce.WithClientKey(ecKey, reg.ID+"-key", ""))
 		f, loc := signIn(t, srv, client)
 		_, err := client.Finish(callback(context.Background(), loc), f)
-		assert.ErrorIs(t, err, pkce.ErrInvalidClient)
+		assert.ErrorIs(t, err, pkce.ErrorCode("invalid_client"))
 		assert.ErrorContains(t, err, "token endpoint")
 	})
 
@@ -71,7 +71,7 @@ func TestPrivateKeyJWTAgainstFosite(t *testing.T) {
 			pkce.WithClientKey(edKey, reg.ID+"-key", ""))
 		f, loc := signIn(t, srv, client)
 		_, err := client.Finish(callback(context.Background(), loc), f)
-		assert.ErrorIs(t, err, pkce.ErrInvalidClient)
+		assert.ErrorIs(t, err, pkce.ErrorCode("invalid_client"))
 		assert.ErrorContains(t, err, "unsupported signing algorithm")
 	})
 }

@@ -245,7 +245,7 @@ func TestProviderProfiles(t *testing.T) {
 			// The refresh token that rotation replaced is refused, and the
 			// user must sign in again.
 			_, err = client.Refresh(ctx, tok.RefreshToken)
-			assertTokenError(t, err, pkce.ErrInvalidGrant, http.StatusBadRequest, pkce.OpRefresh)
+			assertTokenError(t, err, pkce.ErrorCode("invalid_grant"), http.StatusBadRequest, "refresh")
 			assert.ErrorIs(t, err, pkce.ErrSignInRequired)
 			assert.NotErrorIs(t, err, pkce.ErrTryLater)
 			assert.NotContains(t, err.Error(), tok.RefreshToken)
@@ -253,7 +253,7 @@ func TestProviderProfiles(t *testing.T) {
 			// fosite takes the reuse for theft and revokes the whole grant,
 			// as RFC 9700 §4.14.2 recommends: the newest tokens die too.
 			_, err = client.Refresh(ctx, got.RefreshToken)
-			assertTokenError(t, err, pkce.ErrInvalidGrant, http.StatusBadRequest, pkce.OpRefresh)
+			assertTokenError(t, err, pkce.ErrorCode("invalid_grant"), http.StatusBadRequest, "refresh")
 			status, _ = callResource(t, bearer(srv, got.AccessToken), srv)
 			assert.Equal(t, http.StatusUnauthorized, status)
 
@@ -267,7 +267,7 @@ func TestProviderProfiles(t *testing.T) {
 			_, err = src.TokenContext(ctx)
 			assert.ErrorIs(t, err, pkce.ErrSignInRequired)
 			_, err = rc.Refresh(ctx, fresh.RefreshToken)
-			assertTokenError(t, err, pkce.ErrInvalidGrant, http.StatusBadRequest, pkce.OpRefresh)
+			assertTokenError(t, err, pkce.ErrorCode("invalid_grant"), http.StatusBadRequest, "refresh")
 		})
 	}
 }

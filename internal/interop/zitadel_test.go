@@ -190,7 +190,7 @@ func TestZitadelProfiles(t *testing.T) {
 
 			_, err = client.Refresh(ctx, tok.RefreshToken)
 			assert.ErrorIs(t, err, pkce.ErrSignInRequired, "the replaced refresh token is refused")
-			assert.ErrorIs(t, err, pkce.ErrInvalidGrant)
+			assert.ErrorIs(t, err, pkce.ErrorCode("invalid_grant"))
 
 			require.NoError(t, client.Revoke(ctx, refreshed.Token), "RFC 7009 revocation of the refresh token")
 			_, err = client.Refresh(ctx, refreshed.RefreshToken)
@@ -210,7 +210,7 @@ func TestZitadelRefusals(t *testing.T) {
 		wantIs        error
 		tokenRequests int
 	}{
-		{name: "reused code", tokenRequests: 2, wantIs: pkce.ErrInvalidGrant, run: func(t *testing.T, z *zitadelOP) error {
+		{name: "reused code", tokenRequests: 2, wantIs: pkce.ErrorCode("invalid_grant"), run: func(t *testing.T, z *zitadelOP) error {
 			client := native.client(t, z)
 			flow, err := client.Start(context.Background())
 			require.NoError(t, err)
@@ -221,7 +221,7 @@ func TestZitadelRefusals(t *testing.T) {
 			_, err = client.Exchange(context.Background(), flow, code)
 			return err
 		}},
-		{name: "wrong client secret", tokenRequests: 1, wantIs: pkce.ErrInvalidClient, run: func(t *testing.T, z *zitadelOP) error {
+		{name: "wrong client secret", tokenRequests: 1, wantIs: pkce.ErrorCode("invalid_client"), run: func(t *testing.T, z *zitadelOP) error {
 			wrong := web
 			wrong.secret = "not-the-secret"
 			_, err := wrong.signIn(t, z, wrong.client(t, z))
