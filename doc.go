@@ -131,24 +131,10 @@
 //
 // # Protected APIs and MCP servers
 //
-// A client of an OAuth-protected API often knows only the API's URL. A
-// [Transport] is an http.RoundTripper that signs in when the API answers
-// 401: it follows the chain of the MCP authorization specification
-// (2025-11-25), which is plain OAuth: the WWW-Authenticate challenge
-// ([ParseChallenges]), the protected resource metadata (RFC 9728,
-// [FetchResourceMetadata]), the authorization server's metadata
-// ([DiscoverForResource]), the client's registration (pre-registered,
-// a client ID metadata document, or [Register], RFC 7591), sign-in with
-// the resource indicator (RFC 8707, [WithResource]), and a retry of the
-// request. 403 insufficient_scope steps the scopes up, within a limit.
-//
-//	t := &pkce.Transport{SignIn: pkce.LoopbackSignIn(openBrowser)}
-//	resp, err := (&http.Client{Transport: t}).Get("https://mcp.example/mcp")
-//
-// [HeadlessSignIn] follows the authorization redirect without a browser,
-// for automated runs. Tokens are kept per issuer, client, resource and
-// scopes ([TokenKey]) in a [Store]. The nested module
-// github.com/pkcekit/pkce/mcp plugs a Transport into the Go MCP SDK.
+// A client that knows only an API's URL, and learns its authorization
+// server from the API's 401 (RFC 9728), uses package
+// github.com/pkcekit/pkce/protected, built on this one; [WithResource]
+// (RFC 8707) is the part of it that belongs to the flow.
 //
 // # Client authentication
 //

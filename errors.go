@@ -132,12 +132,6 @@ var (
 // get when the Store panicked under it.
 var errFlightPanicked = &refreshError{class: ErrTryLater, err: errors.New("pkce: the Store panicked during the refresh")}
 
-// ErrNoRegistration is matched by the error of a Transport that found no
-// way to identify the client to the authorization server: no pre-registered
-// credentials for it, no client ID metadata document it accepts, and no
-// registration endpoint.
-var ErrNoRegistration = errors.New("pkce: no client registration for the authorization server")
-
 // A Rule names one requirement by the document and section that state it,
 // e.g. "RFC 9207 §2.4": exactly one section of one document, so that code
 // can compare it. An error that breaks two rules carries two values.

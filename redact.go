@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-
-	"github.com/pkcekit/pkce/internal/link"
 )
 
 // A redactor removes the secrets of one request (client secret, Basic
@@ -127,12 +125,6 @@ func lower(c byte) byte {
 		return c + 'a' - 'A'
 	}
 	return c
-}
-
-func init() {
-	link.Redact = func(text string, secrets ...string) string {
-		return redactor{extra: secrets}.clean(text)
-	}
 }
 
 func (r redactor) clean(s string) string {

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/pkcekit/pkce/internal/wire"
 	"golang.org/x/oauth2"
 )
 
@@ -238,15 +238,7 @@ func isJSONMediaType(ct string) bool {
 
 // clip shortens s, which may come from an untrusted server, for messages.
 // It cuts at a character boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
+func clip(s string, n int) string { return wire.Clip(s, n) }
 
 // clipAll shortens untrusted list members for messages.
 func clipAll(list []string) []string {

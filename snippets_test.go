@@ -149,6 +149,7 @@ var knownPackages = map[string]string{
 	"oauth2":            "golang.org/x/oauth2",
 	"pkce":              "github.com/pkcekit/pkce",
 	"filestore":         "github.com/pkcekit/pkce/filestore",
+	"protected":         "github.com/pkcekit/pkce/protected",
 	"clientcredentials": "github.com/pkcekit/pkce/clientcredentials",
 	"jwtbearer":         "github.com/pkcekit/pkce/jwtbearer",
 	"tokenexchange":     "github.com/pkcekit/pkce/tokenexchange",

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/pkcekit/pkce/internal/authheader"
 	"golang.org/x/oauth2"
 )
 
@@ -142,7 +143,7 @@ func asksResourceNonce(h http.Header) bool {
 	if _, ok := parseNonce(h); !ok {
 		return false
 	}
-	challenges, _ := ParseChallenges(h) // what parses before a fault still counts
+	challenges, _ := authheader.Parse(h) // what parses before a fault still counts
 	for _, ch := range challenges {
 		if ch.Is(tokenTypeDPoP) && ch.Param("error") == "use_dpop_nonce" {
 			return true

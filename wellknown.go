@@ -77,62 +77,6 @@ func discoverAt(ctx context.Context, fallback *http.Client, issuer string, locat
 	return md, nil
 }
 
-// DiscoverForResource fetches the metadata of an authorization server
-// that a protected resource named (RFC 9728 §2), with the stricter rules
-// of the MCP authorization specification (2025-11-25, "Authorization
-// Server Metadata Discovery"), which suit any client that learned the
-// issuer from a resource rather than from its own configuration. It asks,
-// in this order, until one location yields metadata:
-//
-//  1. the RFC 8414 URL: /.well-known/oauth-authorization-server inserted
-//     between the host and the issuer's path (RFC 8414 §3.1);
-//  2. the OpenID Connect URL with the same insertion:
-//     /.well-known/openid-configuration between the host and the path;
-//  3. the OpenID Connect Discovery 1.0 §4 URL: the issuer followed by
-//     /.well-known/openid-configuration.
-//
-// For an issuer without a path, 2 and 3 are the same URL and it is asked
-// once. What makes it try the next location, and the checks of the
-// document, are those of Discover, with one more: the document must list
-// code_challenge_methods_supported, and the list must contain S256. Where
-// Discover takes an absent list to mean "not advertised", a client that
-// will send a person to a server it was pointed at must know that the
-// server does PKCE (MCP 2025-11-25, "Authorization Code Protection"), so
-// absence fails with a *ResponseError matching ErrInvalidResponse.
-func DiscoverForResource(ctx context.Context, issuer string) (*Metadata, error) {
-	return discoverForResource(ctx, nil, issuer, defaultMaxResponseBytes)
-}
-
-func discoverForResource(ctx context.Context, fallback *http.Client, issuer string, limit int64) (*Metadata, error) {
-	if err := checkIssuer(issuer); err != nil {
-		return nil, err
-	}
-	md, err := discoverAt(ctx, fallback, issuer, resourceDiscoveryURLs(issuer), limit)
-	if err != nil {
-		return nil, err
-	}
-	if md.CodeChallengeMethodsSupported == nil {
-		oauthURL, _ := metadataURLs(issuer)
-		return nil, &ResponseError{Op: opDiscover, Err: ErrInvalidResponse, URL: oauthURL,
-			Problem: "code_challenge_methods_supported is missing, so the server does not say that it supports PKCE with S256; refused",
-			Rule:    "MCP 2025-11-25 Authorization Code Protection", Also: []Rule{"RFC 8414 §2"}}
-	}
-	return md, nil
-}
-
-// resourceDiscoveryURLs returns the locations DiscoverForResource asks, in
-// order, without repeats.
-func resourceDiscoveryURLs(issuer string) []string {
-	u, _ := url.Parse(issuer) // checked by checkIssuer
-	origin := u.Scheme + "://" + u.Host
-	path := strings.TrimSuffix(u.EscapedPath(), "/")
-	urls := []string{origin + "/.well-known/oauth-authorization-server" + path}
-	if path == "" {
-		return append(urls, origin+"/.well-known/openid-configuration")
-	}
-	return append(urls, origin+"/.well-known/openid-configuration"+path, origin+path+"/.well-known/openid-configuration")
-}
-
 // maxMetadataRedirects bounds the redirects a metadata GET follows.
 const maxMetadataRedirects = 3
 

@@ -14,11 +14,11 @@
 //
 //	import pkcemcp "github.com/pkcekit/pkce/mcp"
 //
-//	t := &pkce.Transport{SignIn: pkce.LoopbackSignIn(openBrowser)}
+//	t := &protected.Transport{SignIn: protected.LoopbackSignIn(openBrowser)}
 //	session, err := client.Connect(ctx, pkcemcp.NewClientTransport(serverURL, t), nil)
 //
 // The SDK's StreamableClientTransport takes an *http.Client; its requests
-// then go through the pkce.Transport, which answers a 401 or 403 by
+// then go through the protected.Transport, which answers a 401 or 403 by
 // signing in and sending the request again. The SDK's own
 // auth.OAuthHandler extension point is not needed for that, and not used.
 package pkcemcp

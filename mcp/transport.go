@@ -5,13 +5,14 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/pkcekit/pkce/protected"
+
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/pkcekit/pkce"
 )
 
 // NewClientTransport returns the SDK's streamable HTTP client transport
 // for the MCP server at endpoint, with every HTTP request sent through t,
-// which signs in when the server asks (see pkce.Transport). Set the
+// which signs in when the server asks (see protected.Transport). Set the
 // returned transport's other fields (MaxRetries, DisableStandaloneSSE)
 // as usual; leave HTTPClient and OAuthHandler alone.
 //
@@ -20,7 +21,7 @@ import (
 // same origin (see that field for what this risks). The HTTP client never
 // follows a redirect to another origin, so that a JSON-RPC message is
 // never sent again to a server the application did not name.
-func NewClientTransport(endpoint string, t *pkce.Transport) *mcp.StreamableClientTransport {
+func NewClientTransport(endpoint string, t *protected.Transport) *mcp.StreamableClientTransport {
 	t.AllowAncestorResource = true
 	return &mcp.StreamableClientTransport{
 		Endpoint:   endpoint,

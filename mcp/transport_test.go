@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkcekit/pkce/protected"
+
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
@@ -82,13 +84,15 @@ func TestSDKClientSignsInToAProtectedMCPServer(t *testing.T) {
 	srv := protectedMCPServer(t, as)
 
 	var signIns atomic.Int32
-	headless := pkce.HeadlessSignIn(nil)
-	tr := &pkce.Transport{
+	headless := protected.HeadlessSignIn(nil)
+	tr := &protected.Transport{
 		SignIn: func(ctx context.Context, c *pkce.Client) (*pkce.Token, error) {
 			signIns.Add(1)
 			return headless(ctx, c)
 		},
-		PreRegistered: func(iss string) *pkce.Registration { return &pkce.Registration{Issuer: iss, ClientID: "mcp-cli"} },
+		PreRegistered: func(iss string) *protected.Registration {
+			return &protected.Registration{Issuer: iss, ClientID: "mcp-cli"}
+		},
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -127,7 +131,7 @@ func TestSDKClientDoesNotReplayAMessageAcrossOrigins(t *testing.T) {
 	defer moved.Close()
 
 	var signIns atomic.Int32
-	tr := &pkce.Transport{SignIn: func(context.Context, *pkce.Client) (*pkce.Token, error) {
+	tr := &protected.Transport{SignIn: func(context.Context, *pkce.Client) (*pkce.Token, error) {
 		signIns.Add(1)
 		return nil, context.Canceled
 	}}

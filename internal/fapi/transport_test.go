@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pkcekit/pkce/protected"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -68,7 +70,7 @@ func TestTransportAgainstOIDCProvider(t *testing.T) {
 	defer api.Close()
 
 	rec := &recorder{}
-	tr := &pkce.Transport{
+	tr := &protected.Transport{
 		HTTPClient:  &http.Client{Transport: rec},
 		RedirectURL: redirectURL,
 		SignIn: func(ctx context.Context, c *pkce.Client) (*pkce.Token, error) {
@@ -79,8 +81,8 @@ func TestTransportAgainstOIDCProvider(t *testing.T) {
 			q := authorize(t, f.URL)
 			return c.Finish(httptest.NewRequestWithContext(ctx, http.MethodGet, "/callback?"+q.Encode(), nil), f)
 		},
-		PreRegistered: func(iss string) *pkce.Registration {
-			return &pkce.Registration{Issuer: iss, ClientID: "api-app", AuthMethod: pkce.AuthPrivateKeyJWT}
+		PreRegistered: func(iss string) *protected.Registration {
+			return &protected.Registration{Issuer: iss, ClientID: "api-app", AuthMethod: pkce.AuthPrivateKeyJWT}
 		},
 		Options: []pkce.Option{pkce.WithFAPI2(), pkce.WithClientKey(key, "api-app-key", ""), pkce.WithDPoP(dpopKey)},
 	}

@@ -8,7 +8,7 @@
 //	mcpclient -demo -call add -args '{"a":1,"b":2}'
 //
 // Sign-in follows the MCP authorization specification through
-// pkce.Transport: protected resource metadata, authorization server
+// protected.Transport: protected resource metadata, authorization server
 // metadata, then pre-registered credentials (-client-id), a client ID
 // metadata document (-client-metadata-url) or dynamic registration, and
 // the authorization code flow with PKCE on a loopback redirect. With
@@ -33,6 +33,8 @@ import (
 	"os/exec"
 	"runtime"
 	"time"
+
+	"github.com/pkcekit/pkce/protected"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/pkcekit/pkce"
@@ -93,14 +95,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
-	t := &pkce.Transport{
-		SignIn:                   pkce.LoopbackSignIn(browser(stderr)),
+	t := &protected.Transport{
+		SignIn:                   protected.LoopbackSignIn(browser(stderr)),
 		ClientName:               "pkce mcpclient",
 		ClientIDMetadataURL:      *metadataURL,
 		AllowMCP20250326Fallback: *legacy,
 	}
 	if *headless {
-		t.SignIn = pkce.HeadlessSignIn(nil)
+		t.SignIn = protected.HeadlessSignIn(nil)
 	}
 	if *dpop {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -110,8 +112,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		t.Options = append(t.Options, pkce.WithDPoP(key))
 	}
 	if *clientID != "" {
-		reg := &pkce.Registration{Issuer: *clientIssuer, ClientID: *clientID, ClientSecret: *clientSecret}
-		t.PreRegistered = func(string) *pkce.Registration { return reg }
+		reg := &protected.Registration{Issuer: *clientIssuer, ClientID: *clientID, ClientSecret: *clientSecret}
+		t.PreRegistered = func(string) *protected.Registration { return reg }
 	}
 	machine, err := grants.signIn(*clientID, serverURL)
 	if err != nil {

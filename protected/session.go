@@ -1,10 +1,12 @@
-package pkce
+package protected
 
 import (
 	"context"
 	"errors"
 	"net/url"
 	"slices"
+
+	"github.com/pkcekit/pkce"
 
 	"golang.org/x/oauth2"
 )
@@ -15,11 +17,11 @@ import (
 type session struct {
 	resource string // the canonical resource identifier
 	issuer   string
-	md       *Metadata
+	md       *pkce.Metadata
 	reg      *Registration
 	dynamic  bool // reg came from dynamic registration
-	client   *Client
-	tokens   *Tokens
+	client   *pkce.Client
+	tokens   *pkce.Tokens
 	scopes   []string
 	subject  string // the token key
 	// rejected is set, under Transport.mu, when a refresh answered
@@ -45,12 +47,12 @@ func (t *Transport) sessionFor(u *url.URL) *session {
 
 // token returns the source and the token to send for s: nil when there is
 // none yet or it must be obtained again by signing in.
-func (t *Transport) token(ctx context.Context, s *session) (*TokenSource, *oauth2.Token, error) {
+func (t *Transport) token(ctx context.Context, s *session) (*pkce.TokenSource, *oauth2.Token, error) {
 	if s == nil {
 		return nil, nil, nil
 	}
 	src, err := s.tokens.Source(ctx, s.subject)
-	if errors.Is(err, ErrSignInRequired) {
+	if errors.Is(err, pkce.ErrSignInRequired) {
 		return nil, nil, nil
 	}
 	if err != nil {
@@ -58,9 +60,9 @@ func (t *Transport) token(ctx context.Context, s *session) (*TokenSource, *oauth
 	}
 	tok, err := src.TokenContext(ctx)
 	switch {
-	case errors.Is(err, ErrSignInRequired):
+	case errors.Is(err, pkce.ErrSignInRequired):
 		return nil, nil, nil
-	case s.dynamic && errors.Is(err, errInvalidClient):
+	case s.dynamic && errors.Is(err, pkce.ErrorCode("invalid_client")):
 		// The server no longer knows the registration: the next 401
 		// registers again and signs in (RFC 7591 §3).
 		t.mu.Lock()

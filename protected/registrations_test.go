@@ -1,4 +1,4 @@
-package pkce_test
+package protected_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pkcekit/pkce/protected"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -89,7 +91,7 @@ func TestTransportRegistersAgainWhenARefreshAnswersInvalidClient(t *testing.T) {
 	acceptingAPI(api, func() string { return as.URL }, func() string { return "dcr-2" })
 
 	stub := &clientSignIn{}
-	hc := &http.Client{Transport: &pkce.Transport{SignIn: stub.signIn(t)}}
+	hc := &http.Client{Transport: &protected.Transport{SignIn: stub.signIn(t)}}
 	assert.Equal(t, http.StatusUnauthorized, status(t, hc, api.URL+"/mcp"), "the API refuses the first client's token")
 	assert.Equal(t, http.StatusOK, status(t, hc, api.URL+"/mcp"), "the refresh said invalid_client: a new registration")
 	assert.Equal(t, int32(2), registrations.Load())
@@ -117,7 +119,7 @@ func TestTransportRegistersWithTheServerAResourceMovedTo(t *testing.T) {
 	})
 
 	stub := &clientSignIn{}
-	hc := &http.Client{Transport: &pkce.Transport{SignIn: stub.signIn(t)}}
+	hc := &http.Client{Transport: &protected.Transport{SignIn: stub.signIn(t)}}
 	require.Equal(t, http.StatusOK, status(t, hc, api.URL+"/mcp"))
 	migrated.Store(true)
 	assert.Equal(t, http.StatusOK, status(t, hc, api.URL+"/mcp"), "signed in with the new server")
@@ -146,7 +148,7 @@ func TestTransportRegistersAgainWhenAnExpiredTokensRefreshAnswersInvalidClient(t
 		}
 		return &pkce.Token{Token: &oauth2.Token{AccessToken: "at-" + id, TokenType: "Bearer", RefreshToken: "rt-" + id, Expiry: expiry}}, nil
 	}
-	hc := &http.Client{Transport: &pkce.Transport{SignIn: signIn}}
+	hc := &http.Client{Transport: &protected.Transport{SignIn: signIn}}
 	assert.Equal(t, http.StatusUnauthorized, status(t, hc, api.URL+"/mcp"), "the first client's refresh was refused")
 	assert.Equal(t, http.StatusOK, status(t, hc, api.URL+"/mcp"), "a new registration, and a sign-in with it")
 	assert.Equal(t, int32(2), registrations.Load())

@@ -1,4 +1,4 @@
-package pkce_test
+package protected_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/pkcekit/pkce"
 	"github.com/pkcekit/pkce/pkcetest"
+	"github.com/pkcekit/pkce/protected"
 )
 
 // docServer serves JSON documents at fixed paths and records every path
@@ -99,7 +100,7 @@ func TestDiscoverForResourceOrder(t *testing.T) {
 			d := newDocServer(t)
 			issuer := d.URL + tt.issuer
 			d.set(tt.at, asMetadata(issuer, nil))
-			md, err := pkce.DiscoverForResource(t.Context(), issuer)
+			md, err := protected.DiscoverAuthorizationServer(t.Context(), issuer)
 			require.NoError(t, err)
 			assert.Equal(t, issuer, md.Issuer)
 			assert.Equal(t, tt.asked, d.paths())
@@ -129,7 +130,7 @@ func TestDiscoverForResourceRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := newDocServer(t)
 			d.set("/.well-known/oauth-authorization-server", tt.doc(d.URL))
-			_, err := pkce.DiscoverForResource(t.Context(), d.URL)
+			_, err := protected.DiscoverAuthorizationServer(t.Context(), d.URL)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, tt.match)
 		})
@@ -193,7 +194,7 @@ func TestFetchResourceMetadata(t *testing.T) {
 			if tt.header != nil {
 				header = tt.header(d.URL)
 			}
-			rm, err := pkce.FetchResourceMetadata(t.Context(), d.URL+tt.path+"?q=1", header)
+			rm, err := protected.FetchResourceMetadata(t.Context(), d.URL+tt.path+"?q=1", header)
 			if tt.wantError != nil {
 				require.Error(t, err)
 				assert.ErrorIs(t, err, tt.wantError)
@@ -220,7 +221,7 @@ func TestFetchResourceMetadataRefusesCrossOriginHeaderURL(t *testing.T) {
 	other := newDocServer(t)
 	other.set("/prm", map[string]any{"resource": "x", "authorization_servers": []string{"https://as.example"}})
 	d := newDocServer(t)
-	_, err := pkce.FetchResourceMetadata(t.Context(), d.URL+"/mcp", other.URL+"/prm")
+	_, err := protected.FetchResourceMetadata(t.Context(), d.URL+"/mcp", other.URL+"/prm")
 	require.Error(t, err)
 	assert.ErrorIs(t, err, pkce.ErrInvalidResponse)
 	assert.Empty(t, other.paths(), "no request to a URL from a header on another origin")
@@ -239,7 +240,7 @@ func TestResourceIndicatorOnEveryRequest(t *testing.T) {
 	_, err = c.Start(t.Context(), pkce.Param("resource", "https://other.example"))
 	assert.Error(t, err, "Param(resource) contradicts WithResource")
 
-	tok, err := pkce.HeadlessSignIn(nil)(t.Context(), c)
+	tok, err := protected.HeadlessSignIn(nil)(t.Context(), c)
 	require.NoError(t, err)
 	assert.Equal(t, []string{resource}, srv.LastAuthorizationRequest()["resource"], "authorization request")
 	assert.Equal(t, []string{resource}, srv.LastTokenRequest().Form["resource"], "code exchange")
@@ -250,15 +251,15 @@ func TestResourceIndicatorOnEveryRequest(t *testing.T) {
 }
 
 func TestTokenKey(t *testing.T) {
-	base := pkce.TokenKey("https://as.example", "cli", "https://mcp.example/mcp", []string{"a", "b"})
-	assert.Equal(t, base, pkce.TokenKey("https://as.example", "cli", "https://mcp.example/mcp", []string{"b", "a", "a"}),
+	base := protected.TokenKey("https://as.example", "cli", "https://mcp.example/mcp", []string{"a", "b"})
+	assert.Equal(t, base, protected.TokenKey("https://as.example", "cli", "https://mcp.example/mcp", []string{"b", "a", "a"}),
 		"scopes are a set")
 	for name, other := range map[string]string{
-		"another issuer":   pkce.TokenKey("https://as2.example", "cli", "https://mcp.example/mcp", []string{"a", "b"}),
-		"another client":   pkce.TokenKey("https://as.example", "cli2", "https://mcp.example/mcp", []string{"a", "b"}),
-		"another resource": pkce.TokenKey("https://as.example", "cli", "https://mcp.example/other", []string{"a", "b"}),
-		"other scopes":     pkce.TokenKey("https://as.example", "cli", "https://mcp.example/mcp", []string{"a"}),
-		"parts shifted":    pkce.TokenKey("https://as.examplecli", "", "https://mcp.example/mcp", []string{"a", "b"}),
+		"another issuer":   protected.TokenKey("https://as2.example", "cli", "https://mcp.example/mcp", []string{"a", "b"}),
+		"another client":   protected.TokenKey("https://as.example", "cli2", "https://mcp.example/mcp", []string{"a", "b"}),
+		"another resource": protected.TokenKey("https://as.example", "cli", "https://mcp.example/other", []string{"a", "b"}),
+		"other scopes":     protected.TokenKey("https://as.example", "cli", "https://mcp.example/mcp", []string{"a"}),
+		"parts shifted":    protected.TokenKey("https://as.examplecli", "", "https://mcp.example/mcp", []string{"a", "b"}),
 	} {
 		assert.NotEqual(t, base, other, name)
 	}

@@ -1,10 +1,13 @@
-package pkce
+package protected
 
 import (
 	"fmt"
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/internal/wire"
 )
 
 // A resource on the network names the authorization server, and that
@@ -22,18 +25,18 @@ import (
 func checkRemote(name, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" {
-		return fmt.Errorf("%s %q is not an absolute URL", name, clip(raw, 200))
+		return fmt.Errorf("%s %q is not an absolute URL", name, wire.Clip(raw, 200))
 	}
 	if !strings.EqualFold(u.Scheme, "https") {
-		return fmt.Errorf("%s %q is not https", name, clip(raw, 200))
+		return fmt.Errorf("%s %q is not https", name, wire.Clip(raw, 200))
 	}
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return fmt.Errorf("%s %q names this machine", name, clip(raw, 200))
+		return fmt.Errorf("%s %q names this machine", name, wire.Clip(raw, 200))
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if !publicAddr(ip) {
-			return fmt.Errorf("%s %q is a loopback, private, link-local or unspecified address", name, clip(raw, 200))
+			return fmt.Errorf("%s %q is a loopback, private, link-local or unspecified address", name, wire.Clip(raw, 200))
 		}
 		return nil
 	}
@@ -43,12 +46,12 @@ func checkRemote(name, raw string) error {
 		// host) is found in /etc/hosts or a search domain, never in
 		// public DNS; .local is mDNS (RFC 6762), .home.arpa a home
 		// network (RFC 8375), .internal and .localdomain private use.
-		return fmt.Errorf("%s %q names a host of this machine or a local network", name, clip(raw, 200))
+		return fmt.Errorf("%s %q names a host of this machine or a local network", name, wire.Clip(raw, 200))
 	}
 	if last := labels[len(labels)-1]; numeric(last) {
 		// A top-level label of digits (or 0x-hex) is no DNS name:
 		// inet_aton reads "127.1" and "0x7f000001" as addresses.
-		return fmt.Errorf("%s %q has a host that reads as a numeric address", name, clip(raw, 200))
+		return fmt.Errorf("%s %q has a host that reads as a numeric address", name, wire.Clip(raw, 200))
 	}
 	return nil
 }
@@ -82,7 +85,7 @@ func publicAddr(ip netip.Addr) bool {
 
 // checkRemoteMetadata applies checkRemote to every endpoint of md that
 // the client requests itself or sends the browser to.
-func checkRemoteMetadata(md *Metadata) error {
+func checkRemoteMetadata(md *pkce.Metadata) error {
 	for _, e := range []struct{ name, url string }{
 		{"issuer", md.Issuer},
 		{"token_endpoint", md.TokenEndpoint},

@@ -1,4 +1,4 @@
-package pkce
+package protected
 
 import (
 	"context"
@@ -7,6 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/internal/link"
+	"github.com/pkcekit/pkce/internal/wire"
 )
 
 // ResourceMetadata is what a protected resource publishes about itself
@@ -76,7 +80,7 @@ func FetchResourceMetadata(ctx context.Context, resourceURL, metadataURL string)
 
 // sameOriginMetadata is the default rule for resource_metadata URLs.
 func sameOriginMetadata(resource, metadata *url.URL) error {
-	if !sameOrigin(resource, metadata) {
+	if !link.SameOrigin(resource, metadata) {
 		return fmt.Errorf("it is not on the origin of the resource %s://%s", resource.Scheme, resource.Host)
 	}
 	return nil
@@ -92,24 +96,24 @@ func fetchResourceMetadata(ctx context.Context, fallback *http.Client, resourceU
 	if metadataURL != "" {
 		mu, err := url.Parse(metadataURL)
 		if err == nil {
-			err = checkEndpoint("resource_metadata", metadataURL)
+			err = link.CheckEndpoint("resource_metadata", metadataURL)
 		}
 		if err == nil {
 			err = allow(resource, mu)
 		}
 		if err != nil {
-			return nil, &ResponseError{Op: opResourceMetadata, Err: ErrInvalidResponse, URL: resourceURL,
-				Problem: fmt.Sprintf("the challenge's resource_metadata %q is not followed: %s", clip(metadataURL, 200), configProblem(err)),
-				Rule:    "RFC 9728 §5.1", Also: []Rule{"RFC 9728 §7.7"}}
+			return nil, &pkce.ResponseError{Op: opResourceMetadata, Err: pkce.ErrInvalidResponse, URL: resourceURL,
+				Problem: fmt.Sprintf("the challenge's resource_metadata %q is not followed: %s", wire.Clip(metadataURL, 200), configProblem(err)),
+				Rule:    "RFC 9728 §5.1", Also: []pkce.Rule{"RFC 9728 §7.7"}}
 		}
 		locations = []string{metadataURL}
 	} else {
 		locations = resourceMetadataURLs(resource)
 	}
 
-	ctx, cancel := withDefaultDeadline(ctx)
+	ctx, cancel := link.WithDefaultDeadline(ctx)
 	defer cancel()
-	hc := userHTTPClient(ctx, fallback)
+	hc := link.UserHTTPClient(ctx, fallback)
 	hc = &http.Client{Transport: hc.Transport, CheckRedirect: stopRedirect, Jar: hc.Jar, Timeout: hc.Timeout}
 	var (
 		rm       *ResourceMetadata
@@ -119,14 +123,14 @@ func fetchResourceMetadata(ctx context.Context, fallback *http.Client, resourceU
 	for i, u := range locations {
 		rm = new(ResourceMetadata)
 		var tryNext bool
-		from, tryNext, err = fetchJSON(ctx, hc, opResourceMetadata, u, limit, "RFC 9728 §3.2", "RFC 9728 §2", resourceMetadataMembers, rm)
+		from, tryNext, err = link.FetchJSON(ctx, hc, opResourceMetadata, u, limit, "RFC 9728 §3.2", "RFC 9728 §2", resourceMetadataMembers, rm)
 		if !tryNext || i == len(locations)-1 {
 			break
 		}
 		previous = append(previous, fmt.Sprintf("at %s: %v", u, err))
 	}
 	if err != nil {
-		var re *ResponseError
+		var re *pkce.ResponseError
 		if len(previous) > 0 && errors.As(err, &re) {
 			re.Problem += "; and " + strings.Join(previous, "; ")
 		}
@@ -142,8 +146,8 @@ func fetchResourceMetadata(ctx context.Context, fallback *http.Client, resourceU
 // accepts a resource that covers the URL requested (see
 // Transport.AllowAncestorResource).
 func (rm *ResourceMetadata) check(requested *url.URL, from string, ancestors bool) error {
-	invalid := func(problem string, rule Rule, also ...Rule) error {
-		return &ResponseError{Op: opResourceMetadata, Err: ErrInvalidResponse, URL: from, StatusCode: http.StatusOK,
+	invalid := func(problem string, rule pkce.Rule, also ...pkce.Rule) error {
+		return &pkce.ResponseError{Op: opResourceMetadata, Err: pkce.ErrInvalidResponse, URL: from, StatusCode: http.StatusOK,
 			Problem: problem, Rule: rule, Also: also}
 	}
 	if rm.Resource == "" {
@@ -151,13 +155,13 @@ func (rm *ResourceMetadata) check(requested *url.URL, from string, ancestors boo
 	}
 	if ancestors && !resourceCovers(rm.Resource, requested) || !ancestors && rm.Resource != requested.String() {
 		return invalid(fmt.Sprintf("resource %q does not identify the resource requested, %q; the metadata is for another resource, or was planted",
-			clip(rm.Resource, 200), requested.String()), "RFC 9728 §3.3", "RFC 9728 §7.3")
+			wire.Clip(rm.Resource, 200), requested.String()), "RFC 9728 §3.3", "RFC 9728 §7.3")
 	}
 	if len(rm.AuthorizationServers) == 0 {
 		return invalid("authorization_servers is missing or empty, so there is no authorization server to ask for a token", "RFC 9728 §2", "MCP 2025-11-25 Authorization Server Location")
 	}
 	for _, as := range rm.AuthorizationServers {
-		if err := checkIssuer(as); err != nil {
+		if err := link.CheckIssuer(as); err != nil {
 			return invalid("authorization_servers has an entry that is not an issuer identifier: "+configProblem(err), "RFC 9728 §2", "RFC 8414 §2")
 		}
 	}
@@ -168,7 +172,7 @@ func (rm *ResourceMetadata) check(requested *url.URL, from string, ancestors boo
 // addresses: an https URL (http on loopback hosts) without its query and
 // fragment.
 func parseResourceURL(raw string) (*url.URL, error) {
-	if err := checkEndpoint("resource URL", raw); err != nil {
+	if err := link.CheckEndpoint("resource URL", raw); err != nil {
 		return nil, err
 	}
 	u, _ := url.Parse(raw) // checked by checkEndpoint
@@ -195,7 +199,7 @@ func resourceCovers(id string, requested *url.URL) bool {
 	if err != nil || !u.IsAbs() || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil || strings.Contains(id, "#") {
 		return false
 	}
-	if !sameOrigin(u, requested) {
+	if !link.SameOrigin(u, requested) {
 		return false
 	}
 	idPath := strings.TrimSuffix(u.EscapedPath(), "/")

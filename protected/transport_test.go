@@ -1,4 +1,4 @@
-package pkce_test
+package protected_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/pkcekit/pkce/protected"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -50,26 +52,26 @@ func TestTransportRegistrationPriority(t *testing.T) {
 	const cimdURL = "https://client.example/metadata.json"
 	tests := []struct {
 		name          string
-		pre           func(issuer string) *pkce.Registration
+		pre           func(issuer string) *protected.Registration
 		cimdSupported bool
 		registration  bool
 		wantID        string
 		wantError     error
 	}{
 		{"pre-registered credentials come first",
-			func(iss string) *pkce.Registration { return &pkce.Registration{Issuer: iss, ClientID: "pre"} },
+			func(iss string) *protected.Registration { return &protected.Registration{Issuer: iss, ClientID: "pre"} },
 			true, true, "pre", nil},
 		{"client ID metadata document when the server supports it",
 			nil, true, true, cimdURL, nil},
 		{"dynamic registration when the server supports no metadata document",
 			nil, false, true, "dcr-1", nil},
 		{"pre-registered credentials of another issuer are not sent",
-			func(string) *pkce.Registration {
-				return &pkce.Registration{Issuer: "https://other.example", ClientID: "pre"}
+			func(string) *protected.Registration {
+				return &protected.Registration{Issuer: "https://other.example", ClientID: "pre"}
 			},
 			false, true, "", nil},
 		{"no registration possible",
-			nil, false, false, "", pkce.ErrNoRegistration},
+			nil, false, false, "", protected.ErrNoRegistration},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +95,7 @@ func TestTransportRegistrationPriority(t *testing.T) {
 			protectedAPI(api, as.URL, nil, nil)
 
 			stub := &stubSignIn{}
-			tr := &pkce.Transport{SignIn: stub.signIn(t), PreRegistered: tt.pre, ClientIDMetadataURL: cimdURL}
+			tr := &protected.Transport{SignIn: stub.signIn(t), PreRegistered: tt.pre, ClientIDMetadataURL: cimdURL}
 			resp, err := (&http.Client{Transport: tr}).Get(api.URL + "/mcp")
 			switch {
 			case tt.wantError != nil:
@@ -146,8 +148,8 @@ func TestTransportScopes(t *testing.T) {
 				}))
 			}
 			stub := &stubSignIn{}
-			tr := &pkce.Transport{SignIn: stub.signIn(t),
-				PreRegistered: func(string) *pkce.Registration { return &pkce.Registration{ClientID: "pre"} }}
+			tr := &protected.Transport{SignIn: stub.signIn(t),
+				PreRegistered: func(string) *protected.Registration { return &protected.Registration{ClientID: "pre"} }}
 			getOK(t, &http.Client{Transport: tr}, api.URL+"/mcp")
 			assert.Equal(t, []string{tt.want}, stub.scopes)
 		})
@@ -160,8 +162,8 @@ func TestTransportStepUp(t *testing.T) {
 	api := newDocServer(t)
 	protectedAPI(api, as.URL, []string{"read", "write"}, []string{"read"})
 	stub := &stubSignIn{}
-	tr := &pkce.Transport{SignIn: stub.signIn(t),
-		PreRegistered: func(string) *pkce.Registration { return &pkce.Registration{ClientID: "pre"} }}
+	tr := &protected.Transport{SignIn: stub.signIn(t),
+		PreRegistered: func(string) *protected.Registration { return &protected.Registration{ClientID: "pre"} }}
 	hc := &http.Client{Transport: tr}
 
 	getOK(t, hc, api.URL+"/mcp")
@@ -188,8 +190,8 @@ func TestTransportStepUpDoesNotLoop(t *testing.T) {
 		w.WriteHeader(http.StatusForbidden)
 	}))
 	stub := &stubSignIn{}
-	tr := &pkce.Transport{SignIn: stub.signIn(t),
-		PreRegistered: func(string) *pkce.Registration { return &pkce.Registration{ClientID: "pre"} }}
+	tr := &protected.Transport{SignIn: stub.signIn(t),
+		PreRegistered: func(string) *protected.Registration { return &protected.Registration{ClientID: "pre"} }}
 	for range 3 {
 		resp, err := (&http.Client{Transport: tr}).Get(api.URL + "/mcp")
 		require.NoError(t, err)
@@ -240,13 +242,13 @@ func TestTransportWithPkcetest(t *testing.T) {
 
 	store := pkce.NewMemoryStore()
 	var signIns atomic.Int32
-	headless := pkce.HeadlessSignIn(nil)
-	tr := &pkce.Transport{
+	headless := protected.HeadlessSignIn(nil)
+	tr := &protected.Transport{
 		SignIn: func(ctx context.Context, c *pkce.Client) (*pkce.Token, error) {
 			signIns.Add(1)
 			return headless(ctx, c)
 		},
-		PreRegistered: func(iss string) *pkce.Registration { return &pkce.Registration{Issuer: iss, ClientID: "cli"} },
+		PreRegistered: func(iss string) *protected.Registration { return &protected.Registration{Issuer: iss, ClientID: "cli"} },
 		Store:         store,
 	}
 	hc := &http.Client{Transport: tr}
@@ -263,12 +265,12 @@ func TestTransportWithPkcetest(t *testing.T) {
 	getOK(t, hc, api.URL+"/api/items/1")
 	assert.Equal(t, int32(1), signIns.Load(), "the token covers the resource's sub-paths")
 
-	stored, err := store.LoadToken(t.Context(), pkce.TokenKey(srv.Issuer(), "cli", api.URL+"/api", nil))
+	stored, err := store.LoadToken(t.Context(), protected.TokenKey(srv.Issuer(), "cli", api.URL+"/api", nil))
 	require.NoError(t, err)
 	assert.NotNil(t, stored, "the token is stored under its key")
 
 	// A new Transport over the same store (a new process) uses it.
-	tr2 := &pkce.Transport{SignIn: tr.SignIn, PreRegistered: tr.PreRegistered, Store: store}
+	tr2 := &protected.Transport{SignIn: tr.SignIn, PreRegistered: tr.PreRegistered, Store: store}
 	getOK(t, &http.Client{Transport: tr2}, api.URL+"/api")
 	assert.Equal(t, int32(1), signIns.Load(), "no second sign-in with a stored token")
 }
@@ -279,7 +281,7 @@ func TestTransportDoesNotReplayAnUnreplayableBody(t *testing.T) {
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
 	stub := &stubSignIn{}
-	tr := &pkce.Transport{SignIn: stub.signIn(t)}
+	tr := &protected.Transport{SignIn: stub.signIn(t)}
 	req, err := http.NewRequest(http.MethodPost, api.URL+"/mcp", io.NopCloser(strings.NewReader("x")))
 	require.NoError(t, err)
 	req.GetBody = nil

@@ -1,10 +1,13 @@
-package pkce
+package protected
 
 import (
 	"context"
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/internal/wire"
 )
 
 // The Transport's SignIn functions: a person at a browser, or an
@@ -13,8 +16,8 @@ import (
 // LoopbackSignIn returns a Transport.SignIn that signs a person in with
 // Client.SignInLoopback; open shows the start URL in the system browser
 // (and should print it too).
-func LoopbackSignIn(open func(startURL string) error) func(context.Context, *Client) (*Token, error) {
-	return func(ctx context.Context, c *Client) (*Token, error) {
+func LoopbackSignIn(open func(startURL string) error) func(context.Context, *pkce.Client) (*pkce.Token, error) {
+	return func(ctx context.Context, c *pkce.Client) (*pkce.Token, error) {
 		return c.SignInLoopback(ctx, open)
 	}
 }
@@ -26,11 +29,11 @@ func LoopbackSignIn(open func(startURL string) error) func(context.Context, *Cli
 // http.DefaultClient), following redirects as hc does, until the
 // redirect reaches the loopback receiver. A server that answers with a
 // page instead (a login form) makes it fail.
-func HeadlessSignIn(hc *http.Client) func(context.Context, *Client) (*Token, error) {
+func HeadlessSignIn(hc *http.Client) func(context.Context, *pkce.Client) (*pkce.Token, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return func(ctx context.Context, c *Client) (*Token, error) {
+	return func(ctx context.Context, c *pkce.Client) (*pkce.Token, error) {
 		return c.SignInLoopback(ctx, func(startURL string) error {
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, startURL, nil)
 			if err != nil {
@@ -45,7 +48,7 @@ func HeadlessSignIn(hc *http.Client) func(context.Context, *Client) (*Token, err
 			// serves the start URL.
 			if u, err := url.Parse(startURL); err != nil || resp.Request.URL.Host != u.Host {
 				return fmt.Errorf("pkce: the authorization server did not send the browser back without a person: %d at %s",
-					resp.StatusCode, clip(resp.Request.URL.Scheme+"://"+resp.Request.URL.Host+resp.Request.URL.Path, 200))
+					resp.StatusCode, wire.Clip(resp.Request.URL.Scheme+"://"+resp.Request.URL.Host+resp.Request.URL.Path, 200))
 			}
 			return nil
 		})

@@ -1,4 +1,4 @@
-package pkce_test
+package protected_test
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/pkcekit/pkce/protected"
 
 	"golang.org/x/oauth2"
 
@@ -54,7 +56,7 @@ func FuzzResourceMetadata(f *testing.F) {
 	const resource = "https://api.example/mcp"
 	f.Fuzz(func(t *testing.T, status int, contentType string, body []byte) {
 		status = 200 + int(math.Abs(float64(status%800)))
-		rm, err := pkce.FetchResourceMetadata(fuzzServer(status, contentType, body), resource, "")
+		rm, err := protected.FetchResourceMetadata(fuzzServer(status, contentType, body), resource, "")
 		if err != nil {
 			var respErr *pkce.ResponseError
 			if !errors.As(err, &respErr) && !noAnswer(err) {
@@ -102,11 +104,11 @@ func FuzzRegistration(f *testing.F) {
 	}
 	md := &pkce.Metadata{Issuer: "https://as.example", AuthorizationEndpoint: "https://as.example/a",
 		TokenEndpoint: "https://as.example/t", RegistrationEndpoint: "https://as.example/register"}
-	cm := pkce.ClientMetadata{RedirectURIs: []string{"http://127.0.0.1/callback"}, TokenEndpointAuthMethod: pkce.AuthNone,
+	cm := protected.ClientMetadata{RedirectURIs: []string{"http://127.0.0.1/callback"}, TokenEndpointAuthMethod: pkce.AuthNone,
 		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"}, ApplicationType: "native"}
 	f.Fuzz(func(t *testing.T, status int, contentType string, body []byte) {
 		status = 200 + int(math.Abs(float64(status%800)))
-		reg, err := pkce.Register(fuzzServer(status, contentType, body), md, cm)
+		reg, err := protected.Register(fuzzServer(status, contentType, body), md, cm)
 		if err != nil {
 			var respErr *pkce.ResponseError
 			var oauthErr *pkce.OAuthError

@@ -1,4 +1,4 @@
-package pkce_test
+package protected_test
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/pkcekit/pkce/protected"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,7 +24,7 @@ import (
 )
 
 // preRegistered is a PreRegistered that has credentials for every issuer.
-func preRegistered(string) *pkce.Registration { return &pkce.Registration{ClientID: "pre"} }
+func preRegistered(string) *protected.Registration { return &protected.Registration{ClientID: "pre"} }
 
 // Finding 10 of issue 20: metadata may not claim a parent of the URL
 // requested (RFC 9728 §3.3), unless the application accepts MCP's looser
@@ -54,7 +56,7 @@ func TestMetadataClaimingAParentOfTheURLIsRefused(t *testing.T) {
 				}
 			}))
 
-			_, err := pkce.FetchResourceMetadata(t.Context(), api.URL+"/tenant-b/mcp", "")
+			_, err := protected.FetchResourceMetadata(t.Context(), api.URL+"/tenant-b/mcp", "")
 			if tt.resource == "/tenant-b/mcp" {
 				assert.NoError(t, err)
 			} else {
@@ -62,7 +64,7 @@ func TestMetadataClaimingAParentOfTheURLIsRefused(t *testing.T) {
 			}
 
 			stub := &stubSignIn{}
-			tr := &pkce.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered, AllowAncestorResource: tt.ancestors}
+			tr := &protected.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered, AllowAncestorResource: tt.ancestors}
 			resp, err := (&http.Client{Transport: tr}).Get(api.URL + "/tenant-b/mcp")
 			if !tt.wantOK {
 				require.Error(t, err)
@@ -104,7 +106,7 @@ func TestTransportStepUpBoundIsPerRequest(t *testing.T) {
 		calls.Add(1)
 	}))
 	stub := &stubSignIn{}
-	tr := &pkce.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered, MaxStepUps: 1}
+	tr := &protected.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered, MaxStepUps: 1}
 	hc := &http.Client{Transport: tr}
 	for _, n := range []string{"1", "2", "3", "4"} {
 		getOK(t, hc, api.URL+"/mcp?n="+n)
@@ -139,7 +141,7 @@ func TestTransportDoesNotFollowARedirectToAnotherOrigin(t *testing.T) {
 	}))
 
 	stub := &stubSignIn{}
-	tr := &pkce.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered}
+	tr := &protected.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered}
 	hc := &http.Client{Transport: tr}
 	resp, err := hc.Post(api.URL+"/moved", "application/json", strings.NewReader(`{"jsonrpc":"2.0"}`))
 	if err == nil {
@@ -195,14 +197,14 @@ func TestTransportRefusesMetadataSteeringToLocalAddresses(t *testing.T) {
 			}))
 
 			stub := &stubSignIn{}
-			tr := &pkce.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered, Base: r.transport(), HTTPClient: r.client()}
+			tr := &protected.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered, Base: r.transport(), HTTPClient: r.client()}
 			_, err := (&http.Client{Transport: tr}).Get("https://api.example/mcp")
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "AllowLocalAuthorizationServers")
 			assert.Empty(t, stub.ids)
 			assert.Empty(t, r.local(), "no request left for this machine or a private network")
 
-			tr = &pkce.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered, Base: r.transport(), HTTPClient: r.client(),
+			tr = &protected.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered, Base: r.transport(), HTTPClient: r.client(),
 				AllowLocalAuthorizationServers: true}
 			_, err = (&http.Client{Transport: tr}).Get("https://api.example/mcp")
 			if err != nil {
@@ -219,7 +221,7 @@ func TestTransportAllowsLoopbackServersForALoopbackResource(t *testing.T) {
 	api := newDocServer(t)
 	protectedAPI(api, as.URL, nil, nil)
 	stub := &stubSignIn{}
-	getOK(t, &http.Client{Transport: &pkce.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered}}, api.URL+"/mcp")
+	getOK(t, &http.Client{Transport: &protected.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered}}, api.URL+"/mcp")
 	assert.Len(t, stub.ids, 1)
 }
 

@@ -1,4 +1,4 @@
-package pkce
+package protected
 
 import (
 	"context"
@@ -9,6 +9,10 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/internal/link"
+	"github.com/pkcekit/pkce/internal/wire"
 
 	"golang.org/x/oauth2"
 )
@@ -26,7 +30,7 @@ import (
 //  9728. and choose an authorization server from its
 //     authorization_servers (ChooseAuthorizationServer, the first by
 //     default);
-//  3. fetch that server's metadata (DiscoverForResource), which must
+//  3. fetch that server's metadata (DiscoverAuthorizationServer), which must
 //     advertise S256;
 //  4. find the client's registration, in this order: PreRegistered
 //     credentials for that issuer; the client ID metadata document URL
@@ -94,7 +98,7 @@ type Transport struct {
 	// person at a browser, HeadlessSignIn for automated runs against
 	// servers that approve without a person, or a function of the
 	// application's own. It is required.
-	SignIn func(ctx context.Context, c *Client) (*Token, error)
+	SignIn func(ctx context.Context, c *pkce.Client) (*pkce.Token, error)
 	// RedirectURL is the redirect URI the Client and the registrations
 	// use; "" means http://127.0.0.1/callback, the loopback template of
 	// SignInLoopback (RFC 8252 §7.3).
@@ -116,7 +120,7 @@ type Transport struct {
 	// replaced by a new one.
 	Registrations RegistrationStore
 	// Store keeps the tokens; nil keeps them in memory.
-	Store Store
+	Store pkce.Store
 	// Options are given to every Client the Transport builds, after the
 	// ones it sets (WithMetadata, WithResource, WithAuthMethod,
 	// WithHTTPClient): WithDPoP for tokens bound to a key (RFC 9449; the
@@ -125,7 +129,7 @@ type Transport struct {
 	// credentials, WithPushedAuthorization, WithFAPI2 and the like.
 	// Options that change the server, its endpoints or the resource
 	// (WithIssuer, WithMetadata, WithResource) are refused.
-	Options []Option
+	Options []pkce.Option
 	// FilterScopes, when set, returns the scopes to ask issuer for, given
 	// those the chain chose (step 5 and step ups); it may drop scopes the
 	// application never wants, or add its own.
@@ -170,7 +174,7 @@ type Transport struct {
 	AllowMCP20250326Fallback bool
 
 	initOnce      sync.Once
-	store         Store
+	store         pkce.Store
 	registrations RegistrationStore
 	signInMu      sync.Mutex // one sign-in at a time
 
@@ -185,7 +189,7 @@ func (t *Transport) init() {
 	t.initOnce.Do(func() {
 		t.store = t.Store
 		if t.store == nil {
-			t.store = NewMemoryStore()
+			t.store = pkce.NewMemoryStore()
 		}
 		t.registrations = t.Registrations
 		if t.registrations == nil {
@@ -211,10 +215,10 @@ func (t *Transport) redirectURL() string {
 // RoundTrip implements http.RoundTripper; see Transport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.init()
-	if redirectedAway(req) {
+	if link.RedirectedAway(req) {
 		closeBody(req)
 		return nil, fmt.Errorf("pkce: a redirect to %s is not followed: the Transport sends its requests only to the origin the application asked for (RFC 6750 §5.3)",
-			clip(req.URL.Scheme+"://"+req.URL.Host, 200))
+			wire.Clip(req.URL.Scheme+"://"+req.URL.Host, 200))
 	}
 	ctx := req.Context()
 	s := t.sessionFor(req.URL)
@@ -294,13 +298,13 @@ func bearerChallenge(h http.Header) Challenge {
 // it (a Bearer token, or a DPoP token with a proof and the resource's
 // nonce), or without credentials when src is nil. It does not change req
 // (http.RoundTripper's contract).
-func (t *Transport) send(req *http.Request, src *TokenSource) (*http.Response, error) {
+func (t *Transport) send(req *http.Request, src *pkce.TokenSource) (*http.Response, error) {
 	out := req.Clone(req.Context())
 	out.Body = req.Body
 	if src == nil {
 		return t.base().RoundTrip(out)
 	}
-	return (&resourceTransport{source: src, base: t.base(), httpClient: t.HTTPClient}).RoundTrip(out)
+	return link.ResourceTransport(src, t.base(), t.HTTPClient).RoundTrip(out)
 }
 
 // authorize acts on a challenge to a request that was sent with sent (or
@@ -312,7 +316,7 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 
 	challenge := bearerChallenge(resp.Header)
 	if _, err := ParseChallenges(resp.Header); err != nil {
-		return nil, false, &ResponseError{Op: opResource, Err: ErrInvalidResponse, URL: reqURL.String(), StatusCode: resp.StatusCode,
+		return nil, false, &pkce.ResponseError{Op: opResource, Err: pkce.ErrInvalidResponse, URL: reqURL.String(), StatusCode: resp.StatusCode,
 			Problem: strings.TrimPrefix(err.Error(), "pkce: "), Rule: "RFC 9110 §11.6.1"}
 	}
 	if s == nil {
@@ -358,7 +362,7 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 			if err == nil {
 				return s, true, nil
 			}
-			rejected = s.dynamic && errors.Is(err, errInvalidClient)
+			rejected = s.dynamic && errors.Is(err, pkce.ErrorCode("invalid_client"))
 		}
 		ns := *s
 		ns.rejected = false

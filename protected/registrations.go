@@ -1,4 +1,4 @@
-package pkce
+package protected
 
 import (
 	"context"
@@ -9,6 +9,10 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/internal/link"
+	"github.com/pkcekit/pkce/internal/wire"
 
 	"golang.org/x/oauth2"
 )
@@ -22,7 +26,7 @@ func (t *Transport) findRegistration(ctx context.Context, s *session) error {
 	if t.PreRegistered != nil {
 		if r := t.PreRegistered(s.issuer); r != nil {
 			if r.Issuer != "" && r.Issuer != s.issuer {
-				return fmt.Errorf("pkce: PreRegistered returned credentials for %q when asked for %q; credentials are used with the server they were registered with", clip(r.Issuer, 200), s.issuer)
+				return fmt.Errorf("pkce: PreRegistered returned credentials for %q when asked for %q; credentials are used with the server they were registered with", wire.Clip(r.Issuer, 200), s.issuer)
 			}
 			cp := *r
 			cp.Issuer = s.issuer
@@ -34,7 +38,7 @@ func (t *Transport) findRegistration(ctx context.Context, s *session) error {
 		if err := checkClientIDMetadataURL(t.ClientIDMetadataURL); err != nil {
 			return err
 		}
-		s.reg = &Registration{Issuer: s.issuer, ClientID: t.ClientIDMetadataURL, AuthMethod: AuthNone}
+		s.reg = &Registration{Issuer: s.issuer, ClientID: t.ClientIDMetadataURL, AuthMethod: pkce.AuthNone}
 		return nil
 	}
 	if s.md.RegistrationEndpoint == "" {
@@ -60,7 +64,7 @@ func (t *Transport) registerDynamically(ctx context.Context, s *session) error {
 	}
 	redirect := t.redirectURL()
 	appType := "web"
-	if ru, err := url.Parse(redirect); err == nil && ru.Scheme == "http" && isLoopbackHost(ru.Hostname()) || err == nil && ru.Scheme != "http" && ru.Scheme != "https" {
+	if ru, err := url.Parse(redirect); err == nil && ru.Scheme == "http" && link.IsLoopbackHost(ru.Hostname()) || err == nil && ru.Scheme != "http" && ru.Scheme != "https" {
 		appType = "native"
 	}
 	name := t.ClientName
@@ -93,20 +97,20 @@ func (t *Transport) rescope(s *session, scopes []string) error {
 			return err
 		}
 	}
-	opts := []Option{WithMetadata(s.md), WithResource(s.resource)}
+	opts := []pkce.Option{pkce.WithMetadata(s.md), pkce.WithResource(s.resource)}
 	if s.reg.AuthMethod != "" {
-		opts = append(opts, WithAuthMethod(s.reg.AuthMethod))
+		opts = append(opts, pkce.WithAuthMethod(s.reg.AuthMethod))
 	}
 	if t.HTTPClient != nil {
-		opts = append(opts, WithHTTPClient(t.HTTPClient))
+		opts = append(opts, pkce.WithHTTPClient(t.HTTPClient))
 	}
 	opts = append(opts, t.Options...)
-	c, err := New(&oauth2.Config{ClientID: s.reg.ClientID, ClientSecret: s.reg.ClientSecret,
+	c, err := pkce.New(&oauth2.Config{ClientID: s.reg.ClientID, ClientSecret: s.reg.ClientSecret,
 		RedirectURL: t.redirectURL(), Scopes: scopes}, opts...)
 	if err != nil {
 		return err
 	}
-	if c.issuer != s.issuer || c.config.Endpoint.TokenURL != s.md.TokenEndpoint || !slices.Equal(c.resources, []string{s.resource}) {
+	if issuer, tokenURL, resources := link.ClientTarget(c); issuer != s.issuer || tokenURL != s.md.TokenEndpoint || !slices.Equal(resources, []string{s.resource}) {
 		return configErrorf("Transport.Options change the authorization server, its endpoints or the resource, which the Transport takes from the API's metadata; leave WithIssuer, WithMetadata and WithResource out")
 	}
 	tokens, err := c.Tokens(t.store)
@@ -126,7 +130,7 @@ func (t *Transport) signIn(ctx context.Context, s *session) error {
 		return configErrorf("the Transport has no SignIn function")
 	}
 	tok, err := t.callSignIn(ctx, s.client)
-	if err != nil && s.dynamic && errors.Is(err, errInvalidClient) {
+	if err != nil && s.dynamic && errors.Is(err, pkce.ErrorCode("invalid_client")) {
 		if err := t.registerDynamically(ctx, s); err != nil {
 			return err
 		}
@@ -141,7 +145,7 @@ func (t *Transport) signIn(ctx context.Context, s *session) error {
 	return s.tokens.Save(ctx, s.subject, tok)
 }
 
-func (t *Transport) callSignIn(ctx context.Context, c *Client) (tok *Token, err error) {
+func (t *Transport) callSignIn(ctx context.Context, c *pkce.Client) (tok *pkce.Token, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			tok, err = nil, fmt.Errorf("pkce: SignIn panicked: %v", v)

@@ -1,4 +1,4 @@
-package pkce_test
+package protected_test
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/pkcekit/pkce/protected"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -44,11 +46,11 @@ func TestTransportWithDPoPAndPrivateKeyJWT(t *testing.T) {
 	hc := &http.Client{Transport: withResourceMetadata{resource: srv.ResourceURL(), issuer: srv.Issuer()}}
 
 	var filtered []string
-	tr := &pkce.Transport{
-		SignIn:     pkce.HeadlessSignIn(nil),
+	tr := &protected.Transport{
+		SignIn:     protected.HeadlessSignIn(nil),
 		HTTPClient: hc,
-		PreRegistered: func(iss string) *pkce.Registration {
-			return &pkce.Registration{Issuer: iss, ClientID: "app", AuthMethod: pkce.AuthPrivateKeyJWT}
+		PreRegistered: func(iss string) *protected.Registration {
+			return &protected.Registration{Issuer: iss, ClientID: "app", AuthMethod: pkce.AuthPrivateKeyJWT}
 		},
 		Options: []pkce.Option{pkce.WithClientKey(ecKey, "", ""), pkce.WithDPoP(ec2Key)},
 		FilterScopes: func(_ string, scopes []string) []string {
@@ -86,7 +88,7 @@ func TestTransportFilterScopesPanicIsAnError(t *testing.T) {
 	api := newDocServer(t)
 	protectedAPI(api, as.URL, nil, []string{"read"})
 	stub := &stubSignIn{}
-	tr := &pkce.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered,
+	tr := &protected.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered,
 		FilterScopes: func(string, []string) []string { panic("filter bug") }}
 	_, err := (&http.Client{Transport: tr}).Get(api.URL + "/mcp")
 	require.Error(t, err)
@@ -105,7 +107,7 @@ func TestTransportRefusesOptionsThatChangeTheServerOrResource(t *testing.T) {
 			api := newDocServer(t)
 			protectedAPI(api, as.URL, nil, nil)
 			stub := &stubSignIn{}
-			tr := &pkce.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered, Options: []pkce.Option{opt}}
+			tr := &protected.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered, Options: []pkce.Option{opt}}
 			_, err := (&http.Client{Transport: tr}).Get(api.URL + "/mcp")
 			require.Error(t, err)
 			assert.ErrorIs(t, err, pkce.ErrInvalidConfig)

@@ -1,4 +1,4 @@
-package pkce
+package protected
 
 import (
 	"context"
@@ -11,6 +11,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/internal/link"
+	"github.com/pkcekit/pkce/internal/wire"
 )
 
 // A Registration is a client's registration at one authorization server:
@@ -29,14 +33,14 @@ type Registration struct {
 	ClientSecret string `json:"client_secret,omitempty"`
 	// AuthMethod is the client authentication at the token endpoint;
 	// "" means AuthSecretBasic with a secret and AuthNone without.
-	AuthMethod AuthMethod `json:"token_endpoint_auth_method,omitempty"`
+	AuthMethod pkce.AuthMethod `json:"token_endpoint_auth_method,omitempty"`
 	// SecretExpiresAt is when the secret expires (client_secret_expires_at,
 	// RFC 7591 §3.2.1); zero means never.
 	SecretExpiresAt time.Time `json:"client_secret_expires_at,omitzero"`
 }
 
 func (r Registration) describe() string {
-	return fmt.Sprintf("pkce.Registration{issuer: %q, client_id: %q, auth: %s, secret: %s}",
+	return fmt.Sprintf("protected.Registration{issuer: %q, client_id: %q, auth: %s, secret: %s}",
 		r.Issuer, r.ClientID, r.AuthMethod, presence(r.ClientSecret))
 }
 
@@ -97,9 +101,9 @@ type ClientMetadata struct {
 	// TokenEndpointAuthMethod is sent even when it is the default, since
 	// the RFC 7591 §2 default (client_secret_basic) is rarely what a
 	// native client wants.
-	TokenEndpointAuthMethod AuthMethod `json:"token_endpoint_auth_method"`
-	GrantTypes              []string   `json:"grant_types"`
-	ResponseTypes           []string   `json:"response_types"`
+	TokenEndpointAuthMethod pkce.AuthMethod `json:"token_endpoint_auth_method"`
+	GrantTypes              []string        `json:"grant_types"`
+	ResponseTypes           []string        `json:"response_types"`
 	// ApplicationType is "native" for apps on the user's device (loopback
 	// redirects) and "web" otherwise (OpenID Connect Dynamic Client
 	// Registration 1.0 §2).
@@ -134,19 +138,19 @@ var registrationMembers = []string{"client_id", "client_secret", "client_secret_
 // The request uses the *http.Client in ctx under oauth2.HTTPClient, or
 // http.DefaultClient, and, without a deadline in ctx, stops after 30
 // seconds.
-func Register(ctx context.Context, md *Metadata, cm ClientMetadata) (*Registration, error) {
+func Register(ctx context.Context, md *pkce.Metadata, cm ClientMetadata) (*Registration, error) {
 	return register(ctx, nil, md, cm, defaultMaxResponseBytes)
 }
 
-func register(ctx context.Context, fallback *http.Client, md *Metadata, cm ClientMetadata, limit int64) (*Registration, error) {
+func register(ctx context.Context, fallback *http.Client, md *pkce.Metadata, cm ClientMetadata, limit int64) (*Registration, error) {
 	if md == nil || md.RegistrationEndpoint == "" {
 		return nil, configErrorf("the authorization server's metadata has no registration_endpoint (RFC 8414 §2, RFC 7591 §3)")
 	}
-	if err := checkEndpoint("registration_endpoint", md.RegistrationEndpoint); err != nil {
+	if err := link.CheckEndpoint("registration_endpoint", md.RegistrationEndpoint); err != nil {
 		return nil, err
 	}
 	switch cm.TokenEndpointAuthMethod {
-	case AuthNone, AuthSecretBasic, AuthSecretPost:
+	case pkce.AuthNone, pkce.AuthSecretBasic, pkce.AuthSecretPost:
 	default:
 		return nil, configErrorf("token_endpoint_auth_method %q is not one the package can use", cm.TokenEndpointAuthMethod)
 	}
@@ -154,75 +158,74 @@ func register(ctx context.Context, fallback *http.Client, md *Metadata, cm Clien
 	if err != nil {
 		return nil, configErrorf("the client metadata does not encode: %v", err)
 	}
-	ctx, cancel := withDefaultDeadline(ctx)
+	ctx, cancel := link.WithDefaultDeadline(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, md.RegistrationEndpoint, strings.NewReader(string(body)))
 	if err != nil {
-		return nil, &requestError{Op: opRegister, Err: err}
+		return nil, link.NewRequestError(opRegister, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	resp, err := endpointClient(ctx, fallback).Do(req)
+	resp, err := link.EndpointClient(ctx, fallback).Do(req)
 	if err != nil {
-		return nil, &requestError{Op: opRegister, Err: err}
+		return nil, link.NewRequestError(opRegister, err)
 	}
-	raw, err := readBody(opRegister, resp, limit, redactor{})
+	r, err := link.ReadAnswer(opRegister, md.RegistrationEndpoint, resp, limit, string(cm.TokenEndpointAuthMethod))
 	if err != nil {
 		return nil, err
 	}
-	r := newServerResponse(opRegister, md.RegistrationEndpoint, resp, raw, redactor{}, cm.TokenEndpointAuthMethod)
 	// RFC 7591 §3.2.1 answers 201; servers in use (MCP authorization
 	// servers among them) answer 200 with the same complete client
 	// information, which is checked below as strictly, so both count.
-	if r.status != http.StatusCreated && r.status != http.StatusOK {
-		if r.status >= 200 && r.status < 300 {
-			return nil, r.fail(errUnexpectedStatus, "a successful registration must have status 201 (or 200)", "RFC 7591 §3.2.1")
+	if r.Status != http.StatusCreated && r.Status != http.StatusOK {
+		if r.Status >= 200 && r.Status < 300 {
+			return nil, r.Fail(link.ErrUnexpectedStatus, "a successful registration must have status 201 (or 200)", "RFC 7591 §3.2.1")
 		}
-		return nil, r.errorResponse("RFC 7591 §3.2.2")
+		return nil, r.ErrorResponse("RFC 7591 §3.2.2")
 	}
-	m, err := r.jsonObject("RFC 7591 §3.2.1", registrationMembers...)
+	m, err := r.Object("RFC 7591 §3.2.1", registrationMembers...)
 	if err != nil {
 		return nil, err
 	}
 	if secret, ok := m["client_secret"].(string); ok {
-		r.secrets = r.secrets.with(secret) // nothing below quotes it
+		r.Secret(secret) // nothing below quotes it
 	}
 	reg := &Registration{Issuer: md.Issuer, AuthMethod: cm.TokenEndpointAuthMethod}
 	var ok bool
 	if reg.ClientID, ok = m["client_id"].(string); !ok || reg.ClientID == "" {
-		return nil, r.fail(ErrInvalidResponse, "client_id is missing or not a string", "RFC 7591 §3.2.1")
+		return nil, r.Fail(pkce.ErrInvalidResponse, "client_id is missing or not a string", "RFC 7591 §3.2.1")
 	}
 	if v, present := m["client_secret"]; present {
 		if reg.ClientSecret, ok = v.(string); !ok {
-			return nil, r.fail(ErrInvalidResponse, "client_secret is not a string", "RFC 7591 §3.2.1")
+			return nil, r.Fail(pkce.ErrInvalidResponse, "client_secret is not a string", "RFC 7591 §3.2.1")
 		}
 	}
 	if v, present := m["token_endpoint_auth_method"]; present {
 		s, _ := v.(string)
-		switch AuthMethod(s) {
-		case AuthNone, AuthSecretBasic, AuthSecretPost:
-			reg.AuthMethod = AuthMethod(s)
+		switch pkce.AuthMethod(s) {
+		case pkce.AuthNone, pkce.AuthSecretBasic, pkce.AuthSecretPost:
+			reg.AuthMethod = pkce.AuthMethod(s)
 		default:
-			return nil, r.fail(ErrInvalidResponse, fmt.Sprintf("token_endpoint_auth_method %q is not one the package can use", clip(s, 40)), "RFC 7591 §2")
+			return nil, r.Fail(pkce.ErrInvalidResponse, fmt.Sprintf("token_endpoint_auth_method %q is not one the package can use", wire.Clip(s, 40)), "RFC 7591 §2")
 		}
 	}
 	switch v := m["client_secret_expires_at"].(type) {
 	case nil:
 	case float64:
 		if v != math.Trunc(v) || v < 0 || v > math.MaxInt64/2 {
-			return nil, r.fail(ErrInvalidResponse, "client_secret_expires_at is not a whole number of seconds", "RFC 7591 §3.2.1")
+			return nil, r.Fail(pkce.ErrInvalidResponse, "client_secret_expires_at is not a whole number of seconds", "RFC 7591 §3.2.1")
 		}
 		if v > 0 { // 0 means the secret does not expire
 			reg.SecretExpiresAt = time.Unix(int64(v), 0)
 		}
 	default:
-		return nil, r.fail(ErrInvalidResponse, "client_secret_expires_at is not a number", "RFC 7591 §3.2.1")
+		return nil, r.Fail(pkce.ErrInvalidResponse, "client_secret_expires_at is not a number", "RFC 7591 §3.2.1")
 	}
 	switch {
-	case reg.AuthMethod == AuthNone:
+	case reg.AuthMethod == pkce.AuthNone:
 		reg.ClientSecret = ""
 	case reg.ClientSecret == "":
-		return nil, r.fail(ErrInvalidResponse, fmt.Sprintf("the client was registered with %s but the answer has no client_secret", reg.AuthMethod), "RFC 7591 §3.2.1")
+		return nil, r.Fail(pkce.ErrInvalidResponse, fmt.Sprintf("the client was registered with %s but the answer has no client_secret", reg.AuthMethod), "RFC 7591 §3.2.1")
 	}
 	return reg, nil
 }
@@ -231,19 +234,19 @@ func register(ctx context.Context, fallback *http.Client, md *Metadata, cm Clien
 // for: none when the server lists it (a native client cannot keep a
 // secret, RFC 8252 §8.4), else a secret method it lists; an absent list
 // means client_secret_basic (RFC 8414 §2).
-func registrationAuthMethod(md *Metadata) (AuthMethod, error) {
+func registrationAuthMethod(md *pkce.Metadata) (pkce.AuthMethod, error) {
 	methods := md.TokenEndpointAuthMethodsSupported
 	if len(methods) == 0 {
-		return AuthSecretBasic, nil
+		return pkce.AuthSecretBasic, nil
 	}
-	for _, m := range []AuthMethod{AuthNone, AuthSecretBasic, AuthSecretPost} {
+	for _, m := range []pkce.AuthMethod{pkce.AuthNone, pkce.AuthSecretBasic, pkce.AuthSecretPost} {
 		for _, s := range methods {
 			if s == string(m) {
 				return m, nil
 			}
 		}
 	}
-	return "", fmt.Errorf("pkce: the server's token_endpoint_auth_methods_supported %q has none of none, client_secret_basic and client_secret_post", clipAll(methods))
+	return "", fmt.Errorf("pkce: the server's token_endpoint_auth_methods_supported %q has none of none, client_secret_basic and client_secret_post", link.ClipAll(methods))
 }
 
 // checkClientIDMetadataURL applies the rules of a client ID metadata

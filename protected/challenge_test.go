@@ -1,18 +1,18 @@
-package pkce_test
+package protected_test
 
 import (
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/pkcekit/pkce/protected"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/pkcekit/pkce"
 )
 
 func TestParseChallenges(t *testing.T) {
-	type c = pkce.Challenge
+	type c = protected.Challenge
 	p := func(kv ...string) map[string]string {
 		m := map[string]string{}
 		for i := 0; i < len(kv); i += 2 {
@@ -23,7 +23,7 @@ func TestParseChallenges(t *testing.T) {
 	tests := []struct {
 		name   string
 		fields []string
-		want   []pkce.Challenge
+		want   []protected.Challenge
 	}{
 		{"no field is no challenge", nil, nil},
 		{"a scheme alone", []string{"Bearer"}, []c{{Scheme: "Bearer"}}},
@@ -60,7 +60,7 @@ func TestParseChallenges(t *testing.T) {
 			for _, f := range tt.fields {
 				h.Add("WWW-Authenticate", f)
 			}
-			got, err := pkce.ParseChallenges(h)
+			got, err := protected.ParseChallenges(h)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
@@ -85,7 +85,7 @@ func TestParseChallengesRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := http.Header{"Www-Authenticate": {tt.field}}
-			got, err := pkce.ParseChallenges(h)
+			got, err := protected.ParseChallenges(h)
 			assert.Error(t, err)
 			assert.Nil(t, got)
 		})
@@ -93,7 +93,7 @@ func TestParseChallengesRefuses(t *testing.T) {
 }
 
 func TestChallengeAccessorsIgnoreCase(t *testing.T) {
-	cs, err := pkce.ParseChallenges(http.Header{"Www-Authenticate": {`bEARER Scope="a b"`}})
+	cs, err := protected.ParseChallenges(http.Header{"Www-Authenticate": {`bEARER Scope="a b"`}})
 	require.NoError(t, err)
 	require.Len(t, cs, 1)
 	assert.True(t, cs[0].Is("Bearer"))
@@ -116,7 +116,7 @@ func FuzzParseChallenges(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, field string) {
-		cs, err := pkce.ParseChallenges(http.Header{"Www-Authenticate": {field}})
+		cs, err := protected.ParseChallenges(http.Header{"Www-Authenticate": {field}})
 		if err != nil {
 			return
 		}
@@ -138,7 +138,7 @@ func FuzzParseChallenges(f *testing.F) {
 			}
 			parts = append(parts, s)
 		}
-		again, err := pkce.ParseChallenges(http.Header{"Www-Authenticate": {strings.Join(parts, ", ")}})
+		again, err := protected.ParseChallenges(http.Header{"Www-Authenticate": {strings.Join(parts, ", ")}})
 		require.NoError(t, err)
 		require.Len(t, again, len(cs))
 		for i := range cs {

@@ -1,4 +1,4 @@
-package pkce_test
+package protected_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/pkcekit/pkce/protected"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,26 +25,26 @@ func TestRegister(t *testing.T) {
 		method pkce.AuthMethod
 		status int
 		body   string
-		want   *pkce.Registration // nil: an error
+		want   *protected.Registration // nil: an error
 		is     error
 	}{
 		{name: "a public client is registered with none (RFC 7591 §3.2.1)", method: pkce.AuthNone, status: 201,
 			body: `{"client_id":"c1","token_endpoint_auth_method":"none"}`,
-			want: &pkce.Registration{ClientID: "c1", AuthMethod: pkce.AuthNone}},
+			want: &protected.Registration{ClientID: "c1", AuthMethod: pkce.AuthNone}},
 		{name: "a confidential client keeps its secret and its expiry", method: pkce.AuthSecretBasic, status: 201,
 			body: `{"client_id":"c1","client_secret":"` + secret + `","client_secret_expires_at":2000000000}`,
-			want: &pkce.Registration{ClientID: "c1", ClientSecret: secret, AuthMethod: pkce.AuthSecretBasic, SecretExpiresAt: time.Unix(2000000000, 0)}},
+			want: &protected.Registration{ClientID: "c1", ClientSecret: secret, AuthMethod: pkce.AuthSecretBasic, SecretExpiresAt: time.Unix(2000000000, 0)}},
 		{name: "client_secret_expires_at 0 means never", method: pkce.AuthSecretPost, status: 201,
 			body: `{"client_id":"c1","client_secret":"` + secret + `","client_secret_expires_at":0}`,
-			want: &pkce.Registration{ClientID: "c1", ClientSecret: secret, AuthMethod: pkce.AuthSecretPost}},
+			want: &protected.Registration{ClientID: "c1", ClientSecret: secret, AuthMethod: pkce.AuthSecretPost}},
 		{name: "the server's auth method decides", method: pkce.AuthSecretBasic, status: 201,
 			body: `{"client_id":"c1","client_secret":"` + secret + `","token_endpoint_auth_method":"client_secret_post"}`,
-			want: &pkce.Registration{ClientID: "c1", ClientSecret: secret, AuthMethod: pkce.AuthSecretPost}},
+			want: &protected.Registration{ClientID: "c1", ClientSecret: secret, AuthMethod: pkce.AuthSecretPost}},
 		{name: "a secret issued to a none client is dropped", method: pkce.AuthNone, status: 201,
 			body: `{"client_id":"c1","client_secret":"` + secret + `"}`,
-			want: &pkce.Registration{ClientID: "c1", AuthMethod: pkce.AuthNone}},
+			want: &protected.Registration{ClientID: "c1", AuthMethod: pkce.AuthNone}},
 		{name: "a complete registration answered 200 instead of 201 is accepted", method: pkce.AuthNone, status: 200,
-			body: `{"client_id":"c1"}`, want: &pkce.Registration{ClientID: "c1", AuthMethod: pkce.AuthNone}},
+			body: `{"client_id":"c1"}`, want: &protected.Registration{ClientID: "c1", AuthMethod: pkce.AuthNone}},
 		{name: "another 2xx is not a registration", method: pkce.AuthNone, status: 202,
 			body: `{"client_id":"c1"}`, is: pkce.ErrInvalidResponse},
 		{name: "client_id is required", method: pkce.AuthNone, status: 201,
@@ -68,10 +70,10 @@ func TestRegister(t *testing.T) {
 			t.Cleanup(srv.Close)
 			md := &pkce.Metadata{Issuer: srv.URL, AuthorizationEndpoint: srv.URL + "/a", TokenEndpoint: srv.URL + "/t",
 				RegistrationEndpoint: srv.URL + "/register"}
-			cm := pkce.ClientMetadata{RedirectURIs: []string{"http://127.0.0.1/callback"}, TokenEndpointAuthMethod: tc.method,
+			cm := protected.ClientMetadata{RedirectURIs: []string{"http://127.0.0.1/callback"}, TokenEndpointAuthMethod: tc.method,
 				GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"}, ApplicationType: "native"}
 
-			reg, err := pkce.Register(context.Background(), md, cm)
+			reg, err := protected.Register(context.Background(), md, cm)
 
 			require.NotNil(t, sent, "the client metadata was posted as JSON")
 			assert.Equal(t, string(tc.method), sent["token_endpoint_auth_method"], "the method is always sent explicitly")

@@ -1,4 +1,4 @@
-package pkce_test
+package protected_test
 
 import (
 	"encoding/json"
@@ -7,7 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 
-	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/protected"
+
 	"github.com/pkcekit/pkce/pkcetest"
 )
 
@@ -48,10 +49,10 @@ func ExampleTransport() {
 	}))
 	defer api.Close()
 
-	t := &pkce.Transport{
-		SignIn: pkce.HeadlessSignIn(nil), // pkce.LoopbackSignIn(openBrowser) for a person
-		PreRegistered: func(issuer string) *pkce.Registration {
-			return &pkce.Registration{Issuer: issuer, ClientID: "cli"}
+	t := &protected.Transport{
+		SignIn: protected.HeadlessSignIn(nil), // protected.LoopbackSignIn(openBrowser) for a person
+		PreRegistered: func(issuer string) *protected.Registration {
+			return &protected.Registration{Issuer: issuer, ClientID: "cli"}
 		},
 	}
 	resp, err := (&http.Client{Transport: t}).Get(api.URL + "/api")

@@ -1,9 +1,14 @@
-package pkce
+// Package authheader parses WWW-Authenticate fields (RFC 9110 §11.6.1)
+// for package pkce (DPoP nonces at a resource) and package protected (the
+// challenges of protected resources).
+package authheader
 
 import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/pkcekit/pkce/internal/wire"
 )
 
 // A Challenge is one authentication challenge of a WWW-Authenticate
@@ -31,11 +36,11 @@ func (c Challenge) Is(scheme string) bool { return strings.EqualFold(c.Scheme, s
 // Param returns the auth parameter name (case-insensitive), or "".
 func (c Challenge) Param(name string) string { return c.Params[strings.ToLower(name)] }
 
-// maxChallengeBytes bounds the WWW-Authenticate field lines ParseChallenges
+// maxChallengeBytes bounds the WWW-Authenticate field lines Parse
 // reads; a resource that sends more is broken or hostile.
 const maxChallengeBytes = 16 << 10
 
-// ParseChallenges parses every WWW-Authenticate field line of h, in order,
+// Parse parses every WWW-Authenticate field line of h, in order,
 // with the syntax of RFC 9110 §11.2 and §11.6.1: several challenges per
 // line separated by commas, each a scheme followed by a token68 or by
 // auth parameters whose values are tokens or quoted strings with
@@ -45,7 +50,7 @@ const maxChallengeBytes = 16 << 10
 // (RFC 9110 §11.2), or is longer than 16 KiB in all is an error: its
 // challenges cannot be trusted to say what they seem to. No field at all
 // is no challenge and no error.
-func ParseChallenges(h http.Header) ([]Challenge, error) {
+func Parse(h http.Header) ([]Challenge, error) {
 	lines := h.Values("WWW-Authenticate")
 	total := 0
 	for _, l := range lines {
@@ -59,7 +64,7 @@ func ParseChallenges(h http.Header) ([]Challenge, error) {
 		p := challengeParser{s: l}
 		cs, err := p.parse()
 		if err != nil {
-			return nil, fmt.Errorf("pkce: WWW-Authenticate %q does not parse: %s (RFC 9110 §11.6.1)", clip(l, 200), err)
+			return nil, fmt.Errorf("pkce: WWW-Authenticate %q does not parse: %s (RFC 9110 §11.6.1)", wire.Clip(l, 200), err)
 		}
 		out = append(out, cs...)
 	}
@@ -88,7 +93,7 @@ func (p *challengeParser) parse() ([]Challenge, error) {
 		c := Challenge{Scheme: scheme}
 		if p.i < len(p.s) && p.s[p.i] != ',' {
 			if !p.space() {
-				return nil, fmt.Errorf("expected a space after scheme %q", clip(scheme, 40))
+				return nil, fmt.Errorf("expected a space after scheme %q", wire.Clip(scheme, 40))
 			}
 			if t, ok := p.token68(); ok {
 				c.Token68 = t
@@ -135,7 +140,7 @@ func (p *challengeParser) params(c *Challenge) error {
 		default:
 			value = p.token()
 			if value == "" {
-				return fmt.Errorf("auth-param %q has no value", clip(name, 40))
+				return fmt.Errorf("auth-param %q has no value", wire.Clip(name, 40))
 			}
 		}
 		key := strings.ToLower(name)
@@ -143,12 +148,12 @@ func (p *challengeParser) params(c *Challenge) error {
 			c.Params = make(map[string]string)
 		}
 		if _, dup := c.Params[key]; dup {
-			return fmt.Errorf("auth-param %q occurs twice in one challenge", clip(key, 40))
+			return fmt.Errorf("auth-param %q occurs twice in one challenge", wire.Clip(key, 40))
 		}
 		c.Params[key] = value
 		p.ows()
 		if p.i < len(p.s) && p.s[p.i] != ',' {
-			return fmt.Errorf("unexpected %q after auth-param %q", p.s[p.i], clip(key, 40))
+			return fmt.Errorf("unexpected %q after auth-param %q", p.s[p.i], wire.Clip(key, 40))
 		}
 	}
 }

@@ -1,0 +1,84 @@
+package pkce
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/pkcekit/pkce/internal/link"
+)
+
+// The root package's side of internal/link: what package protected,
+// package servercheck and the grant packages share with it, set before
+// any of them runs.
+func init() {
+	link.Redact = func(text string, secrets ...string) string { return redactor{extra: secrets}.clean(text) }
+
+	link.WithDefaultDeadline = withDefaultDeadline
+	link.UserHTTPClient = userHTTPClient
+	link.EndpointClient = endpointClient
+	link.SameOriginRedirects = sameOriginRedirects
+	link.SameOrigin = sameOrigin
+	link.IsLoopbackHost = isLoopbackHost
+	link.RedirectedAway = redirectedAway
+	link.CheckIssuer = checkIssuer
+	link.CheckEndpoint = checkEndpoint
+	link.ClipAll = clipAll
+
+	link.FetchJSON = func(ctx context.Context, hc *http.Client, op, u string, limit int64, rule, memberRule string, members []string, dst any) (string, bool, error) {
+		return fetchJSON(ctx, hc, op, u, limit, Rule(rule), Rule(memberRule), members, dst)
+	}
+	link.FetchMetadata = func(ctx context.Context, hc *http.Client, u string, limit int64) (any, string, bool, error) {
+		md, from, tryNext, err := fetchMetadata(ctx, hc, u, limit)
+		return md, from, tryNext, err
+	}
+	link.DiscoverAt = func(ctx context.Context, fallback *http.Client, issuer string, locations []string, limit int64) (any, error) {
+		md, err := discoverAt(ctx, fallback, issuer, locations, limit)
+		if err != nil {
+			return nil, err
+		}
+		return md, nil
+	}
+	link.CheckMetadata = func(md any, from string) error { return md.(*Metadata).check(from) }
+	link.MetadataURL = func(issuer string) string {
+		u, _ := metadataURLs(issuer)
+		return u
+	}
+	link.ReadAnswer = readAnswer
+	link.ErrNotJSON, link.ErrUnexpectedStatus = errNotJSON, errUnexpectedStatus
+	link.NewRequestError = func(op string, err error) error { return &requestError{Op: op, Err: err} }
+
+	link.ClientTarget = func(c any) (string, string, []string) {
+		cl := c.(*Client)
+		return cl.issuer, cl.config.Endpoint.TokenURL, cl.resources
+	}
+	link.ResourceTransport = func(src any, base http.RoundTripper, hc *http.Client) http.RoundTripper {
+		return &resourceTransport{source: src.(*TokenSource), base: base, httpClient: hc}
+	}
+}
+
+// readAnswer is link.ReadAnswer: an answer read as the package reads its
+// own, for package protected's registration requests.
+func readAnswer(op, u string, resp *http.Response, limit int64, authMethod string) (*link.Answer, error) {
+	raw, err := readBody(op, resp, limit, redactor{})
+	if err != nil {
+		return nil, err
+	}
+	r := newServerResponse(op, u, resp, raw, redactor{}, AuthMethod(authMethod))
+	rules := func(rs []string) []Rule {
+		out := make([]Rule, len(rs))
+		for i, s := range rs {
+			out[i] = Rule(s)
+		}
+		return out
+	}
+	return &link.Answer{
+		Status:        r.status,
+		Fail:          func(kind error, problem string, rs ...string) error { return r.fail(kind, problem, rules(rs)...) },
+		ErrorResponse: func(rs ...string) error { return r.errorResponse(rules(rs)...) },
+		Object: func(rule string, known ...string) (map[string]any, error) {
+			m, err := r.jsonObject(Rule(rule), known...)
+			return m, err
+		},
+		Secret: func(s string) { r.secrets = r.secrets.with(s) },
+	}, nil
+}

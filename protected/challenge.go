@@ -1,0 +1,29 @@
+package protected
+
+import (
+	"net/http"
+
+	"github.com/pkcekit/pkce/internal/authheader"
+)
+
+// A Challenge is one authentication challenge of a WWW-Authenticate
+// header (RFC 9110 §11.6.1): a scheme (Scheme; compare it with Is, since
+// schemes are case-insensitive) with either a token68 (Token68) or auth
+// parameters (Params, names lower-cased and quoted values unescaped; read
+// one with Param). A protected resource answers 401 with a Bearer
+// challenge (RFC 6750 §3) whose parameters say where its metadata is
+// (resource_metadata, RFC 9728 §5.1), which scope the request needs
+// (scope) and what was wrong (error).
+type Challenge = authheader.Challenge
+
+// ParseChallenges parses every WWW-Authenticate field line of h, in order,
+// with the syntax of RFC 9110 §11.2 and §11.6.1: several challenges per
+// line separated by commas, each a scheme followed by a token68 or by
+// auth parameters whose values are tokens or quoted strings with
+// backslash escapes. Empty list elements are skipped (RFC 9110 §5.6.1).
+//
+// A field that breaks the syntax, repeats a parameter within a challenge
+// (RFC 9110 §11.2), or is longer than 16 KiB in all is an error: its
+// challenges cannot be trusted to say what they seem to. No field at all
+// is no challenge and no error.
+func ParseChallenges(h http.Header) ([]Challenge, error) { return authheader.Parse(h) }
