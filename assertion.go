@@ -30,7 +30,7 @@ type clientKey struct {
 	keyID  string
 	alg    string // as given; "" lets the key type and the metadata choose
 	signer *jose.Signer
-	// tokenEndpointAudience is WithTokenEndpointAudience.
+	// tokenEndpointAudience is tolerate.TokenEndpointAudience.
 	tokenEndpointAudience bool
 	// audience is the aud of every assertion: the issuer identifier, or
 	// the token endpoint when no issuer is known.
@@ -105,17 +105,11 @@ func (k *clientKey) prepare(md *Metadata, issuer, tokenURL string) error {
 	return nil
 }
 
-// WithTokenEndpointAudience makes client assertions name the token
-// endpoint URL as their aud instead of the issuer identifier, at every
-// endpoint, for servers that accept nothing else: ory/fosite (v0.49 and
-// the ory Hydra versions built on it) compares aud with its token URL
-// only. RFC 7523bis and FAPI 2.0 require the issuer, since an assertion
-// for the token endpoint URL could be replayed to another server that
-// claims that URL; WithFAPI2 refuses this option. It needs WithClientKey.
-func WithTokenEndpointAudience() Option {
+// withTokenEndpointAudience is tolerate.TokenEndpointAudience; its doc says what it tolerates.
+func withTokenEndpointAudience() Option {
 	return func(c *Client) error {
 		if c.clientKey == nil {
-			return configErrorf("WithTokenEndpointAudience needs WithClientKey before it")
+			return configErrorf("tolerate.TokenEndpointAudience needs WithClientKey before it")
 		}
 		c.clientKey.tokenEndpointAudience = true
 		return nil

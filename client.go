@@ -70,7 +70,7 @@ type Client struct {
 	// authorization requests (grant.go).
 	tokenOnly bool
 
-	hs256IDTokens bool // WithHS256IDTokens, openid.go
+	hs256IDTokens bool // tolerate.HS256IDTokens, openid.go
 
 	// metadata is the server's metadata (WithMetadata), or nil. With it,
 	// issOptional lets callbacks omit iss when the server does not

@@ -171,11 +171,12 @@
 // # Providers that deviate
 //
 // The package is strict by default. Where a major provider deviates from
-// the RFCs in a documented way, a named option tolerates that deviation
-// and nothing else: [WithAcceptedTokenStatus] for token responses sent
-// with 201 (the Supabase Management API), [WithIssuerTrailingSlashTolerance]
+// the RFCs in a documented way, a named option of package
+// github.com/pkcekit/pkce/tolerate accepts that deviation and nothing
+// else: tolerate.TokenStatus for token responses sent
+// with 201 (the Supabase Management API), tolerate.IssuerTrailingSlash
 // for metadata whose issuer differs from the one asked for by a trailing
-// slash, [WithTokenTypes] for token types other than Bearer (Slack's
+// slash, tolerate.TokenTypes for token types other than Bearer (Slack's
 // "bot"). The providers guide, docs/providers.md, has a table of providers
 // and what each needs.
 //

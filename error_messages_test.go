@@ -26,7 +26,7 @@ func TestIssuerDifferingOnlyByTrailingSlashNamesTheTolerance(t *testing.T) {
 	tests := []struct {
 		name, issuer, want string
 	}{
-		{"an issuer published with a trailing slash it was not asked with", srv.URL + "/tenant", "WithIssuerTrailingSlashTolerance"},
+		{"an issuer published with a trailing slash it was not asked with", srv.URL + "/tenant", "tolerate.IssuerTrailingSlash"},
 		{"an issuer that differs otherwise", srv.URL + "/other", "differs from the issuer"},
 	}
 	for _, tt := range tests {

@@ -3,7 +3,6 @@ package pkce
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -136,47 +135,6 @@ var errFlightPanicked = &refreshError{class: ErrTryLater, err: errors.New("pkce:
 // e.g. "RFC 9207 §2.4": exactly one section of one document, so that code
 // can compare it. An error that breaks two rules carries two values.
 type Rule string
-
-// RulesOf returns every rule that err and the errors it wraps name, in
-// order, without repeats: the Rule and Also of each *CallbackError and
-// *ResponseError, and the Rule of each *OAuthError.
-//
-//	slices.Contains(pkce.RulesOf(err), "RFC 9207 §2.4")
-func RulesOf(err error) []Rule {
-	var out []Rule
-	add := func(rules ...Rule) {
-		for _, r := range rules {
-			if r != "" && !slices.Contains(out, r) {
-				out = append(out, r)
-			}
-		}
-	}
-	var walk func(error)
-	walk = func(err error) {
-		switch e := err.(type) {
-		case nil:
-			return
-		case *CallbackError:
-			add(e.Rule)
-			add(e.Also...)
-		case *ResponseError:
-			add(e.Rule)
-			add(e.Also...)
-		case *OAuthError:
-			add(e.Rule)
-		}
-		switch u := err.(type) {
-		case interface{ Unwrap() error }:
-			walk(u.Unwrap())
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				walk(e)
-			}
-		}
-	}
-	walk(err)
-	return out
-}
 
 // ruleList is rule and also as a message writes them.
 func ruleList(rule Rule, also []Rule) string {

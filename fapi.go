@@ -53,7 +53,7 @@ func (c *Client) requireFAPI2() error {
 	case c.clientKey == nil:
 		return fapiErrorf("§5.3.2.1", "the client must authenticate with private_key_jwt: add WithClientKey")
 	case c.clientKey.tokenEndpointAudience:
-		return fapiErrorf("§5.3.2.1", "the assertion's aud must be the issuer identifier alone, not the token endpoint (WithTokenEndpointAudience)")
+		return fapiErrorf("§5.3.2.1", "the assertion's aud must be the issuer identifier alone, not the token endpoint (tolerate.TokenEndpointAudience)")
 	case c.authMethod != "" && c.authMethod != AuthPrivateKeyJWT:
 		return fapiErrorf("§5.3.2.1", "client authentication %s is not allowed; use private_key_jwt", c.authMethod)
 	case c.dpopKey == nil:

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/pkcekit/pkce/tolerate"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
@@ -31,7 +33,7 @@ func TestFAPI2Refuses(t *testing.T) {
 		{"a client secret", cfg("s3cret"), []pkce.Option{pkce.WithMetadata(md), pkce.WithDPoP(ecKey)}, "§5.3.2.1", "client secret is not allowed"},
 		{"no client key", cfg(""), []pkce.Option{pkce.WithMetadata(md), pkce.WithDPoP(ecKey)}, "§5.3.2.1", "private_key_jwt"},
 		{"another auth method", cfg(""), []pkce.Option{pkce.WithMetadata(md), key(ecKey, ""), pkce.WithDPoP(ecKey), pkce.WithAuthMethod(pkce.AuthNone)}, "§5.3.2.1", "not allowed"},
-		{"the token endpoint as aud", cfg(""), []pkce.Option{pkce.WithMetadata(md), key(ecKey, ""), pkce.WithTokenEndpointAudience(), pkce.WithDPoP(ecKey)}, "§5.3.2.1", "issuer identifier alone"},
+		{"the token endpoint as aud", cfg(""), []pkce.Option{pkce.WithMetadata(md), key(ecKey, ""), tolerate.TokenEndpointAudience(), pkce.WithDPoP(ecKey)}, "§5.3.2.1", "issuer identifier alone"},
 		{"no sender constraint", cfg(""), []pkce.Option{pkce.WithMetadata(md), key(ecKey, "")}, "§5.3.2.1", "WithDPoP"},
 		{"no metadata, so no PAR", cfg(""), []pkce.Option{key(ecKey, ""), pkce.WithDPoP(ecKey)}, "§5.3.2.2", "pushed"},
 		{"an RS256 client key", cfg(""), []pkce.Option{pkce.WithMetadata(md), key(rsaKey, "RS256"), pkce.WithDPoP(ecKey)}, "§5.4.1", "RS256"},

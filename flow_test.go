@@ -77,7 +77,7 @@ func TestNewChecksConfig(t *testing.T) {
 		{"nil HTTP client", nil, []Option{WithHTTPClient(nil)}, "nil *http.Client"},
 		{"nil store", nil, []Option{WithStore(nil)}, "nil Store"},
 		{"nil metadata", nil, []Option{WithMetadata(nil)}, "nil metadata"},
-		{"empty token type", nil, []Option{WithTokenTypes("")}, "empty token type"},
+		{"empty token type", nil, []Option{withTokenTypes("")}, "empty token type"},
 		{"revocation URL plain http on a public host", nil, []Option{WithRevocationURL("http://as.example/revoke")}, "must use https"},
 		{"scope with a space", func(c *oauth2.Config) { c.Scopes = []string{"openid profile"} }, nil, "RFC 6749 §3.3"},
 		{"empty scope", func(c *oauth2.Config) { c.Scopes = []string{""} }, nil, "RFC 6749 §3.3"},

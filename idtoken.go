@@ -272,7 +272,7 @@ func (c *Client) checkSignature(ctx context.Context, op string, jws *jose.JWS, r
 	case jose.RS256, jose.PS256, jose.ES256, jose.ES384, jose.ES512, jose.EdDSA:
 	case jose.HS256:
 		if !c.hs256IDTokens {
-			return fail("alg HS256 is signed with the client secret, which the client accepts only WithHS256IDTokens", "§10.1")
+			return fail("alg HS256 is signed with the client secret, which the client accepts only with tolerate.HS256IDTokens", "§10.1")
 		}
 		if jws.VerifyHMAC([]byte(c.config.ClientSecret)) != nil {
 			return fail("the HS256 signature does not verify with the client secret", "§3.1.3.7 step 8")

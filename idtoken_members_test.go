@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkcekit/pkce/tolerate"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
@@ -35,7 +37,7 @@ func hs256(claims string) string {
 // stand in for the provider's own sub or nonce (RFC 7519 §4: a JWT with
 // duplicate claim names is rejected).
 func TestIDTokenWithACaseVariantOrDuplicateClaimIsRefused(t *testing.T) {
-	srv, client := rpServer(t, pkcetest.Config{}, pkce.WithHS256IDTokens())
+	srv, client := rpServer(t, pkcetest.Config{}, tolerate.HS256IDTokens())
 	now := time.Now().Unix()
 	base := fmt.Sprintf(`"iss":%q,"aud":"rp","exp":%d,"iat":%d`, srv.Issuer(), now+300, now)
 	tests := []struct {

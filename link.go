@@ -47,6 +47,12 @@ func init() {
 	link.ErrNotJSON, link.ErrUnexpectedStatus = errNotJSON, errUnexpectedStatus
 	link.NewRequestError = func(op string, err error) error { return &requestError{Op: op, Err: err} }
 
+	link.TokenStatus = func(statuses []int) any { return withAcceptedTokenStatus(statuses...) }
+	link.IssuerTrailingSlash = func() any { return withIssuerTrailingSlash() }
+	link.TokenTypes = func(types []string) any { return withTokenTypes(types...) }
+	link.HS256IDTokens = func() any { return withHS256IDTokens() }
+	link.TokenEndpointAudience = func() any { return withTokenEndpointAudience() }
+
 	link.ClientTarget = func(c any) (string, string, []string) {
 		cl := c.(*Client)
 		return cl.issuer, cl.config.Endpoint.TokenURL, cl.resources

@@ -11,12 +11,8 @@ import (
 	"strings"
 )
 
-// WithHS256IDTokens accepts ID tokens signed with HS256, the HMAC of the
-// client secret (OpenID Connect Core §10.1), for providers that sign that
-// way for some clients. It needs a ClientSecret. Anyone who knows the
-// secret can make such a token, the provider included, which is why the
-// client accepts only the issuer's public keys otherwise.
-func WithHS256IDTokens() Option {
+// withHS256IDTokens is tolerate.HS256IDTokens; its doc says what it tolerates.
+func withHS256IDTokens() Option {
 	return func(c *Client) error {
 		c.hs256IDTokens = true
 		return nil
@@ -31,9 +27,9 @@ func asksOpenID(scopes []string) bool { return slices.Contains(scopes, "openid")
 func (c *Client) checkOpenID(scopes []string) error {
 	switch {
 	case c.hs256IDTokens && c.config.ClientSecret == "":
-		return configErrorf("WithHS256IDTokens needs a ClientSecret, the key of HS256 (OpenID Connect Core §10.1)")
+		return configErrorf("tolerate.HS256IDTokens needs a ClientSecret, the key of HS256 (OpenID Connect Core §10.1)")
 	case c.hs256IDTokens && !c.relyingParty():
-		return configErrorf("WithHS256IDTokens needs the issuer's metadata with its jwks_uri: create the client with NewFromIssuer, or WithMetadata")
+		return configErrorf("tolerate.HS256IDTokens needs the issuer's metadata with its jwks_uri: create the client with NewFromIssuer, or WithMetadata")
 	}
 	return nil
 }

@@ -82,17 +82,15 @@ func WithMaxResponseBytes(n int64) Option {
 	}
 }
 
-// WithTokenTypes accepts token types other than Bearer in token responses
-// (compared case-insensitively). Without it any other type is refused,
-// because the package only knows how to use bearer tokens (RFC 6750).
-func WithTokenTypes(types ...string) Option {
+// withTokenTypes is tolerate.TokenTypes; its doc says what it tolerates.
+func withTokenTypes(types ...string) Option {
 	return func(c *Client) error {
 		for _, t := range types {
 			if t == "" {
-				return configErrorf("WithTokenTypes was given an empty token type")
+				return configErrorf("tolerate.TokenTypes was given an empty token type")
 			}
 			if strings.EqualFold(t, tokenTypeDPoP) {
-				return configErrorf("DPoP tokens need a proof key: use WithDPoP, not WithTokenTypes")
+				return configErrorf("DPoP tokens need a proof key: use WithDPoP, not tolerate.TokenTypes")
 			}
 		}
 		c.tokenTypes = append(c.tokenTypes, types...)

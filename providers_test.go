@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pkcekit/pkce/tolerate"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
@@ -298,7 +300,7 @@ var providers = []providerRow{
 		server:         pkcetest.Config{Rotate: true},
 		method:         pkcetest.MethodPost,
 		issuer:         same,
-		opts:           func(*pkcetest.Server) []pkce.Option { return []pkce.Option{pkce.WithIssuerTrailingSlashTolerance()} },
+		opts:           func(*pkcetest.Server) []pkce.Option { return []pkce.Option{tolerate.IssuerTrailingSlash()} },
 		scopes:         []string{"openid", "offline_access"},
 		refresh:        refreshRotates,
 		check: func(t *testing.T, r *providerRun) {
@@ -406,7 +408,7 @@ var providers = []providerRow{
 		server:  pkcetest.Config{Rotate: true},
 		faults:  pkcetest.Faults{TokenTemplate: slackTokens, ErrorsAs200: true},
 		method:  pkcetest.MethodBasic,
-		opts:    func(*pkcetest.Server) []pkce.Option { return []pkce.Option{pkce.WithTokenTypes("bot")} },
+		opts:    func(*pkcetest.Server) []pkce.Option { return []pkce.Option{tolerate.TokenTypes("bot")} },
 		scopes:  []string{"commands", "incoming-webhook"},
 		refresh: refreshRotatesReuseRefused,
 		check: func(t *testing.T, r *providerRun) {
@@ -421,7 +423,7 @@ var providers = []providerRow{
 			strict, err := r.newClient(pkce.WithAuthMethod(pkce.AuthSecretBasic))
 			require.NoError(t, err)
 			_, err = signInOnce(t, r.srv, strict)
-			assert.ErrorIs(t, err, pkce.ErrInvalidResponse, `without WithTokenTypes("bot") the bot token is refused`)
+			assert.ErrorIs(t, err, pkce.ErrInvalidResponse, `without tolerate.TokenTypes("bot") the bot token is refused`)
 		},
 	},
 	{
@@ -462,14 +464,14 @@ var providers = []providerRow{
 		faults: pkcetest.Faults{TokenSuccessStatus: http.StatusCreated},
 		method: pkcetest.MethodPost,
 		opts: func(*pkcetest.Server) []pkce.Option {
-			return []pkce.Option{pkce.WithAuthMethod(pkce.AuthSecretPost), pkce.WithAcceptedTokenStatus(http.StatusCreated)}
+			return []pkce.Option{pkce.WithAuthMethod(pkce.AuthSecretPost), tolerate.TokenStatus(http.StatusCreated)}
 		},
 		refresh: refreshKeepsToken,
 		check: func(t *testing.T, r *providerRun) {
 			strict, err := r.newClient(pkce.WithAuthMethod(pkce.AuthSecretPost))
 			require.NoError(t, err)
 			_, err = signInOnce(t, r.srv, strict)
-			assert.ErrorIs(t, err, pkce.ErrInvalidResponse, "without WithAcceptedTokenStatus(201) the answer is refused")
+			assert.ErrorIs(t, err, pkce.ErrInvalidResponse, "without tolerate.TokenStatus(201) the answer is refused")
 		},
 	},
 	{

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/servercheck"
 )
 
 // oneRule is one section of one document: what a pkce.Rule must hold.
@@ -37,8 +38,8 @@ func TestErrorsNameOneRulePerValue(t *testing.T) {
 			_, _, err := exchange(t, clientFor(t, te, testSecret))
 			require.Error(t, err)
 			want := append([]pkce.Rule{tt.rule}, tt.also...)
-			assert.Equal(t, want, pkce.RulesOf(err))
-			for _, r := range pkce.RulesOf(err) {
+			assert.Equal(t, want, servercheck.RulesOf(err))
+			for _, r := range servercheck.RulesOf(err) {
 				assert.Regexp(t, oneRule, string(r))
 			}
 			var oe *pkce.OAuthError

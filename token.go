@@ -94,7 +94,7 @@ func expiryString(t time.Time) string {
 // code is presented once; without a deadline in ctx it is bounded by a
 // default of 30 seconds. The answer must be 200 with a JSON object
 // labelled application/json, a non-empty access_token, a token_type of
-// Bearer (or one allowed with WithTokenTypes) and, if present, a
+// Bearer (or one allowed with tolerate.TokenTypes) and, if present, a
 // non-negative integer expires_in (RFC 6749 §5.1).
 //
 // When the flow asked for openid and the client is an OpenID Connect
@@ -191,7 +191,7 @@ func (c *Client) retrieve(ctx context.Context, op string, secrets redactor, send
 	}
 	switch {
 	case r.status >= 200 && r.status < 300 && r.status != http.StatusOK && !c.tol.acceptsTokenStatus(r.status):
-		return nil, r.fail(errUnexpectedStatus, "a successful token response must have status 200 (other 2xx statuses only with WithAcceptedTokenStatus)", "RFC 6749 §5.1")
+		return nil, r.fail(errUnexpectedStatus, "a successful token response must have status 200 (other 2xx statuses only with tolerate.TokenStatus)", "RFC 6749 §5.1")
 	case r.status != http.StatusOK && !c.tol.acceptsTokenStatus(r.status):
 		return nil, r.fail(errUnexpectedStatus, "an error status without an error member ("+m.names(secrets)+")", "RFC 6749 §5.2")
 	case !isJSONMediaType(r.contentType):
@@ -227,7 +227,7 @@ func (c *Client) tokenFrom(m members) (*Token, string) {
 	case strings.EqualFold(tt, tokenTypeDPoP) && c.dpop == nil:
 		return nil, "token_type is DPoP, but the client has no DPoP key (WithDPoP) to use the token with (RFC 9449 §5)"
 	case !c.tokenTypeAllowed(tt):
-		return nil, fmt.Sprintf("token_type %q is not supported; only Bearer is (RFC 6750), unless allowed with WithTokenTypes", clip(c.redactor().clean(tt), 40))
+		return nil, fmt.Sprintf("token_type %q is not supported; only Bearer is (RFC 6750), unless allowed with tolerate.TokenTypes", clip(c.redactor().clean(tt), 40))
 	case c.dpopRequired && !strings.EqualFold(tt, tokenTypeDPoP):
 		return nil, fmt.Sprintf("token_type %q, but DPoP is required (WithDPoPRequired): the server ignored the DPoP proof and issued a token that is not bound to the key (RFC 9449 §5)", clip(c.redactor().clean(tt), 40))
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkcekit/pkce/tolerate"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
@@ -256,13 +258,13 @@ func TestInvalidClientExplainsCauses(t *testing.T) {
 
 func TestWithTokenTypes(t *testing.T) {
 	te := newTokenEndpoint(t, jsonResponse(200, `{"access_token":"a","token_type":"N_A"}`))
-	_, tok, err := exchange(t, clientFor(t, te, testSecret, pkce.WithTokenTypes("n_a")))
+	_, tok, err := exchange(t, clientFor(t, te, testSecret, tolerate.TokenTypes("n_a")))
 	require.NoError(t, err)
 	assert.Equal(t, "N_A", tok.TokenType)
 
 	// DPoP tokens are usable only with the key: WithDPoP, not a type name.
 	_, err = pkce.New(&oauth2.Config{ClientID: "app", RedirectURL: "https://app.example/cb",
-		Endpoint: oauth2.Endpoint{AuthURL: "https://as.example/a", TokenURL: "https://as.example/t"}}, pkce.WithTokenTypes("dpop"))
+		Endpoint: oauth2.Endpoint{AuthURL: "https://as.example/a", TokenURL: "https://as.example/t"}}, tolerate.TokenTypes("dpop"))
 	assert.ErrorIs(t, err, pkce.ErrInvalidConfig)
 	assert.ErrorContains(t, err, "WithDPoP")
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pkcekit/pkce/tolerate"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
@@ -26,14 +28,14 @@ func TestWithAcceptedTokenStatus(t *testing.T) {
 	}{
 		{name: "201 is refused by default", faults: pkcetest.Faults{TokenSuccessStatus: http.StatusCreated},
 			wantIs: pkce.ErrInvalidResponse},
-		{name: "201 is accepted with WithAcceptedTokenStatus(201)", opts: []pkce.Option{pkce.WithAcceptedTokenStatus(http.StatusCreated)},
+		{name: "201 is accepted with tolerate.TokenStatus(201)", opts: []pkce.Option{tolerate.TokenStatus(http.StatusCreated)},
 			faults: pkcetest.Faults{TokenSuccessStatus: http.StatusCreated}},
-		{name: "200 is still accepted with the option", opts: []pkce.Option{pkce.WithAcceptedTokenStatus(http.StatusCreated)}},
-		{name: "202 is refused when only 201 is accepted", opts: []pkce.Option{pkce.WithAcceptedTokenStatus(http.StatusCreated)},
+		{name: "200 is still accepted with the option", opts: []pkce.Option{tolerate.TokenStatus(http.StatusCreated)}},
+		{name: "202 is refused when only 201 is accepted", opts: []pkce.Option{tolerate.TokenStatus(http.StatusCreated)},
 			faults: pkcetest.Faults{TokenSuccessStatus: http.StatusAccepted}, wantIs: pkce.ErrInvalidResponse},
-		{name: "a 201 form-encoded body is still refused", opts: []pkce.Option{pkce.WithAcceptedTokenStatus(http.StatusCreated)},
+		{name: "a 201 form-encoded body is still refused", opts: []pkce.Option{tolerate.TokenStatus(http.StatusCreated)},
 			faults: pkcetest.Faults{TokenSuccessStatus: http.StatusCreated, FormEncodedBody: true}, wantIs: pkce.ErrInvalidResponse},
-		{name: "a 201 without token_type is still refused", opts: []pkce.Option{pkce.WithAcceptedTokenStatus(http.StatusCreated)},
+		{name: "a 201 without token_type is still refused", opts: []pkce.Option{tolerate.TokenStatus(http.StatusCreated)},
 			faults: pkcetest.Faults{TokenSuccessStatus: http.StatusCreated, OmitTokenType: true}, wantIs: pkce.ErrInvalidResponse},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,7 +70,7 @@ func TestWithAcceptedTokenStatus(t *testing.T) {
 
 func TestWithAcceptedTokenStatusRefusesOtherStatuses(t *testing.T) {
 	for _, statuses := range [][]int{nil, {200}, {204}, {199}, {300}, {400}, {201, 500}} {
-		_, err := pkce.New(publicConfigWithEndpoints(), pkce.WithAcceptedTokenStatus(statuses...))
+		_, err := pkce.New(publicConfigWithEndpoints(), tolerate.TokenStatus(statuses...))
 		assert.ErrorIs(t, err, pkce.ErrInvalidConfig, "%v", statuses)
 	}
 }
@@ -108,7 +110,7 @@ func TestWithIssuerTrailingSlashTolerance(t *testing.T) {
 			}
 			var opts []pkce.Option
 			if tt.tolerate {
-				opts = append(opts, pkce.WithIssuerTrailingSlashTolerance())
+				opts = append(opts, tolerate.IssuerTrailingSlash())
 			}
 			client, err := pkce.NewFromIssuer(context.Background(), tt.asked(srv.Issuer()), publicConfig(), opts...)
 			if tt.wantErr {
@@ -139,7 +141,7 @@ func TestIssuerTrailingSlashToleranceUsesThePublishedIssuerForIss(t *testing.T) 
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv.SetFaults(pkcetest.Faults{MetadataIssuer: published, IssuerOverride: tt.iss})
-			client, err := pkce.NewFromIssuer(context.Background(), srv.Issuer(), publicConfig(), pkce.WithIssuerTrailingSlashTolerance())
+			client, err := pkce.NewFromIssuer(context.Background(), srv.Issuer(), publicConfig(), tolerate.IssuerTrailingSlash())
 			require.NoError(t, err)
 
 			ctx := context.Background()

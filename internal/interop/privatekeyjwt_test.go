@@ -10,6 +10,8 @@ import (
 	"crypto/rsa"
 	"testing"
 
+	"github.com/pkcekit/pkce/tolerate"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -20,7 +22,7 @@ import (
 // TestPrivateKeyJWTAgainstFosite signs in, refreshes and revokes with
 // private_key_jwt at fosite, whose clients hold a JWKS. fosite takes only
 // its token endpoint URL as the assertion's aud (at the revocation
-// endpoint too), so the client needs WithTokenEndpointAudience there.
+// endpoint too), so the client needs tolerate.TokenEndpointAudience there.
 func TestPrivateKeyJWTAgainstFosite(t *testing.T) {
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
@@ -39,7 +41,7 @@ func TestPrivateKeyJWTAgainstFosite(t *testing.T) {
 				RedirectURIs: []string{"http://127.0.0.1/callback"}, Scopes: []string{"openid", "offline"}}
 			srv := start(t, interop.Config{Clients: []interop.Client{reg}, SendIssuer: true})
 			client := newClient(t, srv, reg, pkce.WithAuthMethod(pkce.AuthPrivateKeyJWT), pkce.WithIssuer(srv.Issuer()),
-				pkce.WithClientKey(tc.key, reg.ID+"-key", tc.alg), pkce.WithTokenEndpointAudience(), pkce.WithRevocationURL(srv.RevocationURL()))
+				pkce.WithClientKey(tc.key, reg.ID+"-key", tc.alg), tolerate.TokenEndpointAudience(), pkce.WithRevocationURL(srv.RevocationURL()))
 			ctx := context.Background()
 
 			tok := signedIn(t, srv, client)

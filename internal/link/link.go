@@ -85,3 +85,12 @@ var (
 	// hc the client for refreshes (nil for the default).
 	ResourceTransport func(src any, base http.RoundTripper, hc *http.Client) http.RoundTripper
 )
+
+// The options of package tolerate; each result is a pkce.Option.
+var (
+	TokenStatus           func(statuses []int) any
+	IssuerTrailingSlash   func() any
+	TokenTypes            func(types []string) any
+	HS256IDTokens         func() any
+	TokenEndpointAudience func() any
+)
