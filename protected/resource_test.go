@@ -77,7 +77,7 @@ func asMetadata(issuer string, extra map[string]any) map[string]any {
 	return m
 }
 
-func TestDiscoverForResourceOrder(t *testing.T) {
+func TestDiscoverAuthorizationServerOrder(t *testing.T) {
 	const (
 		rfc8414   = "/.well-known/oauth-authorization-server/tenant1"
 		oidcInsrt = "/.well-known/openid-configuration/tenant1"
@@ -108,7 +108,7 @@ func TestDiscoverForResourceOrder(t *testing.T) {
 	}
 }
 
-func TestDiscoverForResourceRefuses(t *testing.T) {
+func TestDiscoverAuthorizationServerRefuses(t *testing.T) {
 	tests := []struct {
 		name  string
 		doc   func(issuer string) map[string]any
