@@ -13,10 +13,7 @@ import (
 
 // A Challenge is one authentication challenge of a WWW-Authenticate
 // header (RFC 9110 §11.6.1): a scheme with either a token68 or auth
-// parameters. A protected resource answers 401 with a Bearer challenge
-// (RFC 6750 §3) whose parameters say where its metadata is
-// (resource_metadata, RFC 9728 §5.1), which scope the request needs
-// (scope) and what was wrong (error).
+// parameters; package protected's Challenge has the same fields.
 type Challenge struct {
 	// Scheme is the authentication scheme as sent; schemes are
 	// case-insensitive (RFC 9110 §11.1), so compare with strings.EqualFold
