@@ -24,7 +24,11 @@ import (
 // findRegistration sets s.reg in the order of step 4.
 func (t *Transport) findRegistration(ctx context.Context, s *session) error {
 	if t.PreRegistered != nil {
-		if r := t.PreRegistered(s.issuer); r != nil {
+		r, err := t.preRegistered(s.issuer)
+		if err != nil {
+			return err
+		}
+		if r != nil {
 			if r.Issuer != "" && r.Issuer != s.issuer {
 				return fmt.Errorf("pkce: PreRegistered returned credentials for %q when asked for %q; credentials are used with the server they were registered with", wire.Clip(r.Issuer, 200), s.issuer)
 			}
@@ -44,7 +48,7 @@ func (t *Transport) findRegistration(ctx context.Context, s *session) error {
 	if s.md.RegistrationEndpoint == "" {
 		return fmt.Errorf("%w %q: it has no registration_endpoint, does not accept a client ID metadata document (or none is configured), and PreRegistered has no credentials for it", ErrNoRegistration, s.issuer)
 	}
-	saved, err := t.registrations.LoadRegistration(ctx, s.issuer)
+	saved, err := t.loadRegistration(ctx, s.issuer)
 	if err != nil {
 		return fmt.Errorf("pkce: loading the client registration: %w", err)
 	}
@@ -82,7 +86,7 @@ func (t *Transport) registerDynamically(ctx context.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	if err := t.registrations.SaveRegistration(ctx, reg); err != nil {
+	if err := t.saveRegistration(ctx, reg); err != nil {
 		return fmt.Errorf("pkce: saving the client registration: %w", err)
 	}
 	s.reg, s.dynamic = reg, true
@@ -129,7 +133,7 @@ func (t *Transport) signIn(ctx context.Context, s *session) error {
 	if t.SignIn == nil {
 		return configErrorf("the Transport has no SignIn function")
 	}
-	tok, err := t.callSignIn(ctx, s.client)
+	tok, err := t.callSignIn(ctx, s)
 	if err != nil && s.dynamic && errors.Is(err, pkce.ErrorCode("invalid_client")) {
 		if err := t.registerDynamically(ctx, s); err != nil {
 			return err
@@ -137,21 +141,19 @@ func (t *Transport) signIn(ctx context.Context, s *session) error {
 		if err := t.rescope(s, s.scopes); err != nil {
 			return err
 		}
-		tok, err = t.callSignIn(ctx, s.client)
+		tok, err = t.callSignIn(ctx, s)
 	}
 	if err != nil {
 		return err
 	}
-	return s.tokens.Save(ctx, s.subject, tok)
+	return t.save(ctx, s, tok)
 }
 
-func (t *Transport) callSignIn(ctx context.Context, c *pkce.Client) (tok *pkce.Token, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			tok, err = nil, fmt.Errorf("pkce: SignIn panicked: %v", v)
-		}
-	}()
-	tok, err = t.SignIn(ctx, c)
+// callSignIn runs the application's SignIn with s's Client; a panic in
+// it is an error without the client's secret.
+func (t *Transport) callSignIn(ctx context.Context, s *session) (tok *pkce.Token, err error) {
+	defer recovered(&err, "SignIn", true, s.reg.ClientSecret)
+	tok, err = t.SignIn(ctx, s.client)
 	if err == nil && (tok == nil || tok.Token == nil) {
 		err = errors.New("pkce: SignIn returned no token and no error")
 	}

@@ -47,7 +47,8 @@ func (t *Transport) sessionFor(u *url.URL) *session {
 
 // token returns the source and the token to send for s: nil when there is
 // none yet or it must be obtained again by signing in.
-func (t *Transport) token(ctx context.Context, s *session) (*pkce.TokenSource, *oauth2.Token, error) {
+func (t *Transport) token(ctx context.Context, s *session) (_ *pkce.TokenSource, _ *oauth2.Token, err error) {
+	defer recovered(&err, "the Store", false)
 	if s == nil {
 		return nil, nil, nil
 	}
@@ -93,7 +94,7 @@ func (t *Transport) refresh(ctx context.Context, s *session, sent *oauth2.Token)
 	if err != nil {
 		return err
 	}
-	return s.tokens.Save(ctx, s.subject, tok)
+	return t.save(ctx, s, tok)
 }
 
 // union returns a followed by the members of b it lacks.

@@ -214,6 +214,10 @@ func (t *Transport) redirectURL() string {
 
 // RoundTrip implements http.RoundTripper; see Transport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t == nil {
+		closeBody(req)
+		return nil, configErrorf("RoundTrip on a nil *protected.Transport; use a &protected.Transport{SignIn: ...}")
+	}
 	t.init()
 	if link.RedirectedAway(req) {
 		closeBody(req)

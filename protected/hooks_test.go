@@ -1,0 +1,136 @@
+package protected_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/pkcekit/pkce/protected"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pkcekit/pkce"
+)
+
+// panickingRegistrations is a RegistrationStore whose Load or Save
+// panics with what it holds.
+type panickingRegistrations struct{ load, save bool }
+
+func (p panickingRegistrations) LoadRegistration(context.Context, string) (*protected.Registration, error) {
+	if p.load {
+		panic("registration store bug")
+	}
+	return nil, nil
+}
+
+func (p panickingRegistrations) SaveRegistration(_ context.Context, r *protected.Registration) error {
+	if p.save {
+		panic("cannot save " + r.ClientSecret)
+	}
+	return nil
+}
+
+// panickingStore is a Store whose LoadToken or SaveToken panics with the
+// bytes it was handed or holds.
+type panickingStore struct {
+	pkce.Store
+	load, save bool
+}
+
+func (s panickingStore) LoadToken(ctx context.Context, subject string) ([]byte, error) {
+	if s.load {
+		panic("corrupt entry for " + subject)
+	}
+	return s.Store.LoadToken(ctx, subject)
+}
+
+func (s panickingStore) SaveToken(ctx context.Context, subject string, old, token []byte) (bool, error) {
+	if s.save {
+		panic(fmt.Sprintf("cannot save %s", token))
+	}
+	return s.Store.SaveToken(ctx, subject, old, token)
+}
+
+// issuedSecret is the client secret the registrar of these tests issues.
+const issuedSecret = "s3cret-issued-at-registration"
+
+// TestTransportHookPanicIsAnError: a panic in the application's code that
+// the Transport calls (its hooks, its stores) fails the request with an
+// error that names the code, and does not crash the program (THREATS.md:
+// a careless application); the panic's value never carries a secret.
+func TestTransportHookPanicIsAnError(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(tr *protected.Transport)
+		names string
+	}{
+		{"a panicking PreRegistered is an error", func(tr *protected.Transport) {
+			tr.PreRegistered = func(string) *protected.Registration { panic("pre-registration bug") }
+		}, "PreRegistered panicked"},
+		{"a panicking AllowMetadataURL is an error", func(tr *protected.Transport) {
+			tr.AllowMetadataURL = func(_, _ *url.URL) error { panic("metadata rule bug") }
+		}, "AllowMetadataURL panicked"},
+		{"a panicking RegistrationStore.LoadRegistration is an error", func(tr *protected.Transport) {
+			tr.Registrations = panickingRegistrations{load: true}
+		}, "RegistrationStore panicked"},
+		{"a panicking RegistrationStore.SaveRegistration is an error", func(tr *protected.Transport) {
+			tr.Registrations = panickingRegistrations{save: true}
+		}, "RegistrationStore panicked"},
+		{"a Store panicking on LoadToken is an error", func(tr *protected.Transport) {
+			tr.Store = panickingStore{Store: pkce.NewMemoryStore(), load: true}
+		}, "Store panicked"},
+		{"a Store panicking on SaveToken is an error", func(tr *protected.Transport) {
+			tr.Store = panickingStore{Store: pkce.NewMemoryStore(), save: true}
+		}, "Store panicked"},
+		{"a panicking SignIn is an error", func(tr *protected.Transport) {
+			tr.SignIn = func(context.Context, *pkce.Client) (*pkce.Token, error) {
+				panic("sign-in bug with client secret " + issuedSecret)
+			}
+		}, "SignIn panicked"},
+		{"a panicking ChooseAuthorizationServer is an error", func(tr *protected.Transport) {
+			tr.ChooseAuthorizationServer = func(*protected.ResourceMetadata) (string, error) { panic("choice bug") }
+		}, "ChooseAuthorizationServer panicked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			as := newDocServer(t)
+			as.set("/.well-known/oauth-authorization-server", asMetadata(as.URL, map[string]any{
+				"registration_endpoint": as.URL + "/register", "token_endpoint_auth_methods_supported": []string{"client_secret_post"}}))
+			as.set("/register", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusCreated)
+				fmt.Fprintf(w, `{"client_id":"dcr-1","client_secret":%q,"token_endpoint_auth_method":"client_secret_post"}`, issuedSecret)
+			}))
+			api := newDocServer(t)
+			protectedAPI(api, as.URL, nil, nil)
+			tr := &protected.Transport{SignIn: func(context.Context, *pkce.Client) (*pkce.Token, error) {
+				return &pkce.Token{Token: stubToken("").WithExtra(nil)}, nil
+			}}
+			tt.setup(tr)
+
+			var err error
+			require.NotPanics(t, func() { _, err = (&http.Client{Transport: tr}).Get(api.URL + "/mcp") })
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.names)
+			assert.NotContains(t, err.Error(), issuedSecret)
+			assert.NotContains(t, err.Error(), stubTokenPrefix)
+		})
+	}
+}
+
+// TestTransportNilIsAnError: a nil *Transport in an http.Client fails
+// each request with an error naming the mistake, instead of a nil
+// pointer dereference.
+func TestTransportNilIsAnError(t *testing.T) {
+	var tr *protected.Transport
+	req, err := http.NewRequest(http.MethodGet, "https://api.example/mcp", nil)
+	require.NoError(t, err)
+	var resp *http.Response
+	require.NotPanics(t, func() { resp, err = tr.RoundTrip(req) })
+	assert.Nil(t, resp)
+	assert.ErrorIs(t, err, pkce.ErrInvalidConfig)
+	assert.ErrorContains(t, err, "nil *protected.Transport")
+}
