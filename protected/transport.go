@@ -176,7 +176,10 @@ type Transport struct {
 	initOnce      sync.Once
 	store         pkce.Store
 	registrations RegistrationStore
-	signInMu      sync.Mutex // one sign-in at a time
+	// signingIn holds a token while a request signs in: one sign-in at a
+	// time, and the others wait for it only as long as their context
+	// allows (a person may take minutes at the browser).
+	signingIn chan struct{}
 
 	mu       sync.Mutex
 	sessions []*session
@@ -195,6 +198,7 @@ func (t *Transport) init() {
 		if t.registrations == nil {
 			t.registrations = &memoryRegistrations{}
 		}
+		t.signingIn = make(chan struct{}, 1)
 	})
 }
 
@@ -315,8 +319,12 @@ func (t *Transport) send(req *http.Request, src *pkce.TokenSource) (*http.Respon
 // without a token): it returns the session to retry with, or retry false
 // when the answer must be returned as it is.
 func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.Response, s *session, sent *oauth2.Token) (*session, bool, error) {
-	t.signInMu.Lock()
-	defer t.signInMu.Unlock()
+	select {
+	case t.signingIn <- struct{}{}:
+		defer func() { <-t.signingIn }()
+	case <-ctx.Done():
+		return nil, false, fmt.Errorf("pkce: gave up waiting for another request's sign-in: %w", ctx.Err())
+	}
 
 	challenge := bearerChallenge(resp.Header)
 	if _, err := ParseChallenges(resp.Header); err != nil {

@@ -1,0 +1,72 @@
+package protected_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/pkcekit/pkce/protected"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pkcekit/pkce"
+)
+
+// TestTransportWaitForAnotherSignInHonoursTheContext: a request that
+// finds another request signing in waits for it only as long as its own
+// context allows; a sign-in that takes long (a person away from the
+// browser) does not make every other request outlive its deadline.
+func TestTransportWaitForAnotherSignInHonoursTheContext(t *testing.T) {
+	as := newDocServer(t)
+	as.set("/.well-known/oauth-authorization-server", asMetadata(as.URL, nil))
+	api := newDocServer(t)
+	protectedAPI(api, as.URL, nil, nil)
+	api.set("/other", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusUnauthorized) }))
+	// The second request's caller gives up as its 401 arrives, while the
+	// first sign-in goes on.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	inside, release := make(chan struct{}), make(chan struct{})
+	tr := &protected.Transport{PreRegistered: preRegistered,
+		SignIn: func(context.Context, *pkce.Client) (*pkce.Token, error) {
+			close(inside)
+			<-release
+			return nil, errors.New("the person closed the browser")
+		},
+		Base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			resp, err := http.DefaultTransport.RoundTrip(r)
+			if r.URL.Path == "/other" {
+				cancel()
+			}
+			return resp, err
+		}),
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := (&http.Client{Transport: tr}).Get(api.URL + "/mcp")
+		first <- err
+	}()
+	<-inside
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api.URL+"/other", nil)
+	require.NoError(t, err)
+	second := make(chan error, 1)
+	go func() {
+		resp, err := tr.RoundTrip(req)
+		if resp != nil {
+			resp.Body.Close()
+		}
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(10 * time.Second): // a hang: the second request waits for the first sign-in
+		t.Error("the second request still waits for the first one's sign-in after its context ended")
+	}
+	close(release)
+	assert.Error(t, <-first)
+}
