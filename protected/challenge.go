@@ -2,8 +2,10 @@ package protected
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/pkcekit/pkce/internal/authheader"
+	"github.com/pkcekit/pkce/internal/link"
 )
 
 // A Challenge is one authentication challenge of a WWW-Authenticate
@@ -27,3 +29,27 @@ type Challenge = authheader.Challenge
 // challenges cannot be trusted to say what they seem to. No field at all
 // is no challenge and no error.
 func ParseChallenges(h http.Header) ([]Challenge, error) { return authheader.Parse(h) }
+
+// challengeProblem describes the WWW-Authenticate of resp, which does not
+// parse, for an error. The API may echo the credentials it was sent in
+// it (the access token, the DPoP proof); they are removed, in every
+// encoding the redactor knows, before the header is parsed again for the
+// message, so that not even a clipped piece of them is quoted. When the
+// header parses without them, the message quotes nothing of it.
+func challengeProblem(resp *http.Response, accessToken string) string {
+	secrets := []string{accessToken}
+	if req := resp.Request; req != nil {
+		secrets = append(secrets, req.Header.Get("DPoP"))
+		if _, credentials, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok {
+			secrets = append(secrets, strings.TrimSpace(credentials))
+		}
+	}
+	clean := make(http.Header)
+	for _, line := range resp.Header.Values("WWW-Authenticate") {
+		clean.Add("WWW-Authenticate", link.Redact(line, secrets...))
+	}
+	if _, err := authheader.Parse(clean); err != nil {
+		return strings.TrimPrefix(err.Error(), "pkce: ")
+	}
+	return "WWW-Authenticate does not parse (RFC 9110 §11.6.1); it is not quoted, since the credentials sent were echoed in it"
+}

@@ -328,8 +328,12 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 
 	challenge := bearerChallenge(resp.Header)
 	if _, err := ParseChallenges(resp.Header); err != nil {
+		var accessToken string
+		if sent != nil {
+			accessToken = sent.AccessToken
+		}
 		return nil, false, &pkce.ResponseError{Op: opResource, Err: pkce.ErrInvalidResponse, URL: reqURL.String(), StatusCode: resp.StatusCode,
-			Problem: strings.TrimPrefix(err.Error(), "pkce: "), Rule: "RFC 9110 §11.6.1"}
+			Problem: challengeProblem(resp, accessToken), Rule: "RFC 9110 §11.6.1"}
 	}
 	if s == nil {
 		// Another request may have signed in while this one waited.
