@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/pkcekit/pkce"
 )
@@ -69,4 +71,36 @@ func TestTransportWaitForAnotherSignInHonoursTheContext(t *testing.T) {
 	}
 	close(release)
 	assert.Error(t, <-first)
+}
+
+// TestTransportConcurrentRequestsWhileTheServerForgetsTheRegistration:
+// requests sent at once, while the server refuses the refreshes of a
+// dynamic registration it forgot, share the Transport's sessions without
+// a data race (run under -race, as CI does): one request marks the
+// session rejected while another copies it to sign in again.
+func TestTransportConcurrentRequestsWhileTheServerForgetsTheRegistration(t *testing.T) {
+	for round := range 10 {
+		as := newDocServer(t)
+		registrar(t, as, "dcr")
+		api := newDocServer(t)
+		acceptingAPI(api, func() string { return as.URL }, func() string { return "none of them" })
+		signIn := func(context.Context, *pkce.Client) (*pkce.Token, error) {
+			return &pkce.Token{Token: &oauth2.Token{AccessToken: "at", TokenType: "Bearer", RefreshToken: "rt",
+				Expiry: time.Now().Add(-time.Hour)}}, nil // refreshed before use, and refused
+		}
+		hc := &http.Client{Transport: &protected.Transport{SignIn: signIn}}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for range 3 {
+					resp, err := hc.Get(api.URL + "/mcp")
+					if assert.NoError(t, err, "round %d", round) {
+						resp.Body.Close()
+						assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the API accepts no token")
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
 }

@@ -76,6 +76,14 @@ func (t *Transport) token(ctx context.Context, s *session) (_ *pkce.TokenSource,
 	return src, tok, nil
 }
 
+// copyOf returns a copy of s, which another request may be marking
+// rejected (under t.mu) as it is copied.
+func (t *Transport) copyOf(s *session) session {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return *s
+}
+
 // replace puts ns in the place of old.
 func (t *Transport) replace(old, ns *session) {
 	t.mu.Lock()

@@ -358,7 +358,7 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 		if len(scopes) == len(s.scopes) {
 			return nil, false, nil // the token had them all: asking again cannot help
 		}
-		ns := *s
+		ns := t.copyOf(s)
 		if err := t.rescope(&ns, scopes); err != nil {
 			return nil, false, err
 		}
@@ -380,7 +380,7 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 			}
 			rejected = s.dynamic && errors.Is(err, pkce.ErrorCode("invalid_client"))
 		}
-		ns := *s
+		ns := t.copyOf(s)
 		ns.rejected = false
 		if rejected {
 			if err := t.registerDynamically(ctx, &ns); err != nil {
