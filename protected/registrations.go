@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -114,7 +115,11 @@ func (t *Transport) rescope(s *session, scopes []string) error {
 	if err != nil {
 		return err
 	}
-	if issuer, tokenURL, resources := link.ClientTarget(c); issuer != s.issuer || tokenURL != s.md.TokenEndpoint || !slices.Equal(resources, []string{s.resource}) {
+	// The metadata is compared whole: an option's WithMetadata may name
+	// the same issuer and token endpoint and still send the person to
+	// another authorization endpoint, or pushes elsewhere.
+	if issuer, tokenURL, resources := link.ClientTarget(c); issuer != s.issuer || tokenURL != s.md.TokenEndpoint ||
+		!slices.Equal(resources, []string{s.resource}) || !reflect.DeepEqual(c.Metadata(), s.md) {
 		return configErrorf("Transport.Options change the authorization server, its endpoints or the resource, which the Transport takes from the API's metadata; leave WithIssuer, WithMetadata and WithResource out")
 	}
 	tokens, err := c.Tokens(t.store)
