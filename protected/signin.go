@@ -2,6 +2,7 @@ package protected
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -41,7 +42,7 @@ func HeadlessSignIn(hc *http.Client) func(context.Context, *pkce.Client) (*pkce.
 			}
 			resp, err := hc.Do(req)
 			if err != nil {
-				return fmt.Errorf("pkce: following the authorization redirect: %w", err)
+				return fmt.Errorf("pkce: following the authorization redirect: %w", originOnly(err))
 			}
 			defer drain(resp)
 			// The last answer must come from the receiver, which also
@@ -53,4 +54,21 @@ func HeadlessSignIn(hc *http.Client) func(context.Context, *pkce.Client) (*pkce.
 			return nil
 		})
 	}
+}
+
+// originOnly returns the *url.Error err with its URL cut to the origin:
+// a hop of the headless browser carries the flow's state and code
+// challenge to the authorization endpoint and the code back to the
+// receiver, which an error must not quote. errors.Is and errors.As still
+// find the cause.
+func originOnly(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	origin := "a URL that does not parse"
+	if u, perr := url.Parse(ue.URL); perr == nil {
+		origin = u.Scheme + "://" + u.Host
+	}
+	return &url.Error{Op: ue.Op, URL: wire.Clip(origin, 200), Err: ue.Err}
 }

@@ -1,0 +1,72 @@
+package protected_test
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"syscall"
+	"testing"
+
+	"github.com/pkcekit/pkce/protected"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestHeadlessSignInErrorsDoNotQuoteTheRequest: when a hop of the
+// headless browser fails, the error names the origin it failed at and
+// the cause, but not the URL's query, which carries the flow's state and
+// code challenge on the way to the authorization endpoint and the code on
+// the way back (THREATS.md: no code or state in an error; an injected
+// code needs only the state).
+func TestHeadlessSignInErrorsDoNotQuoteTheRequest(t *testing.T) {
+	const code = "code-issued-by-the-server"
+	tests := []struct {
+		name      string
+		authorize func(t *testing.T, dead string) http.HandlerFunc // nil: the endpoint is down
+	}{
+		{"an unreachable authorization endpoint does not get the state into the error", nil},
+		{"a redirect back to an unreachable callback does not get the code or the state into the error",
+			func(t *testing.T, dead string) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					http.Redirect(w, r, dead+"/callback?code="+code+"&state="+url.QueryEscape(r.URL.Query().Get("state")), http.StatusFound)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dead := newDocServer(t)
+			deadURL := dead.URL
+			dead.Close()
+			as := newDocServer(t)
+			authorizeURL := deadURL + "/authorize"
+			var states []string
+			if tt.authorize != nil {
+				authorizeURL = as.URL + "/authorize"
+				h := tt.authorize(t, deadURL)
+				as.set("/authorize", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					states = append(states, r.URL.Query().Get("state"))
+					h(w, r)
+				}))
+			}
+			as.set("/.well-known/oauth-authorization-server", asMetadata(as.URL, map[string]any{"authorization_endpoint": authorizeURL}))
+			api := newDocServer(t)
+			protectedAPI(api, as.URL, nil, nil)
+			tr := &protected.Transport{PreRegistered: preRegistered, SignIn: protected.HeadlessSignIn(nil)}
+
+			_, err := (&http.Client{Transport: tr}).Get(api.URL + "/mcp")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), deadURL, "the origin that failed is named")
+			assert.True(t, errors.Is(err, syscall.ECONNREFUSED), "the cause is kept: %v", err)
+			var ue *url.Error
+			assert.True(t, errors.As(err, &ue))
+			for _, s := range []string{"state=", "code_challenge", code} {
+				assert.NotContains(t, err.Error(), s)
+			}
+			for _, s := range states {
+				require.NotEmpty(t, s)
+				assert.NotContains(t, err.Error(), s)
+			}
+		})
+	}
+}
