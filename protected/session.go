@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/internal/link"
 
 	"golang.org/x/oauth2"
 )
@@ -95,14 +96,14 @@ func (t *Transport) replace(old, ns *session) {
 	}
 }
 
-// refresh refreshes the token the API refused, once, and stores the
-// result.
-func (t *Transport) refresh(ctx context.Context, s *session, sent *oauth2.Token) error {
-	tok, err := s.client.Refresh(ctx, sent.RefreshToken)
-	if err != nil {
-		return err
-	}
-	return t.save(ctx, s, tok)
+// refresh refreshes the token the API refused, once, as the token's
+// source would (link.RefreshRefused): under the Store's lease, and taking
+// a token another process stored meanwhile instead of presenting the
+// refresh token again, which a rotating server answers by revoking the
+// grant (RFC 9700 §4.14.2).
+func (t *Transport) refresh(ctx context.Context, s *session, sent *oauth2.Token) (err error) {
+	defer recovered(&err, "the Store", false)
+	return link.RefreshRefused(ctx, s.tokens, s.subject, sent)
 }
 
 // union returns a followed by the members of b it lacks.
