@@ -134,3 +134,41 @@ func TestTransportNilIsAnError(t *testing.T) {
 	assert.ErrorIs(t, err, pkce.ErrInvalidConfig)
 	assert.ErrorContains(t, err, "nil *protected.Transport")
 }
+
+// TestTransportMisuseNamesTheField: a Transport configured wrongly fails
+// with an error that names the field to fix, not the Client the
+// Transport built from it (THREATS.md, promise 5).
+func TestTransportMisuseNamesTheField(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(tr *protected.Transport)
+		want  string
+	}{
+		{"a nil option is named by its index in Transport.Options", func(tr *protected.Transport) {
+			tr.PreRegistered = preRegistered
+			tr.Options = []pkce.Option{pkce.WithPushedAuthorization(), nil}
+		}, "Transport.Options[1] is nil"},
+		{"pre-registered credentials without a client ID name PreRegistered", func(tr *protected.Transport) {
+			tr.PreRegistered = func(string) *protected.Registration {
+				return &protected.Registration{ClientSecret: "s3cret-of-the-app"}
+			}
+		}, "PreRegistered returned credentials without a ClientID"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			as := newDocServer(t)
+			as.set("/.well-known/oauth-authorization-server", asMetadata(as.URL, nil))
+			api := newDocServer(t)
+			protectedAPI(api, as.URL, nil, nil)
+			stub := &stubSignIn{}
+			tr := &protected.Transport{SignIn: stub.signIn(t)}
+			tt.setup(tr)
+			_, err := (&http.Client{Transport: tr}).Get(api.URL + "/mcp")
+			require.Error(t, err)
+			assert.ErrorIs(t, err, pkce.ErrInvalidConfig)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), "s3cret-of-the-app")
+			assert.Empty(t, stub.ids, "no sign-in")
+		})
+	}
+}

@@ -30,6 +30,9 @@ func (t *Transport) findRegistration(ctx context.Context, s *session) error {
 			return err
 		}
 		if r != nil {
+			if r.ClientID == "" {
+				return configErrorf("PreRegistered returned credentials without a ClientID for %q", s.issuer)
+			}
 			if r.Issuer != "" && r.Issuer != s.issuer {
 				return fmt.Errorf("pkce: PreRegistered returned credentials for %q when asked for %q; credentials are used with the server they were registered with", wire.Clip(r.Issuer, 200), s.issuer)
 			}
@@ -100,6 +103,11 @@ func (t *Transport) rescope(s *session, scopes []string) error {
 		var err error
 		if scopes, err = t.filterScopes(s.issuer, scopes); err != nil {
 			return err
+		}
+	}
+	for i, o := range t.Options {
+		if o == nil {
+			return configErrorf("Transport.Options[%d] is nil", i)
 		}
 	}
 	opts := []pkce.Option{pkce.WithMetadata(s.md), pkce.WithResource(s.resource)}
