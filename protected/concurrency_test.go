@@ -104,3 +104,49 @@ func TestTransportConcurrentRequestsWhileTheServerForgetsTheRegistration(t *test
 		wg.Wait()
 	}
 }
+
+// TestTransportDoesNotHangOnAnEndlessChallengeBody: the body of a 401
+// that the Transport reads away before it sends the request again may
+// never end (a hostile or broken API trickling bytes); the request,
+// whose context has no deadline, still gets its answer.
+func TestTransportDoesNotHangOnAnEndlessChallengeBody(t *testing.T) {
+	as := newDocServer(t)
+	as.set("/.well-known/oauth-authorization-server", asMetadata(as.URL, nil))
+	api := newDocServer(t)
+	protectedAPI(api, as.URL, nil, nil)
+	stop := make(chan struct{})
+	defer close(stop)
+	api.set("/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+api.URL+`/.well-known/oauth-protected-resource/mcp"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte("a body that never ends"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	}))
+	stub := &stubSignIn{}
+	hc := &http.Client{Transport: &protected.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered}}
+	done := make(chan error, 1)
+	go func() {
+		resp, err := hc.Get(api.URL + "/mcp")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = errors.New(resp.Status)
+			}
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second): // a hang: the 401's body is read to its end
+		t.Error("the request still waits for the end of the 401's body")
+	}
+	assert.Len(t, stub.ids, 1)
+}

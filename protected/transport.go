@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pkcekit/pkce"
 	"github.com/pkcekit/pkce/internal/link"
@@ -418,7 +419,16 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 	return s, true, nil
 }
 
+// drainTime bounds how long drain reads a body away, so that the
+// connection can carry the next request; a body that is slower than that,
+// or never ends, costs the connection instead of the request.
+const drainTime = time.Second
+
+// drain reads away at most 64 KiB of resp's body, for at most drainTime,
+// and closes it: closing the body ends a read in progress.
 func drain(resp *http.Response) {
+	stop := time.AfterFunc(drainTime, func() { resp.Body.Close() })
+	defer stop.Stop()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 }
