@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/pkcekit/pkce"
 	"github.com/pkcekit/pkce/internal/wire"
@@ -23,19 +24,33 @@ func LoopbackSignIn(open func(startURL string) error) func(context.Context, *pkc
 	}
 }
 
+// headlessTimeout bounds HeadlessSignIn's walk from the start URL back to
+// the receiver when the sign-in's context has no deadline: an
+// authorization server that never answers must not hold the sign-in, and
+// every request waiting for it, for ever. SignInLoopback's own wait for
+// the redirect starts only once the walk is over.
+var headlessTimeout = 30 * time.Second
+
 // HeadlessSignIn returns a Transport.SignIn for automated runs against
 // authorization servers that approve without a person (test servers,
 // pre-consented clients): it runs Client.SignInLoopback and, instead of
 // opening a browser, GETs the start URL with hc (nil means
 // http.DefaultClient), following redirects as hc does, until the
 // redirect reaches the loopback receiver. A server that answers with a
-// page instead (a login form) makes it fail.
+// page instead (a login form) makes it fail. Without a deadline in the
+// context, the walk stops after 30 seconds.
 func HeadlessSignIn(hc *http.Client) func(context.Context, *pkce.Client) (*pkce.Token, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
 	return func(ctx context.Context, c *pkce.Client) (*pkce.Token, error) {
 		return c.SignInLoopback(ctx, func(startURL string) error {
+			ctx := ctx
+			if _, ok := ctx.Deadline(); !ok {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, headlessTimeout)
+				defer cancel()
+			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, startURL, nil)
 			if err != nil {
 				return err

@@ -1,11 +1,13 @@
 package protected_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pkcekit/pkce/protected"
 
@@ -68,5 +70,37 @@ func TestHeadlessSignInErrorsDoNotQuoteTheRequest(t *testing.T) {
 				assert.NotContains(t, err.Error(), s)
 			}
 		})
+	}
+}
+
+// TestHeadlessSignInIsBoundedWithoutADeadline: an authorization endpoint
+// that never answers does not hold a headless sign-in whose context has
+// no deadline for ever (and with it every request waiting to sign in).
+func TestHeadlessSignInIsBoundedWithoutADeadline(t *testing.T) {
+	defer protected.SetHeadlessTimeout(200 * time.Millisecond)()
+	stop := make(chan struct{})
+	defer close(stop)
+	as := newDocServer(t)
+	as.set("/.well-known/oauth-authorization-server", asMetadata(as.URL, nil))
+	as.set("/authorize", http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	}))
+	api := newDocServer(t)
+	protectedAPI(api, as.URL, nil, nil)
+	hc := &http.Client{Transport: &protected.Transport{PreRegistered: preRegistered, SignIn: protected.HeadlessSignIn(nil)}}
+	done := make(chan error, 1)
+	go func() {
+		_, err := hc.Get(api.URL + "/mcp") // context.Background: no deadline
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(10 * time.Second): // a hang
+		t.Error("the headless sign-in still waits for an authorization endpoint that never answers")
 	}
 }
