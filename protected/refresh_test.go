@@ -19,23 +19,25 @@ import (
 	"github.com/pkcekit/pkce/pkcetest"
 )
 
-// TestTransportRefreshOfARefusedTokenGoesThroughTheStore: two Transports
-// over one Store (two processes of a command-line tool sharing a token
-// file) whose API refuses the access token they share. The first
-// refreshes it; the second, still holding the old token, must take the
-// refreshed one from the Store instead of presenting the rotated refresh
-// token again, which a rotating server answers by revoking the whole
-// grant (RFC 9700 §4.14.2): the user would be asked to sign in again,
-// and the first process's new token would die with the grant
-// (THREATS.md, promise 1).
-func TestTransportRefreshOfARefusedTokenGoesThroughTheStore(t *testing.T) {
+// rotatingServer is a pkcetest server for the public client "cli" that
+// rotates refresh tokens and revokes the grant when a rotated one comes
+// back (RFC 9700 §4.14.2).
+func rotatingServer(t *testing.T) *pkcetest.Server {
 	srv := pkcetest.NewServer(pkcetest.Config{SendIssuer: true, Rotate: true, Clients: []pkcetest.Client{{
 		ID: "cli", Method: pkcetest.MethodNone, RedirectURIs: []string{"http://127.0.0.1/callback"}}}})
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// refusingAPI is a resource at /api that accepts srv's tokens issued for
+// it, except those refuseLast was told to refuse: refuseLast refuses,
+// from now on, the last access token the API accepted (its keys rotated,
+// say).
+func refusingAPI(t *testing.T, srv *pkcetest.Server) (resource string, refuseLast func()) {
 	var (
 		mu       sync.Mutex
-		refused  = map[string]bool{} // access tokens the API no longer accepts
-		accepted string              // the last access token the API accepted
+		refused  = map[string]bool{}
+		accepted string
 	)
 	var api *httptest.Server
 	api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -62,37 +64,55 @@ func TestTransportRefreshOfARefusedTokenGoesThroughTheStore(t *testing.T) {
 		}
 		accepted = at
 	}))
-	defer api.Close()
+	t.Cleanup(api.Close)
+	return api.URL + "/api", func() {
+		mu.Lock()
+		defer mu.Unlock()
+		refused[accepted] = true
+	}
+}
 
+// cliTransport is the Transport of a command-line tool whose tokens live
+// in store; it counts its sign-ins in signIns.
+func cliTransport(store pkce.Store, signIns *atomic.Int32) *protected.Transport {
+	headless := protected.HeadlessSignIn(nil)
+	return &protected.Transport{
+		SignIn: func(ctx context.Context, c *pkce.Client) (*pkce.Token, error) {
+			signIns.Add(1)
+			return headless(ctx, c)
+		},
+		PreRegistered: func(iss string) *protected.Registration { return &protected.Registration{Issuer: iss, ClientID: "cli"} },
+		Store:         store,
+	}
+}
+
+// TestTransportRefreshOfARefusedTokenGoesThroughTheStore: two Transports
+// over one Store (two processes of a command-line tool sharing a token
+// file) whose API refuses the access token they share. The first
+// refreshes it; the second, still holding the old token, must take the
+// refreshed one from the Store instead of presenting the rotated refresh
+// token again, which a rotating server answers by revoking the whole
+// grant (RFC 9700 §4.14.2): the user would be asked to sign in again,
+// and the first process's new token would die with the grant
+// (THREATS.md, promise 1).
+func TestTransportRefreshOfARefusedTokenGoesThroughTheStore(t *testing.T) {
+	srv := rotatingServer(t)
+	resource, refuseLast := refusingAPI(t, srv)
 	store := pkce.NewMemoryStore()
 	var signIns atomic.Int32
-	headless := protected.HeadlessSignIn(nil)
-	transport := func() *protected.Transport {
-		return &protected.Transport{
-			SignIn: func(ctx context.Context, c *pkce.Client) (*pkce.Token, error) {
-				signIns.Add(1)
-				return headless(ctx, c)
-			},
-			PreRegistered: func(iss string) *protected.Registration { return &protected.Registration{Issuer: iss, ClientID: "cli"} },
-			Store:         store,
-		}
-	}
-	first, second := &http.Client{Transport: transport()}, &http.Client{Transport: transport()}
-	getOK(t, first, api.URL+"/api")
+	first, second := &http.Client{Transport: cliTransport(store, &signIns)}, &http.Client{Transport: cliTransport(store, &signIns)}
+	getOK(t, first, resource)
 	require.Equal(t, int32(1), signIns.Load())
-
-	getOK(t, second, api.URL+"/api")
+	getOK(t, second, resource)
 	require.Equal(t, int32(1), signIns.Load(), "the second process uses the stored token")
 
-	// Both hold the same token; the API refuses it from now on (its keys
-	// rotated, say).
-	mu.Lock()
-	refused[accepted] = true
-	mu.Unlock()
-	getOK(t, first, api.URL+"/api") // refused, refreshed, sent again
+	// Both hold the same token; the API refuses it from now on.
+	refuseLast()
+	getOK(t, first, resource) // refused, refreshed, sent again
 	require.Equal(t, int32(1), signIns.Load(), "the first process refreshed")
-	getOK(t, second, api.URL+"/api") // refused: the refreshed token is in the Store
+	getOK(t, second, resource) // refused: the refreshed token is in the Store
 	assert.Equal(t, int32(1), signIns.Load(), "no sign-in: the grant is intact")
-	getOK(t, first, api.URL+"/api")
+	getOK(t, first, resource)
 	assert.Equal(t, int32(1), signIns.Load(), "the first process's token survived the second's refresh")
+	assert.Equal(t, 1, srv.RefreshRequests(), "one refresh")
 }
