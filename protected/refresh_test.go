@@ -116,3 +116,38 @@ func TestTransportRefreshOfARefusedTokenGoesThroughTheStore(t *testing.T) {
 	assert.Equal(t, int32(1), signIns.Load(), "the first process's token survived the second's refresh")
 	assert.Equal(t, 1, srv.RefreshRequests(), "one refresh")
 }
+
+// TestTransportRefreshesAStoredTokenTheAPIRefusesOnItsFirstRequest: a
+// new process (a command-line tool's next invocation) whose stored token
+// the API refuses gets through on its first request, by refreshing the
+// token, instead of answering 401. Each invocation that sends one
+// request would otherwise present the dead token again until it expires
+// (THREATS.md, promise 1). A token that a sign-in or a refresh has just
+// obtained is not refreshed again when refused: the 401 is returned.
+func TestTransportRefreshesAStoredTokenTheAPIRefusesOnItsFirstRequest(t *testing.T) {
+	srv := rotatingServer(t)
+	resource, refuseLast := refusingAPI(t, srv)
+	store := pkce.NewMemoryStore()
+	var signIns atomic.Int32
+	getOK(t, &http.Client{Transport: cliTransport(store, &signIns)}, resource)
+	require.Equal(t, int32(1), signIns.Load())
+	refuseLast()
+
+	getOK(t, &http.Client{Transport: cliTransport(store, &signIns)}, resource)
+	assert.Equal(t, int32(1), signIns.Load(), "refreshed, not signed in")
+	assert.Equal(t, 1, srv.RefreshRequests())
+
+	// An API that refuses every token: one refresh, then the 401.
+	refuseEvery := &http.Client{Transport: cliTransport(store, &signIns)}
+	api := newDocServer(t)
+	api.set("/.well-known/oauth-protected-resource/api", map[string]any{"resource": api.URL + "/api", "authorization_servers": []string{srv.Issuer()}})
+	api.set("/api", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusUnauthorized) }))
+	getOK(t, refuseEvery, resource)
+	before := srv.RefreshRequests()
+	resp, err := refuseEvery.Get(api.URL + "/api")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.LessOrEqual(t, srv.RefreshRequests()-before, 1, "at most one refresh for one request")
+	assert.LessOrEqual(t, signIns.Load(), int32(2), "at most one sign-in for one request")
+}
