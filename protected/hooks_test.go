@@ -172,3 +172,35 @@ func TestTransportMisuseNamesTheField(t *testing.T) {
 		})
 	}
 }
+
+// TestFunctionsWithZeroValuesAndNil: the package's functions given zero
+// values and nil (a careless application) fail with an error, never a
+// panic.
+func TestFunctionsWithZeroValuesAndNil(t *testing.T) {
+	ctx := context.Background()
+	md := &pkce.Metadata{Issuer: "https://as.example", AuthorizationEndpoint: "https://as.example/a",
+		TokenEndpoint: "https://as.example/t", RegistrationEndpoint: "https://as.example/register"}
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Register with nil metadata fails", func() error { _, err := protected.Register(ctx, nil, protected.ClientMetadata{}); return err }},
+		{"Register with zero client metadata fails", func() error { _, err := protected.Register(ctx, md, protected.ClientMetadata{}); return err }},
+		{"FetchResourceMetadata of no URL fails", func() error { _, err := protected.FetchResourceMetadata(ctx, "", ""); return err }},
+		{"DiscoverAuthorizationServer of no issuer fails", func() error { _, err := protected.DiscoverAuthorizationServer(ctx, ""); return err }},
+		{"LoopbackSignIn with no opener and no client fails", func() error { _, err := protected.LoopbackSignIn(nil)(ctx, nil); return err }},
+		{"HeadlessSignIn with no client fails", func() error { _, err := protected.HeadlessSignIn(nil)(ctx, nil); return err }},
+		{"HeadlessSignIn with a zero client fails", func() error { _, err := protected.HeadlessSignIn(nil)(ctx, &pkce.Client{}); return err }},
+	}
+	for _, tt := range calls {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			require.NotPanics(t, func() { err = tt.call() })
+			assert.Error(t, err)
+		})
+	}
+	t.Run("a nil Registration prints without panicking", func(t *testing.T) {
+		var r *protected.Registration
+		require.NotPanics(t, func() { _ = fmt.Sprintf("%v %+v %s", r, r, r) })
+	})
+}
