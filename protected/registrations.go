@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pkcekit/pkce"
 	"github.com/pkcekit/pkce/internal/link"
@@ -56,7 +57,11 @@ func (t *Transport) findRegistration(ctx context.Context, s *session) error {
 	if err != nil {
 		return fmt.Errorf("pkce: loading the client registration: %w", err)
 	}
-	if saved != nil && saved.Issuer == s.issuer && saved.ClientID != "" {
+	// A secret past its client_secret_expires_at (RFC 7591 §3.2.1) would
+	// be refused at the code exchange, after the person signed in: a new
+	// registration replaces it first.
+	expired := saved != nil && !saved.SecretExpiresAt.IsZero() && !time.Now().Before(saved.SecretExpiresAt)
+	if saved != nil && saved.Issuer == s.issuer && saved.ClientID != "" && !expired {
 		s.reg, s.dynamic = saved, true
 		return nil
 	}
