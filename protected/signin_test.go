@@ -3,6 +3,7 @@ package protected_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"syscall"
@@ -102,5 +103,49 @@ func TestHeadlessSignInIsBoundedWithoutADeadline(t *testing.T) {
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 	case <-time.After(10 * time.Second): // a hang
 		t.Error("the headless sign-in still waits for an authorization endpoint that never answers")
+	}
+}
+
+// TestHeadlessSignInDoesNotFollowARemoteServerToLocalAddresses: an
+// authorization server on the network cannot send the headless browser
+// to this machine or a private network (cloud metadata, a local admin
+// page) by redirecting it there; only the loopback receiver is followed
+// (THREATS.md, promise 3).
+func TestHeadlessSignInDoesNotFollowARemoteServerToLocalAddresses(t *testing.T) {
+	for _, target := range []string{
+		"http://169.254.169.254/latest/meta-data/iam",
+		"http://127.0.0.2:9/admin/shutdown",
+		"https://10.0.0.7/internal",
+		"http://intranet/wiki",
+	} {
+		t.Run("a redirect to "+target+" is not followed", func(t *testing.T) {
+			r := newRemote(t)
+			r.set("as.example", "/.well-known/oauth-authorization-server", asMetadata("https://as.example", nil))
+			r.set("as.example", "/authorize", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				http.Redirect(w, req, target+"?state="+req.URL.Query().Get("state"), http.StatusFound)
+			}))
+			r.set("api.example", "/.well-known/oauth-protected-resource/mcp", map[string]any{"resource": "https://api.example/mcp",
+				"authorization_servers": []string{"https://as.example"}})
+			r.set("api.example", "/mcp", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusUnauthorized)
+			}))
+			// The headless browser reaches the pretend network and this
+			// machine's 127.0.0.1, where the receiver listens.
+			browser := r.transport()
+			dial := browser.DialContext
+			browser.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if host, _, _ := net.SplitHostPort(addr); host == "127.0.0.1" {
+					return (&net.Dialer{}).DialContext(ctx, network, addr)
+				}
+				return dial(ctx, network, addr)
+			}
+			tr := &protected.Transport{PreRegistered: preRegistered, Base: r.transport(), HTTPClient: r.client(),
+				SignIn: protected.HeadlessSignIn(&http.Client{Transport: browser})}
+			_, err := (&http.Client{Transport: tr}).Get("https://api.example/mcp")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "not followed")
+			assert.NotContains(t, err.Error(), "state=")
+			assert.Empty(t, r.local(), "nothing dialled on this machine or a private network")
+		})
 	}
 }
