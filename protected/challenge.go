@@ -53,3 +53,30 @@ func challengeProblem(resp *http.Response, accessToken string) string {
 	}
 	return "WWW-Authenticate does not parse (RFC 9110 §11.6.1); it is not quoted, since the credentials sent were echoed in it"
 }
+
+// challenged reports whether resp asks for (other) credentials: a 401, or
+// a 403 with error="insufficient_scope" (RFC 6750 §3.1).
+func challenged(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		return true
+	case http.StatusForbidden:
+		return bearerChallenge(resp.Header).Param("error") == "insufficient_scope"
+	}
+	return false
+}
+
+// bearerChallenge returns the first Bearer challenge of h, or the zero
+// Challenge; a header that does not parse has none.
+func bearerChallenge(h http.Header) Challenge {
+	cs, err := ParseChallenges(h)
+	if err != nil {
+		return Challenge{}
+	}
+	for _, c := range cs {
+		if c.Is("Bearer") {
+			return c
+		}
+	}
+	return Challenge{}
+}

@@ -284,33 +284,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// challenged reports whether resp asks for (other) credentials: a 401, or
-// a 403 with error="insufficient_scope" (RFC 6750 §3.1).
-func challenged(resp *http.Response) bool {
-	switch resp.StatusCode {
-	case http.StatusUnauthorized:
-		return true
-	case http.StatusForbidden:
-		return bearerChallenge(resp.Header).Param("error") == "insufficient_scope"
-	}
-	return false
-}
-
-// bearerChallenge returns the first Bearer challenge of h, or the zero
-// Challenge; a header that does not parse has none.
-func bearerChallenge(h http.Header) Challenge {
-	cs, err := ParseChallenges(h)
-	if err != nil {
-		return Challenge{}
-	}
-	for _, c := range cs {
-		if c.Is("Bearer") {
-			return c
-		}
-	}
-	return Challenge{}
-}
-
 // send sends a copy of req with src's token, as TokenSource.Client sends
 // it (a Bearer token, or a DPoP token with a proof and the resource's
 // nonce), or without credentials when src is nil. It does not change req
