@@ -2,6 +2,7 @@ package protected_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -203,4 +204,29 @@ func TestFunctionsWithZeroValuesAndNil(t *testing.T) {
 		var r *protected.Registration
 		require.NotPanics(t, func() { _ = fmt.Sprintf("%v %+v %s", r, r, r) })
 	})
+}
+
+// unreachableStore is a Store whose every read fails, as Redis does when
+// it is down.
+type unreachableStore struct{ pkce.Store }
+
+func (unreachableStore) LoadToken(context.Context, string) ([]byte, error) {
+	return nil, errors.New("dial tcp 10.0.0.5:6379: connection refused")
+}
+
+// TestTransportDoesNotSignInWhenTheStoreIsDown: a Store that cannot be
+// read says nothing about the token (see pkce.Store): the request fails
+// with a try-later error instead of asking the person to sign in again,
+// which could not even be saved (THREATS.md, promise 1).
+func TestTransportDoesNotSignInWhenTheStoreIsDown(t *testing.T) {
+	as := newDocServer(t)
+	as.set("/.well-known/oauth-authorization-server", asMetadata(as.URL, nil))
+	api := newDocServer(t)
+	protectedAPI(api, as.URL, nil, nil)
+	stub := &stubSignIn{}
+	tr := &protected.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered, Store: unreachableStore{pkce.NewMemoryStore()}}
+	_, err := (&http.Client{Transport: tr}).Get(api.URL + "/mcp")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, pkce.ErrTryLater)
+	assert.Empty(t, stub.ids, "no sign-in")
 }

@@ -386,7 +386,13 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 	if s, err = t.discover(ctx, reqURL, challenge); err != nil {
 		return nil, false, false, err
 	}
-	if _, tok, err := t.token(ctx, s); err != nil || tok == nil {
+	// A Store that fails says nothing about the token (pkce.Store): the
+	// request fails, rather than ask the person to sign in again.
+	_, tok, err := t.token(ctx, s)
+	if err != nil {
+		return nil, false, false, err
+	}
+	if tok == nil {
 		if err := t.signIn(ctx, s); err != nil {
 			return nil, false, false, err
 		}
