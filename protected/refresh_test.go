@@ -3,17 +3,20 @@ package protected_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pkcekit/pkce/protected"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/pkcekit/pkce"
 	"github.com/pkcekit/pkce/pkcetest"
@@ -150,4 +153,70 @@ func TestTransportRefreshesAStoredTokenTheAPIRefusesOnItsFirstRequest(t *testing
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	assert.LessOrEqual(t, srv.RefreshRequests()-before, 1, "at most one refresh for one request")
 	assert.LessOrEqual(t, signIns.Load(), int32(2), "at most one sign-in for one request")
+}
+
+// TestTransportDoesNotSignInWhenTheRefreshMayStillWork: when the API
+// refuses a token and its refresh fails for a reason that says nothing
+// about the grant (the authorization server answers 503, or cannot be
+// reached), the request fails with a try-later error; the person is not
+// asked to sign in, which would throw away a refresh token that may
+// still be valid (THREATS.md, promise 1). A refresh token the server
+// refuses (invalid_grant) still leads to a sign-in.
+func TestTransportDoesNotSignInWhenTheRefreshMayStillWork(t *testing.T) {
+	tests := []struct {
+		name       string
+		token      http.HandlerFunc
+		wantSignIn bool
+	}{
+		{"a 503 from the token endpoint fails the request", func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}, false},
+		{"temporarily_unavailable fails the request", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"temporarily_unavailable"}`))
+		}, false},
+		{"invalid_grant signs in again", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"invalid_grant"}`))
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			as := newDocServer(t)
+			as.set("/.well-known/oauth-authorization-server", asMetadata(as.URL, nil))
+			as.set("/token", tt.token)
+			api := newDocServer(t)
+			var refuse atomic.Bool
+			protectedAPI(api, as.URL, nil, nil)
+			api.set("/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") == "" || refuse.Load() {
+					w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+api.URL+`/.well-known/oauth-protected-resource/mcp"`)
+					w.WriteHeader(http.StatusUnauthorized)
+				}
+			}))
+			var signIns atomic.Int32
+			tr := &protected.Transport{PreRegistered: preRegistered, SignIn: func(context.Context, *pkce.Client) (*pkce.Token, error) {
+				signIns.Add(1)
+				return &pkce.Token{Token: &oauth2.Token{AccessToken: fmt.Sprintf("at-%d", signIns.Load()), TokenType: "Bearer",
+					RefreshToken: "rt", Expiry: time.Now().Add(time.Hour)}}, nil
+			}}
+			hc := &http.Client{Transport: tr}
+			getOK(t, hc, api.URL+"/mcp")
+			require.Equal(t, int32(1), signIns.Load())
+
+			refuse.Store(true)
+			resp, err := hc.Get(api.URL + "/mcp")
+			if tt.wantSignIn {
+				require.NoError(t, err)
+				resp.Body.Close()
+				assert.Equal(t, int32(2), signIns.Load(), "a dead refresh token: signed in again")
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, pkce.ErrTryLater)
+			assert.Equal(t, int32(1), signIns.Load(), "no sign-in while the refresh may still work")
+		})
+	}
 }

@@ -363,6 +363,13 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 				return s, true, true, nil
 			}
 			rejected = s.dynamic && errors.Is(err, pkce.ErrorCode("invalid_client"))
+			// A refresh that failed otherwise than with a dead grant (the
+			// server down, a Store outage, a rejected pre-registered
+			// client) says nothing about the grant: a sign-in would throw
+			// away a refresh token that may still work.
+			if !rejected && !errors.Is(err, pkce.ErrSignInRequired) {
+				return nil, false, false, err
+			}
 		}
 		ns := t.copyOf(s)
 		ns.rejected = false
