@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,4 +150,71 @@ func TestTransportDoesNotHangOnAnEndlessChallengeBody(t *testing.T) {
 		t.Error("the request still waits for the end of the 401's body")
 	}
 	assert.Len(t, stub.ids, 1)
+}
+
+// giveUpKey marks the request whose caller gives up as its answer
+// arrives.
+type giveUpKey struct{}
+
+// TestTransportReturnsWhenASignInIgnoresTheContext: a SignIn of the
+// application's that ignores its context (blocks on something else)
+// does not hold the request past its context: the request fails with
+// the context's error. The sign-in still counts as running: no other
+// sign-in starts until it returns, so that sign-ins stay one at a time.
+func TestTransportReturnsWhenASignInIgnoresTheContext(t *testing.T) {
+	as := newDocServer(t)
+	as.set("/.well-known/oauth-authorization-server", asMetadata(as.URL, nil))
+	api := newDocServer(t)
+	protectedAPI(api, as.URL, nil, nil)
+	var calls atomic.Int32
+	inside, release := make(chan struct{}, 3), make(chan struct{})
+	tr := &protected.Transport{PreRegistered: preRegistered,
+		SignIn: func(context.Context, *pkce.Client) (*pkce.Token, error) {
+			calls.Add(1)
+			inside <- struct{}{}
+			<-release // ignores its context
+			return stubToken(""), nil
+		},
+		Base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			resp, err := http.DefaultTransport.RoundTrip(r)
+			if giveUp, ok := r.Context().Value(giveUpKey{}).(context.CancelFunc); ok {
+				giveUp()
+			}
+			return resp, err
+		}),
+	}
+	hc := &http.Client{Transport: tr}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api.URL+"/mcp", nil)
+	require.NoError(t, err)
+	first := make(chan error, 1)
+	go func() {
+		_, err := hc.Do(req)
+		first <- err
+	}()
+	<-inside
+	cancel()
+	select {
+	case err := <-first:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(10 * time.Second): // a hang
+		close(release)
+		t.Fatal("the request still waits for a SignIn that ignores its context")
+	}
+
+	// A request whose caller gives up as its 401 arrives, while the
+	// abandoned sign-in still runs, does not start a second one.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	req2, err := http.NewRequestWithContext(context.WithValue(ctx2, giveUpKey{}, cancel2), http.MethodGet, api.URL+"/mcp", nil)
+	require.NoError(t, err)
+	_, err = hc.Do(req2)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, int32(1), calls.Load(), "no second sign-in while the first runs")
+
+	close(release)
+	getOK(t, hc, api.URL+"/mcp") // the slot is free again once the SignIn returned
+	assert.Equal(t, int32(2), calls.Load())
 }

@@ -66,3 +66,27 @@ func (t *Transport) save(ctx context.Context, s *session, tok *pkce.Token) (err 
 	defer recovered(&err, "the Store", false)
 	return s.tokens.Save(ctx, s.subject, tok)
 }
+
+// A signInSlot is a request's hold of its Transport's one sign-in at a
+// time (Transport.signingIn), which the request gives back when it is
+// done, unless a SignIn it gave up waiting for still runs.
+type signInSlot struct {
+	t         *Transport
+	handedOff bool
+}
+
+func (s *signInSlot) release() {
+	if !s.handedOff {
+		<-s.t.signingIn
+	}
+}
+
+// handOffSlot leaves s to a SignIn that still runs: it is given back
+// when done delivers the SignIn's result.
+func handOffSlot[T any](s *signInSlot, done <-chan T) {
+	s.handedOff = true
+	go func() {
+		<-done
+		<-s.t.signingIn
+	}()
+}

@@ -147,11 +147,11 @@ func (t *Transport) rescope(s *session, scopes []string) error {
 // signIn obtains a token for s through SignIn and stores it. A dynamic
 // registration that the server no longer knows (invalid_client) is
 // replaced once.
-func (t *Transport) signIn(ctx context.Context, s *session) error {
+func (t *Transport) signIn(ctx context.Context, s *session, slot *signInSlot) error {
 	if t.SignIn == nil {
 		return configErrorf("the Transport has no SignIn function")
 	}
-	tok, err := t.callSignIn(ctx, s)
+	tok, err := t.callSignIn(ctx, s, slot)
 	if err != nil && s.dynamic && errors.Is(err, pkce.ErrorCode("invalid_client")) {
 		if err := t.registerDynamically(ctx, s); err != nil {
 			return err
@@ -159,7 +159,7 @@ func (t *Transport) signIn(ctx context.Context, s *session) error {
 		if err := t.rescope(s, s.scopes); err != nil {
 			return err
 		}
-		tok, err = t.callSignIn(ctx, s)
+		tok, err = t.callSignIn(ctx, s, slot)
 	}
 	if err != nil {
 		return err
@@ -168,14 +168,40 @@ func (t *Transport) signIn(ctx context.Context, s *session) error {
 }
 
 // callSignIn runs the application's SignIn with s's Client; a panic in
-// it is an error without the client's secret.
-func (t *Transport) callSignIn(ctx context.Context, s *session) (tok *pkce.Token, err error) {
-	defer recovered(&err, "SignIn", true, s.reg.ClientSecret)
-	tok, err = t.SignIn(ctx, s.client)
-	if err == nil && (tok == nil || tok.Token == nil) {
-		err = errors.New("pkce: SignIn returned no token and no error")
+// it is an error without the client's secret. The request waits for it
+// only as long as ctx allows: a SignIn that ignores its context goes on
+// without it, holding slot until it returns, so that sign-ins stay one
+// at a time; what it obtains then is dropped.
+func (t *Transport) callSignIn(ctx context.Context, s *session, slot *signInSlot) (*pkce.Token, error) {
+	type result struct {
+		tok *pkce.Token
+		err error
 	}
-	return tok, err
+	done := make(chan result, 1)
+	c, secret := s.client, s.reg.ClientSecret
+	go func() {
+		var r result
+		func() {
+			defer recovered(&r.err, "SignIn", true, secret)
+			r.tok, r.err = t.SignIn(ctx, c)
+		}()
+		done <- r
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		select {
+		case r = <-done: // it returned as well
+		default:
+			handOffSlot(slot, done)
+			return nil, fmt.Errorf("pkce: gave up waiting for SignIn: %w", ctx.Err())
+		}
+	}
+	if r.err == nil && (r.tok == nil || r.tok.Token == nil) {
+		r.err = errors.New("pkce: SignIn returned no token and no error")
+	}
+	return r.tok, r.err
 }
 
 // TokenKey is the key under which a Transport stores a token in its

@@ -303,9 +303,10 @@ func (t *Transport) send(req *http.Request, src *pkce.TokenSource) (*http.Respon
 // or refreshed for this request (rather than finding a stored token, or
 // one another request obtained).
 func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.Response, s *session, sent *oauth2.Token) (_ *session, retry, fresh bool, err error) {
+	slot := &signInSlot{t: t}
 	select {
 	case t.signingIn <- struct{}{}:
-		defer func() { <-t.signingIn }()
+		defer slot.release()
 	case <-ctx.Done():
 		return nil, false, false, fmt.Errorf("pkce: gave up waiting for another request's sign-in: %w", ctx.Err())
 	}
@@ -346,7 +347,7 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 		if err := t.rescope(&ns, scopes); err != nil {
 			return nil, false, false, err
 		}
-		if err := t.signIn(ctx, &ns); err != nil {
+		if err := t.signIn(ctx, &ns, slot); err != nil {
 			return nil, false, false, err
 		}
 		t.replace(s, &ns)
@@ -383,7 +384,7 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 				return nil, false, false, err
 			}
 		}
-		if err := t.signIn(ctx, &ns); err != nil {
+		if err := t.signIn(ctx, &ns, slot); err != nil {
 			return nil, false, false, err
 		}
 		t.replace(s, &ns)
@@ -400,7 +401,7 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 		return nil, false, false, err
 	}
 	if tok == nil {
-		if err := t.signIn(ctx, s); err != nil {
+		if err := t.signIn(ctx, s, slot); err != nil {
 			return nil, false, false, err
 		}
 		fresh = true
