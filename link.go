@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/pkcekit/pkce/internal/link"
+
+	"golang.org/x/oauth2"
 )
 
 // The root package's side of internal/link: what package protected,
@@ -59,6 +61,9 @@ func init() {
 	}
 	link.ResourceTransport = func(src any, base http.RoundTripper, hc *http.Client) http.RoundTripper {
 		return &resourceTransport{source: src.(*TokenSource), base: base, httpClient: hc}
+	}
+	link.RefreshRefused = func(ctx context.Context, tokens any, subject string, cur *oauth2.Token) error {
+		return tokens.(*Tokens).refreshRefused(ctx, subject, cur)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -565,6 +566,7 @@ func TestRefreshErrorClasses(t *testing.T) {
 		{name: "4xx without an error object: 401 HTML", run: refresh(rawResponse(401, "text/html", htmlPage)), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidResponse, cause: true},
 		{name: "4xx without an error object: 400 JSON without error", run: refresh(jsonResponse(400, `{"message":"unknown refresh token"}`)), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidResponse, cause: true},
 		{name: "4xx without an error object: 404 text", run: refresh(rawResponse(404, "text/plain", "not found")), want: pkce.ErrSignInRequired, cause: true},
+		{name: "4xx without an error object: 400 page over the response bound", run: refresh(rawResponse(400, "text/html", strings.Repeat(htmlPage, (600<<10)/len(htmlPage)))), want: pkce.ErrSignInRequired, also: pkce.ErrInvalidResponse, cause: true},
 
 		// 2xx malformed, 3xx, network error, timeout: try later.
 		{name: "2xx malformed: access_token missing", run: refresh(jsonResponse(200, `{"token_type":"Bearer"}`)), want: pkce.ErrTryLater, also: pkce.ErrInvalidResponse, cause: true},

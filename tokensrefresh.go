@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // The refresh of a subject's source through Tokens: one per process (a
@@ -53,6 +55,35 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token) (*Toke
 		}
 	}
 	return f.tok, f.err
+}
+
+// refreshRefused is link.RefreshRefused: the refresh of subject's token
+// cur, which a resource refused before it was due (package protected's
+// Transport). It is the source's refresh step, so that the refresh token
+// is presented once across the process and the replicas however many
+// callers were refused, and a token stored meanwhile wins. This process's
+// source of subject then starts from the result.
+func (t *Tokens) refreshRefused(ctx context.Context, subject string, cur *oauth2.Token) error {
+	if err := t.ready(); err != nil {
+		return err
+	}
+	if cur == nil {
+		return errors.New("pkce: no refused token to refresh")
+	}
+	next, err := t.refresh(ctx, subject, &Token{Token: cur})
+	if err != nil {
+		return err
+	}
+	if v, ok := t.sources.Load(subject); ok {
+		src := v.(*subjectSource).src
+		src.mu.Lock()
+		if !src.signedOut {
+			src.current.Store(src.state(next, false))
+			src.failure, src.backoff = nil, 0
+		}
+		src.mu.Unlock()
+	}
+	return nil
 }
 
 // refreshLeased takes the subject's lease, waiting at most t.leaseWait for

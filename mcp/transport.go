@@ -22,7 +22,9 @@ import (
 // follows a redirect to another origin, so that a JSON-RPC message is
 // never sent again to a server the application did not name.
 func NewClientTransport(endpoint string, t *protected.Transport) *mcp.StreamableClientTransport {
-	t.AllowAncestorResource = true
+	if t != nil { // a nil one fails each request, naming the mistake
+		t.AllowAncestorResource = true
+	}
 	return &mcp.StreamableClientTransport{
 		Endpoint:   endpoint,
 		HTTPClient: &http.Client{Transport: t, CheckRedirect: sameOriginRedirects},

@@ -144,3 +144,15 @@ func TestSDKClientDoesNotReplayAMessageAcrossOrigins(t *testing.T) {
 	assert.Zero(t, signIns.Load())
 	assert.True(t, tr.AllowAncestorResource, "MCP's resource rule is used for MCP servers")
 }
+
+// TestNewClientTransportWithANilTransport: a nil *protected.Transport
+// (a careless application) is no crash at construction; every request
+// then fails with an error that names the mistake.
+func TestNewClientTransportWithANilTransport(t *testing.T) {
+	var ct *mcp.StreamableClientTransport
+	require.NotPanics(t, func() { ct = pkcemcp.NewClientTransport("https://mcp.example/mcp", nil) })
+	_, err := ct.HTTPClient.Get("https://mcp.example/mcp")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, pkce.ErrInvalidConfig)
+	assert.Contains(t, err.Error(), "nil *protected.Transport")
+}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pkcekit/pkce/internal/authheader"
+	"github.com/pkcekit/pkce/internal/link"
 )
 
 // A Challenge is one authentication challenge of a WWW-Authenticate
@@ -52,4 +53,55 @@ func ParseChallenges(h http.Header) ([]Challenge, error) {
 		out[i] = Challenge(c)
 	}
 	return out, nil
+}
+
+// challengeProblem describes the WWW-Authenticate of resp, which does not
+// parse, for an error. The API may echo the credentials it was sent in
+// it (the access token, the DPoP proof); they are removed, in every
+// encoding the redactor knows, before the header is parsed again for the
+// message, so that not even a clipped piece of them is quoted. When the
+// header parses without them, the message quotes nothing of it.
+func challengeProblem(resp *http.Response, accessToken string) string {
+	secrets := []string{accessToken}
+	if req := resp.Request; req != nil {
+		secrets = append(secrets, req.Header.Get("DPoP"))
+		if _, credentials, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok {
+			secrets = append(secrets, strings.TrimSpace(credentials))
+		}
+	}
+	clean := make(http.Header)
+	for _, line := range resp.Header.Values("WWW-Authenticate") {
+		clean.Add("WWW-Authenticate", link.Redact(line, secrets...))
+	}
+	if _, err := authheader.Parse(clean); err != nil {
+		return strings.TrimPrefix(err.Error(), "pkce: ")
+	}
+	return "WWW-Authenticate does not parse (RFC 9110 §11.6.1); it is not quoted, since the credentials sent were echoed in it"
+}
+
+// challenged reports whether resp asks for (other) credentials: a 401, or
+// a 403 with error="insufficient_scope" (RFC 6750 §3.1).
+func challenged(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		return true
+	case http.StatusForbidden:
+		return bearerChallenge(resp.Header).Param("error") == "insufficient_scope"
+	}
+	return false
+}
+
+// bearerChallenge returns the first Bearer challenge of h, or the zero
+// Challenge; a header that does not parse has none.
+func bearerChallenge(h http.Header) Challenge {
+	cs, err := ParseChallenges(h)
+	if err != nil {
+		return Challenge{}
+	}
+	for _, c := range cs {
+		if c.Is("Bearer") {
+			return c
+		}
+	}
+	return Challenge{}
 }

@@ -22,10 +22,7 @@ import (
 // first time.
 func (t *Transport) discover(ctx context.Context, reqURL *url.URL, challenge Challenge) (*session, error) {
 	hc := t.HTTPClient
-	allow := t.AllowMetadataURL
-	if allow == nil {
-		allow = sameOriginMetadata
-	}
+	allow := t.metadataRule()
 	metadataURL := challenge.Param("resource_metadata")
 	remote := !link.IsLoopbackHost(reqURL.Hostname()) && !t.AllowLocalAuthorizationServers
 	if remote && metadataURL != "" {
@@ -158,10 +155,7 @@ func legacyMetadata(ctx context.Context, fallback *http.Client, reqURL *url.URL)
 // the old registration (MCP SEP-2352). Metadata that cannot be had now
 // changes nothing.
 func (t *Transport) migrated(ctx context.Context, reqURL *url.URL, challenge Challenge, s *session) bool {
-	allow := t.AllowMetadataURL
-	if allow == nil {
-		allow = sameOriginMetadata
-	}
+	allow := t.metadataRule()
 	metadataURL := challenge.Param("resource_metadata")
 	if metadataURL != "" && !link.IsLoopbackHost(reqURL.Hostname()) && !t.AllowLocalAuthorizationServers && checkRemote("resource_metadata", metadataURL) != nil {
 		return false

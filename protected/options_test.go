@@ -97,9 +97,18 @@ func TestTransportFilterScopesPanicIsAnError(t *testing.T) {
 }
 
 func TestTransportRefusesOptionsThatChangeTheServerOrResource(t *testing.T) {
-	for name, opt := range map[string]pkce.Option{
-		"another issuer":   pkce.WithIssuer("https://other.example"),
-		"another resource": pkce.WithResource("https://other.example/api"),
+	// sameServer is the metadata of the server at issuer with another
+	// authorization endpoint, where the person would sign in.
+	sameServer := func(issuer string) *pkce.Metadata {
+		return &pkce.Metadata{Issuer: issuer, AuthorizationEndpoint: "https://other.example/authorize",
+			TokenEndpoint: issuer + "/token", CodeChallengeMethodsSupported: []string{"S256"}}
+	}
+	for name, opt := range map[string]func(issuer string) pkce.Option{
+		"another issuer":   func(string) pkce.Option { return pkce.WithIssuer("https://other.example") },
+		"another resource": func(string) pkce.Option { return pkce.WithResource("https://other.example/api") },
+		"metadata of the same issuer and token endpoint with another authorization endpoint": func(issuer string) pkce.Option {
+			return pkce.WithMetadata(sameServer(issuer))
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			as := newDocServer(t)
@@ -107,7 +116,7 @@ func TestTransportRefusesOptionsThatChangeTheServerOrResource(t *testing.T) {
 			api := newDocServer(t)
 			protectedAPI(api, as.URL, nil, nil)
 			stub := &stubSignIn{}
-			tr := &protected.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered, Options: []pkce.Option{opt}}
+			tr := &protected.Transport{SignIn: stub.signIn(t), PreRegistered: preRegistered, Options: []pkce.Option{opt(as.URL)}}
 			_, err := (&http.Client{Transport: tr}).Get(api.URL + "/mcp")
 			require.Error(t, err)
 			assert.ErrorIs(t, err, pkce.ErrInvalidConfig)

@@ -206,7 +206,11 @@ func register(ctx context.Context, fallback *http.Client, md *pkce.Metadata, cm 
 		case pkce.AuthNone, pkce.AuthSecretBasic, pkce.AuthSecretPost:
 			reg.AuthMethod = pkce.AuthMethod(s)
 		default:
-			return nil, r.Fail(pkce.ErrInvalidResponse, fmt.Sprintf("token_endpoint_auth_method %q is not one the package can use", wire.Clip(s, 40)), "RFC 7591 §2")
+			// The value is the server's, and may be the secret it just
+			// issued: redacted before it is clipped, so that no piece of
+			// the secret is quoted.
+			return nil, r.Fail(pkce.ErrInvalidResponse, fmt.Sprintf("token_endpoint_auth_method %q is not one the package can use",
+				wire.Clip(link.Redact(s, reg.ClientSecret), 40)), "RFC 7591 §2")
 		}
 	}
 	switch v := m["client_secret_expires_at"].(type) {

@@ -53,6 +53,8 @@ func TestRegister(t *testing.T) {
 			body: `{"client_id":"c1"}`, is: pkce.ErrInvalidResponse},
 		{name: "an unusable auth method is refused", method: pkce.AuthNone, status: 201,
 			body: `{"client_id":"c1","token_endpoint_auth_method":"tls_client_auth"}`, is: pkce.ErrInvalidResponse},
+		{name: "an auth method that echoes the issued secret is refused without quoting it", method: pkce.AuthSecretBasic, status: 201,
+			body: `{"client_id":"c1","client_secret":"` + secret + `","token_endpoint_auth_method":"` + secret + `"}`, is: pkce.ErrInvalidResponse},
 		{name: "an expiry that is not a number is refused", method: pkce.AuthSecretBasic, status: 201,
 			body: `{"client_id":"c1","client_secret":"` + secret + `","client_secret_expires_at":"soon"}`, is: pkce.ErrInvalidResponse},
 		{name: "an error object is an OAuthError (RFC 7591 §3.2.2)", method: pkce.AuthNone, status: 400,

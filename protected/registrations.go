@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pkcekit/pkce"
 	"github.com/pkcekit/pkce/internal/link"
@@ -24,7 +26,14 @@ import (
 // findRegistration sets s.reg in the order of step 4.
 func (t *Transport) findRegistration(ctx context.Context, s *session) error {
 	if t.PreRegistered != nil {
-		if r := t.PreRegistered(s.issuer); r != nil {
+		r, err := t.preRegistered(s.issuer)
+		if err != nil {
+			return err
+		}
+		if r != nil {
+			if r.ClientID == "" {
+				return configErrorf("PreRegistered returned credentials without a ClientID for %q", s.issuer)
+			}
 			if r.Issuer != "" && r.Issuer != s.issuer {
 				return fmt.Errorf("pkce: PreRegistered returned credentials for %q when asked for %q; credentials are used with the server they were registered with", wire.Clip(r.Issuer, 200), s.issuer)
 			}
@@ -44,11 +53,15 @@ func (t *Transport) findRegistration(ctx context.Context, s *session) error {
 	if s.md.RegistrationEndpoint == "" {
 		return fmt.Errorf("%w %q: it has no registration_endpoint, does not accept a client ID metadata document (or none is configured), and PreRegistered has no credentials for it", ErrNoRegistration, s.issuer)
 	}
-	saved, err := t.registrations.LoadRegistration(ctx, s.issuer)
+	saved, err := t.loadRegistration(ctx, s.issuer)
 	if err != nil {
 		return fmt.Errorf("pkce: loading the client registration: %w", err)
 	}
-	if saved != nil && saved.Issuer == s.issuer && saved.ClientID != "" {
+	// A secret past its client_secret_expires_at (RFC 7591 §3.2.1) would
+	// be refused at the code exchange, after the person signed in: a new
+	// registration replaces it first.
+	expired := saved != nil && !saved.SecretExpiresAt.IsZero() && !time.Now().Before(saved.SecretExpiresAt)
+	if saved != nil && saved.Issuer == s.issuer && saved.ClientID != "" && !expired {
 		s.reg, s.dynamic = saved, true
 		return nil
 	}
@@ -82,7 +95,7 @@ func (t *Transport) registerDynamically(ctx context.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	if err := t.registrations.SaveRegistration(ctx, reg); err != nil {
+	if err := t.saveRegistration(ctx, reg); err != nil {
 		return fmt.Errorf("pkce: saving the client registration: %w", err)
 	}
 	s.reg, s.dynamic = reg, true
@@ -95,6 +108,11 @@ func (t *Transport) rescope(s *session, scopes []string) error {
 		var err error
 		if scopes, err = t.filterScopes(s.issuer, scopes); err != nil {
 			return err
+		}
+	}
+	for i, o := range t.Options {
+		if o == nil {
+			return configErrorf("Transport.Options[%d] is nil", i)
 		}
 	}
 	opts := []pkce.Option{pkce.WithMetadata(s.md), pkce.WithResource(s.resource)}
@@ -110,7 +128,11 @@ func (t *Transport) rescope(s *session, scopes []string) error {
 	if err != nil {
 		return err
 	}
-	if issuer, tokenURL, resources := link.ClientTarget(c); issuer != s.issuer || tokenURL != s.md.TokenEndpoint || !slices.Equal(resources, []string{s.resource}) {
+	// The metadata is compared whole: an option's WithMetadata may name
+	// the same issuer and token endpoint and still send the person to
+	// another authorization endpoint, or pushes elsewhere.
+	if issuer, tokenURL, resources := link.ClientTarget(c); issuer != s.issuer || tokenURL != s.md.TokenEndpoint ||
+		!slices.Equal(resources, []string{s.resource}) || !reflect.DeepEqual(c.Metadata(), s.md) {
 		return configErrorf("Transport.Options change the authorization server, its endpoints or the resource, which the Transport takes from the API's metadata; leave WithIssuer, WithMetadata and WithResource out")
 	}
 	tokens, err := c.Tokens(t.store)
@@ -125,11 +147,11 @@ func (t *Transport) rescope(s *session, scopes []string) error {
 // signIn obtains a token for s through SignIn and stores it. A dynamic
 // registration that the server no longer knows (invalid_client) is
 // replaced once.
-func (t *Transport) signIn(ctx context.Context, s *session) error {
+func (t *Transport) signIn(ctx context.Context, s *session, slot *signInSlot) error {
 	if t.SignIn == nil {
 		return configErrorf("the Transport has no SignIn function")
 	}
-	tok, err := t.callSignIn(ctx, s.client)
+	tok, err := t.callSignIn(ctx, s, slot)
 	if err != nil && s.dynamic && errors.Is(err, pkce.ErrorCode("invalid_client")) {
 		if err := t.registerDynamically(ctx, s); err != nil {
 			return err
@@ -137,25 +159,49 @@ func (t *Transport) signIn(ctx context.Context, s *session) error {
 		if err := t.rescope(s, s.scopes); err != nil {
 			return err
 		}
-		tok, err = t.callSignIn(ctx, s.client)
+		tok, err = t.callSignIn(ctx, s, slot)
 	}
 	if err != nil {
 		return err
 	}
-	return s.tokens.Save(ctx, s.subject, tok)
+	return t.save(ctx, s, tok)
 }
 
-func (t *Transport) callSignIn(ctx context.Context, c *pkce.Client) (tok *pkce.Token, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			tok, err = nil, fmt.Errorf("pkce: SignIn panicked: %v", v)
-		}
-	}()
-	tok, err = t.SignIn(ctx, c)
-	if err == nil && (tok == nil || tok.Token == nil) {
-		err = errors.New("pkce: SignIn returned no token and no error")
+// callSignIn runs the application's SignIn with s's Client; a panic in
+// it is an error without the client's secret. The request waits for it
+// only as long as ctx allows: a SignIn that ignores its context goes on
+// without it, holding slot until it returns, so that sign-ins stay one
+// at a time; what it obtains then is dropped.
+func (t *Transport) callSignIn(ctx context.Context, s *session, slot *signInSlot) (*pkce.Token, error) {
+	type result struct {
+		tok *pkce.Token
+		err error
 	}
-	return tok, err
+	done := make(chan result, 1)
+	c, secret := s.client, s.reg.ClientSecret
+	go func() {
+		var r result
+		func() {
+			defer recovered(&r.err, "SignIn", true, secret)
+			r.tok, r.err = t.SignIn(ctx, c)
+		}()
+		done <- r
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		select {
+		case r = <-done: // it returned as well
+		default:
+			handOffSlot(slot, done)
+			return nil, fmt.Errorf("pkce: gave up waiting for SignIn: %w", ctx.Err())
+		}
+	}
+	if r.err == nil && (r.tok == nil || r.tok.Token == nil) {
+		r.err = errors.New("pkce: SignIn returned no token and no error")
+	}
+	return r.tok, r.err
 }
 
 // TokenKey is the key under which a Transport stores a token in its

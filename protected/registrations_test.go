@@ -154,3 +154,71 @@ func TestTransportRegistersAgainWhenAnExpiredTokensRefreshAnswersInvalidClient(t
 	assert.Equal(t, int32(2), registrations.Load())
 	assert.Equal(t, []string{"dcr-1", "dcr-2"}, ids)
 }
+
+// savedRegistrations is a RegistrationStore holding one registration.
+type savedRegistrations struct {
+	mu  sync.Mutex
+	reg *protected.Registration
+}
+
+func (s *savedRegistrations) LoadRegistration(_ context.Context, issuer string) (*protected.Registration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reg == nil || s.reg.Issuer != issuer {
+		return nil, nil
+	}
+	cp := *s.reg
+	return &cp, nil
+}
+
+func (s *savedRegistrations) SaveRegistration(_ context.Context, r *protected.Registration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cp := *r
+	s.reg = &cp
+	return nil
+}
+
+// A saved dynamic registration whose secret has expired
+// (client_secret_expires_at, RFC 7591 §3.2.1) is replaced before the
+// person signs in, not after the code exchange is refused with
+// invalid_client, which would ask the person to sign in twice. One whose
+// secret is still valid, or never expires, is used.
+func TestTransportReplacesASavedRegistrationWhoseSecretExpired(t *testing.T) {
+	tests := []struct {
+		name      string
+		expiresAt time.Time
+		wantID    string
+	}{
+		{"an expired secret is replaced before the sign-in", time.Now().Add(-time.Minute), "dcr-1"},
+		{"a secret that has not expired is used", time.Now().Add(time.Hour), "saved"},
+		{"a secret that never expires is used", time.Time{}, "saved"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			as := newDocServer(t)
+			as.set("/.well-known/oauth-authorization-server", asMetadata(as.URL, map[string]any{
+				"registration_endpoint": as.URL + "/register", "token_endpoint_auth_methods_supported": []string{"client_secret_basic"}}))
+			var registered atomic.Int32
+			as.set("/register", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				registered.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusCreated)
+				json.NewEncoder(w).Encode(map[string]any{"client_id": "dcr-1", "client_secret": "new-secret-value",
+					"token_endpoint_auth_method": "client_secret_basic"})
+			}))
+			api := newDocServer(t)
+			protectedAPI(api, as.URL, nil, nil)
+			regs := &savedRegistrations{reg: &protected.Registration{Issuer: as.URL, ClientID: "saved", ClientSecret: "old-secret-value",
+				AuthMethod: pkce.AuthSecretBasic, SecretExpiresAt: tt.expiresAt}}
+			stub := &stubSignIn{}
+			getOK(t, &http.Client{Transport: &protected.Transport{SignIn: stub.signIn(t), Registrations: regs}}, api.URL+"/mcp")
+			assert.Equal(t, []string{tt.wantID}, stub.ids, "one sign-in, with this client")
+			if tt.wantID == "dcr-1" {
+				assert.Equal(t, int32(1), registered.Load())
+			} else {
+				assert.Zero(t, registered.Load())
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/pkcekit/pkce"
+	"github.com/pkcekit/pkce/internal/link"
 
 	"golang.org/x/oauth2"
 )
@@ -47,7 +48,8 @@ func (t *Transport) sessionFor(u *url.URL) *session {
 
 // token returns the source and the token to send for s: nil when there is
 // none yet or it must be obtained again by signing in.
-func (t *Transport) token(ctx context.Context, s *session) (*pkce.TokenSource, *oauth2.Token, error) {
+func (t *Transport) token(ctx context.Context, s *session) (_ *pkce.TokenSource, _ *oauth2.Token, err error) {
+	defer recovered(&err, "the Store", false)
 	if s == nil {
 		return nil, nil, nil
 	}
@@ -75,6 +77,14 @@ func (t *Transport) token(ctx context.Context, s *session) (*pkce.TokenSource, *
 	return src, tok, nil
 }
 
+// copyOf returns a copy of s, which another request may be marking
+// rejected (under t.mu) as it is copied.
+func (t *Transport) copyOf(s *session) session {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return *s
+}
+
 // replace puts ns in the place of old.
 func (t *Transport) replace(old, ns *session) {
 	t.mu.Lock()
@@ -86,14 +96,14 @@ func (t *Transport) replace(old, ns *session) {
 	}
 }
 
-// refresh refreshes the token the API refused, once, and stores the
-// result.
-func (t *Transport) refresh(ctx context.Context, s *session, sent *oauth2.Token) error {
-	tok, err := s.client.Refresh(ctx, sent.RefreshToken)
-	if err != nil {
-		return err
-	}
-	return s.tokens.Save(ctx, s.subject, tok)
+// refresh refreshes the token the API refused, once, as the token's
+// source would (link.RefreshRefused): under the Store's lease, and taking
+// a token another process stored meanwhile instead of presenting the
+// refresh token again, which a rotating server answers by revoking the
+// grant (RFC 9700 §4.14.2).
+func (t *Transport) refresh(ctx context.Context, s *session, sent *oauth2.Token) (err error) {
+	defer recovered(&err, "the Store", false)
+	return link.RefreshRefused(ctx, s.tokens, s.subject, sent)
 }
 
 // union returns a followed by the members of b it lacks.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pkcekit/pkce"
 	"github.com/pkcekit/pkce/internal/link"
@@ -52,8 +53,11 @@ import (
 // The retry happens only when the request can be sent again: it has no
 // body, or it has GetBody (http.NewRequest sets it for in-memory bodies).
 // Otherwise the 401 is returned as it came. A request is sent again after
-// at most one 401, and after each step up (below); then the answer is
-// returned whatever it is.
+// one 401, and after a second one only when the token it was sent again
+// with was found in Store rather than obtained for it (a new process's
+// stored token, which the API may no longer accept: it is refreshed, or
+// replaced by a sign-in, once); and after each step up (below). Then the
+// answer is returned whatever it is.
 //
 // Tokens live in Store under a key made of the issuer, the client ID, the
 // resource and the scopes, and are refreshed as a Tokens refreshes them;
@@ -176,7 +180,10 @@ type Transport struct {
 	initOnce      sync.Once
 	store         pkce.Store
 	registrations RegistrationStore
-	signInMu      sync.Mutex // one sign-in at a time
+	// signingIn holds a token while a request signs in: one sign-in at a
+	// time, and the others wait for it only as long as their context
+	// allows (a person may take minutes at the browser).
+	signingIn chan struct{}
 
 	mu       sync.Mutex
 	sessions []*session
@@ -195,6 +202,7 @@ func (t *Transport) init() {
 		if t.registrations == nil {
 			t.registrations = &memoryRegistrations{}
 		}
+		t.signingIn = make(chan struct{}, 1)
 	})
 }
 
@@ -214,6 +222,10 @@ func (t *Transport) redirectURL() string {
 
 // RoundTrip implements http.RoundTripper; see Transport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t == nil {
+		closeBody(req)
+		return nil, configErrorf("RoundTrip on a nil *protected.Transport; use a &protected.Transport{SignIn: ...}")
+	}
 	t.init()
 	if link.RedirectedAway(req) {
 		closeBody(req)
@@ -229,14 +241,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	resp, err := t.send(req, src)
-	// A request is sent again after at most one 401 and after each step
-	// up, which MaxStepUps bounds.
-	for unauthorized, stepUps := false, 0; err == nil && replayable && challenged(resp); {
+	// A request is sent again after one 401, and after a second one only
+	// when it was sent again with a token that nobody obtained for it (a
+	// stored one, which a new process has not used before): that token is
+	// refreshed or replaced once, or it would be presented again by every
+	// process that sends one request. And after each step up, which
+	// MaxStepUps bounds.
+	var fresh bool // the last token sent was obtained for this request
+	for unauthorized, stepUps := 0, 0; err == nil && replayable && challenged(resp); {
 		if resp.StatusCode == http.StatusUnauthorized {
-			if unauthorized {
+			if unauthorized >= 2 || unauthorized == 1 && (fresh || sent == nil) {
 				break
 			}
-			unauthorized = true
+			unauthorized++
 		} else {
 			if stepUps >= t.maxStepUps() {
 				break
@@ -244,7 +261,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			stepUps++
 		}
 		var retry bool
-		s, retry, err = t.authorize(ctx, req.URL, resp, s, sent)
+		s, retry, fresh, err = t.authorize(ctx, req.URL, resp, s, sent)
 		if err != nil {
 			drain(resp)
 			return nil, err
@@ -267,33 +284,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// challenged reports whether resp asks for (other) credentials: a 401, or
-// a 403 with error="insufficient_scope" (RFC 6750 §3.1).
-func challenged(resp *http.Response) bool {
-	switch resp.StatusCode {
-	case http.StatusUnauthorized:
-		return true
-	case http.StatusForbidden:
-		return bearerChallenge(resp.Header).Param("error") == "insufficient_scope"
-	}
-	return false
-}
-
-// bearerChallenge returns the first Bearer challenge of h, or the zero
-// Challenge; a header that does not parse has none.
-func bearerChallenge(h http.Header) Challenge {
-	cs, err := ParseChallenges(h)
-	if err != nil {
-		return Challenge{}
-	}
-	for _, c := range cs {
-		if c.Is("Bearer") {
-			return c
-		}
-	}
-	return Challenge{}
-}
-
 // send sends a copy of req with src's token, as TokenSource.Client sends
 // it (a Bearer token, or a DPoP token with a proof and the resource's
 // nonce), or without credentials when src is nil. It does not change req
@@ -309,15 +299,26 @@ func (t *Transport) send(req *http.Request, src *pkce.TokenSource) (*http.Respon
 
 // authorize acts on a challenge to a request that was sent with sent (or
 // without a token): it returns the session to retry with, or retry false
-// when the answer must be returned as it is.
-func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.Response, s *session, sent *oauth2.Token) (*session, bool, error) {
-	t.signInMu.Lock()
-	defer t.signInMu.Unlock()
+// when the answer must be returned as it is, and fresh when it signed in
+// or refreshed for this request (rather than finding a stored token, or
+// one another request obtained).
+func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.Response, s *session, sent *oauth2.Token) (_ *session, retry, fresh bool, err error) {
+	slot := &signInSlot{t: t}
+	select {
+	case t.signingIn <- struct{}{}:
+		defer slot.release()
+	case <-ctx.Done():
+		return nil, false, false, fmt.Errorf("pkce: gave up waiting for another request's sign-in: %w", ctx.Err())
+	}
 
 	challenge := bearerChallenge(resp.Header)
 	if _, err := ParseChallenges(resp.Header); err != nil {
-		return nil, false, &pkce.ResponseError{Op: opResource, Err: pkce.ErrInvalidResponse, URL: reqURL.String(), StatusCode: resp.StatusCode,
-			Problem: strings.TrimPrefix(err.Error(), "pkce: "), Rule: "RFC 9110 §11.6.1"}
+		var accessToken string
+		if sent != nil {
+			accessToken = sent.AccessToken
+		}
+		return nil, false, false, &pkce.ResponseError{Op: opResource, Err: pkce.ErrInvalidResponse, URL: reqURL.String(), StatusCode: resp.StatusCode,
+			Problem: challengeProblem(resp, accessToken), Rule: "RFC 9110 §11.6.1"}
 	}
 	if s == nil {
 		// Another request may have signed in while this one waited.
@@ -325,7 +326,7 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 	}
 	if s != nil {
 		if _, cur, err := t.token(ctx, s); err == nil && cur != nil && (sent == nil || cur.AccessToken != sent.AccessToken) {
-			return s, true, nil // someone else obtained a newer token
+			return s, true, false, nil // someone else obtained a newer token
 		}
 	}
 	var moved *session
@@ -336,21 +337,21 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 	wanted := strings.Fields(challenge.Param("scope"))
 	if resp.StatusCode == http.StatusForbidden {
 		if s == nil || sent == nil {
-			return nil, false, nil
+			return nil, false, false, nil
 		}
 		scopes := union(s.scopes, wanted)
 		if len(scopes) == len(s.scopes) {
-			return nil, false, nil // the token had them all: asking again cannot help
+			return nil, false, false, nil // the token had them all: asking again cannot help
 		}
-		ns := *s
+		ns := t.copyOf(s)
 		if err := t.rescope(&ns, scopes); err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
-		if err := t.signIn(ctx, &ns); err != nil {
-			return nil, false, err
+		if err := t.signIn(ctx, &ns, slot); err != nil {
+			return nil, false, false, err
 		}
 		t.replace(s, &ns)
-		return &ns, true, nil
+		return &ns, true, true, nil
 	}
 
 	if s != nil {
@@ -360,49 +361,71 @@ func (t *Transport) authorize(ctx context.Context, reqURL *url.URL, resp *http.R
 		if !rejected && sent != nil && sent.RefreshToken != "" {
 			err := t.refresh(ctx, s, sent)
 			if err == nil {
-				return s, true, nil
+				return s, true, true, nil
 			}
 			rejected = s.dynamic && errors.Is(err, pkce.ErrorCode("invalid_client"))
+			// A refresh that failed otherwise than with a dead grant (the
+			// server down, a Store outage, a rejected pre-registered
+			// client) says nothing about the grant: a sign-in would throw
+			// away a refresh token that may still work.
+			if !rejected && !errors.Is(err, pkce.ErrSignInRequired) {
+				return nil, false, false, err
+			}
 		}
-		ns := *s
+		ns := t.copyOf(s)
 		ns.rejected = false
 		if rejected {
 			if err := t.registerDynamically(ctx, &ns); err != nil {
-				return nil, false, err
+				return nil, false, false, err
 			}
 		}
 		if scopes := union(s.scopes, wanted); rejected || len(scopes) != len(s.scopes) {
 			if err := t.rescope(&ns, scopes); err != nil {
-				return nil, false, err
+				return nil, false, false, err
 			}
 		}
-		if err := t.signIn(ctx, &ns); err != nil {
-			return nil, false, err
+		if err := t.signIn(ctx, &ns, slot); err != nil {
+			return nil, false, false, err
 		}
 		t.replace(s, &ns)
-		return &ns, true, nil
+		return &ns, true, true, nil
 	}
 
-	s, err := t.discover(ctx, reqURL, challenge)
-	if err != nil {
-		return nil, false, err
+	if s, err = t.discover(ctx, reqURL, challenge); err != nil {
+		return nil, false, false, err
 	}
-	if _, tok, err := t.token(ctx, s); err != nil || tok == nil {
-		if err := t.signIn(ctx, s); err != nil {
-			return nil, false, err
+	// A Store that fails says nothing about the token (pkce.Store): the
+	// request fails, rather than ask the person to sign in again.
+	_, tok, err := t.token(ctx, s)
+	if err != nil {
+		return nil, false, false, err
+	}
+	if tok == nil {
+		if err := t.signIn(ctx, s, slot); err != nil {
+			return nil, false, false, err
 		}
+		fresh = true
 	}
 	if moved != nil {
 		t.replace(moved, s)
-		return s, true, nil
+		return s, true, fresh, nil
 	}
 	t.mu.Lock()
 	t.sessions = append(t.sessions, s)
 	t.mu.Unlock()
-	return s, true, nil
+	return s, true, fresh, nil
 }
 
+// drainTime bounds how long drain reads a body away, so that the
+// connection can carry the next request; a body that is slower than that,
+// or never ends, costs the connection instead of the request.
+const drainTime = time.Second
+
+// drain reads away at most 64 KiB of resp's body, for at most drainTime,
+// and closes it: closing the body ends a read in progress.
 func drain(resp *http.Response) {
+	stop := time.AfterFunc(drainTime, func() { resp.Body.Close() })
+	defer stop.Stop()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 }

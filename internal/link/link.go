@@ -9,6 +9,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+
+	"golang.org/x/oauth2"
 )
 
 // Redact returns text with each of secrets, in every encoding a server may
@@ -84,6 +86,14 @@ var (
 	// with a proof and the resource's nonce); src is a *pkce.TokenSource,
 	// hc the client for refreshes (nil for the default).
 	ResourceTransport func(src any, base http.RoundTripper, hc *http.Client) http.RoundTripper
+	// RefreshRefused refreshes subject's token in tokens, a
+	// *pkce.Tokens, after a resource refused cur, as its TokenSource
+	// refreshes: joining this process's refresh in flight, under the
+	// Store's lease, with the stored token as the truth, so that a
+	// token another process refreshed meanwhile is taken instead of
+	// presenting cur's refresh token again. This process's source of
+	// subject then starts from the result.
+	RefreshRefused func(ctx context.Context, tokens any, subject string, cur *oauth2.Token) error
 )
 
 // The options of package tolerate; each result is a pkce.Option.
