@@ -34,6 +34,9 @@ func (t *Transport) findRegistration(ctx context.Context, s *session) error {
 			if r.ClientID == "" {
 				return configErrorf("PreRegistered returned credentials without a ClientID for %q", s.issuer)
 			}
+			if r.Issuer == "" && r.ClientSecret != "" {
+				return configErrorf("PreRegistered returned a client secret without its Issuer; a secret goes only to the server that issued it, so set Registration.Issuer (PreRegistered is given the issuer %q that the API named)", s.issuer)
+			}
 			if r.Issuer != "" && r.Issuer != s.issuer {
 				return fmt.Errorf("pkce: PreRegistered returned credentials for %q when asked for %q; credentials are used with the server they were registered with", wire.Clip(r.Issuer, 200), s.issuer)
 			}

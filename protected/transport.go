@@ -109,9 +109,11 @@ type Transport struct {
 	RedirectURL string
 	// PreRegistered returns the credentials the application registered
 	// with issuer beforehand, or nil. A Registration whose Issuer is set
-	// is used with that issuer only; one whose Issuer is "" is used with
-	// whichever server the resource names, which trusts the resource to
-	// name the right one.
+	// is used with that issuer only. A public client's (no ClientSecret)
+	// may leave Issuer "" to be used with whichever server the resource
+	// names; one with a secret may not, since the secret would go to a
+	// server the resource chose: an application that means to trust the
+	// resource with it copies the issuer it is given into Issuer.
 	PreRegistered func(issuer string) *Registration
 	// ClientIDMetadataURL is the https URL of the client's ID metadata
 	// document (draft-ietf-oauth-client-id-metadata-document), used as

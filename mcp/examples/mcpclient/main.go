@@ -112,8 +112,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		t.Options = append(t.Options, pkce.WithDPoP(key))
 	}
 	if *clientID != "" {
-		reg := &protected.Registration{Issuer: *clientIssuer, ClientID: *clientID, ClientSecret: *clientSecret}
-		t.PreRegistered = func(string) *protected.Registration { return reg }
+		reg := protected.Registration{Issuer: *clientIssuer, ClientID: *clientID, ClientSecret: *clientSecret}
+		t.PreRegistered = func(issuer string) *protected.Registration {
+			r := reg
+			if r.Issuer == "" {
+				// -client-issuer "" trusts the server the MCP server
+				// names with the secret, as the flag says.
+				r.Issuer = issuer
+			}
+			return &r
+		}
 	}
 	machine, err := grants.signIn(*clientID, serverURL)
 	if err != nil {
