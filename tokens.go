@@ -51,6 +51,7 @@ import (
 type Tokens struct {
 	client    *Client
 	store     Store
+	combined  RefreshStore // store, when it has the two-call refresh steps
 	opts      []SourceOption
 	owner     string // this Tokens' lease owner identity
 	lease     time.Duration
@@ -133,7 +134,8 @@ func (c *Client) Tokens(store Store, opts ...SourceOption) (*Tokens, error) {
 	// whole ttl, and the replica that takes it next may need all of its
 	// own: a waiter outlasts both, so that it finds the token that the
 	// second one saved rather than give up while it is on its way.
-	return &Tokens{client: c, store: store, opts: opts, owner: b64.EncodeToString(id[:]),
+	combined, _ := store.(RefreshStore)
+	return &Tokens{client: c, store: store, combined: combined, opts: opts, owner: b64.EncodeToString(id[:]),
 		lease: lease, leaseWait: 2*lease + leasePollMax, timeout: probe.timeout,
 		margin: probe.margin, flights: make(map[string]*flight), loads: make(map[string]*sourceLoad),
 		idle: idleRound}, nil
@@ -375,7 +377,11 @@ func (t *Tokens) SignOut(ctx context.Context, subject string) error {
 
 // load reads subject's token from the store; a missing token is nil.
 func (t *Tokens) load(ctx context.Context, subject string) (*Token, []byte, error) {
-	b, err := t.store.LoadToken(ctx, subject)
+	return loaded(t.store.LoadToken(ctx, subject))
+}
+
+// loaded decodes what a store's LoadToken (or LeaseToken) returned.
+func loaded(b []byte, err error) (*Token, []byte, error) {
 	if errors.Is(err, ErrSignInRequired) {
 		// A token is stored but can never be read (see Store.LoadToken):
 		// answering try-later would wedge the subject for ever.

@@ -61,42 +61,33 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token) (*Toke
 func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) (*Token, error) {
 	waitCtx, cancel := context.WithTimeout(ctx, t.leaseWait)
 	defer cancel()
-	poll := leasePollMin
-	for {
-		ok, err := t.store.Lease(waitCtx, subject, t.owner, t.lease)
-		if err != nil {
-			return nil, storeError("taking the refresh lease", err)
-		}
-		if ok {
-			break
-		}
-		// Another replica is refreshing: its token may be stored already.
-		stored, _, err := t.load(waitCtx, subject)
+	l, err := t.takeLease(waitCtx, subject, cur)
+	if !l.held {
 		if err != nil {
 			return nil, err
 		}
-		if t.newer(stored, cur) {
-			return stored, nil
-		}
-		timer := time.NewTimer(poll)
-		select {
-		case <-waitCtx.Done():
-			timer.Stop()
-			return nil, &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: waiting for another replica's refresh: %w", waitCtx.Err())}
-		case <-timer.C:
-		}
-		poll = min(2*poll, leasePollMax)
+		return l.tok, nil // another replica's refresh
 	}
+	released := false
 	defer func() {
+		if released {
+			return
+		}
 		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		t.store.Release(release, subject, t.owner) // an unreleased lease ends with its ttl
 	}()
+	if err != nil {
+		return nil, err
+	}
 	// The lease outlives this by leaseMargin.
 	ctx, cancelRefresh := context.WithTimeout(ctx, t.timeout)
 	defer cancelRefresh()
 
-	stored, storedBytes, err := t.load(ctx, subject)
+	stored, storedBytes, err := l.tok, l.b, l.err
+	if !l.loaded {
+		stored, storedBytes, err = t.load(ctx, subject)
+	}
 	switch {
 	case err != nil:
 		return nil, err
@@ -114,7 +105,7 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) 
 		// see the tombstone gets the same answer. A 4xx without an error
 		// object (a gateway's page) ends this process's source only: it
 		// says too little to end the grant everywhere.
-		t.store.SaveToken(ctx, subject, storedBytes, deadToken)
+		_, released, _ = t.saveStep(ctx, subject, storedBytes, deadToken)
 		return nil, err
 	}
 	if err != nil {
@@ -124,7 +115,7 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) 
 	if err != nil {
 		return nil, &refreshError{class: ErrTryLater, err: err}
 	}
-	saved, err := t.save(withRefreshLifetime(ctx, next), subject, storedBytes, b)
+	saved, released, err := t.save(withRefreshLifetime(ctx, next), subject, storedBytes, b)
 	switch {
 	case err != nil:
 		// The server has issued the new token and may have rotated the
@@ -143,25 +134,92 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) 
 	return next, nil
 }
 
+// leased is what taking a subject's lease found. With a RefreshStore the
+// stored token comes with the lease (loaded); otherwise it is read only
+// while another replica holds the lease.
+type leased struct {
+	held   bool
+	loaded bool
+	tok    *Token
+	b      []byte
+	err    error // from reading the stored token
+}
+
+// takeLease takes subject's lease for t.owner, polling while another
+// replica holds it, until ctx ends or that replica's token is stored
+// (returned in l.tok, with l.held false).
+func (t *Tokens) takeLease(ctx context.Context, subject string, cur *Token) (l leased, err error) {
+	poll := leasePollMin
+	for {
+		if t.combined != nil {
+			held, b, err := t.combined.LeaseToken(ctx, subject, t.owner, t.lease)
+			if err != nil && !errors.Is(err, ErrSignInRequired) {
+				return leased{held: held}, storeError("taking the refresh lease", err)
+			}
+			l = leased{held: held, loaded: true}
+			l.tok, l.b, l.err = loaded(b, err)
+		} else {
+			held, err := t.store.Lease(ctx, subject, t.owner, t.lease)
+			if err != nil {
+				return leased{}, storeError("taking the refresh lease", err)
+			}
+			l = leased{held: held}
+			if !held {
+				l.tok, l.b, l.err = t.load(ctx, subject)
+			}
+		}
+		if l.held {
+			return l, nil
+		}
+		// Another replica is refreshing: its token may be stored already.
+		if l.err != nil {
+			return l, l.err
+		}
+		if t.newer(l.tok, cur) {
+			return l, nil
+		}
+		timer := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return leased{}, &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: waiting for another replica's refresh: %w", ctx.Err())}
+		case <-timer.C:
+		}
+		poll = min(2*poll, leasePollMax)
+	}
+}
+
 // save stores a refreshed token, trying again while the store fails and
 // ctx (the refresh's, bounded by its timeout) allows: the new token exists
 // nowhere else.
-func (t *Tokens) save(ctx context.Context, subject string, old, token []byte) (bool, error) {
+func (t *Tokens) save(ctx context.Context, subject string, old, token []byte) (saved, released bool, err error) {
 	wait := leasePollMin
 	for {
-		saved, err := t.store.SaveToken(ctx, subject, old, token)
+		saved, released, err = t.saveStep(ctx, subject, old, token)
 		if err == nil {
-			return saved, nil
+			return saved, released, nil
 		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return false, err
+			return false, false, err
 		case <-timer.C:
 		}
 		wait = min(2*wait, leasePollMax)
 	}
+}
+
+// saveStep replaces old with token (compare-and-set) and, with a
+// RefreshStore, releases the lease in the same call; released reports
+// that it did.
+func (t *Tokens) saveStep(ctx context.Context, subject string, old, token []byte) (saved, released bool, err error) {
+	if t.combined != nil {
+		saved, err = t.combined.SaveTokenRelease(ctx, subject, t.owner, old, token)
+		return saved, err == nil, err
+	}
+	saved, err = t.store.SaveToken(ctx, subject, old, token)
+	return saved, false, err
 }
 
 // newer reports whether stored differs from what the source holds and
