@@ -63,8 +63,11 @@ type Store interface {
 // Tokens in two calls rather than four, for stores where each call is a
 // round trip: taking the lease and loading the token in one, saving the
 // new token and releasing the lease in another. Tokens uses these methods
-// when its Store has them; a store that wraps another (package seal's)
-// has them only when the store it wraps does.
+// when its Store has them. A store that wraps another (package seal's)
+// and finds that the store it wraps has no such methods answers them
+// with an error matching errors.ErrUnsupported, having done nothing:
+// Tokens then uses the four Store methods (Lease, LoadToken, SaveToken,
+// Release) instead.
 type RefreshStore interface {
 	Store
 

@@ -49,15 +49,17 @@ import (
 // case for the other replicas; the replica that refreshed keeps the new
 // token and hands it out rather than drop it.
 type Tokens struct {
-	client    *Client
-	store     Store
-	combined  RefreshStore // store, when it has the two-call refresh steps
-	opts      []SourceOption
-	owner     string // this Tokens' lease owner identity
-	lease     time.Duration
-	leaseWait time.Duration // how long a refresh waits for another's lease
-	timeout   time.Duration // the sources' refresh timeout
-	margin    time.Duration // the sources' expiry margin
+	client   *Client
+	store    Store
+	combined RefreshStore // store, when it has the two-call refresh steps
+	// combinedOff is set once combined answered errors.ErrUnsupported.
+	combinedOff atomic.Bool
+	opts        []SourceOption
+	owner       string // this Tokens' lease owner identity
+	lease       time.Duration
+	leaseWait   time.Duration // how long a refresh waits for another's lease
+	timeout     time.Duration // the sources' refresh timeout
+	margin      time.Duration // the sources' expiry margin
 
 	// flights are the refreshes in flight in this process, by subject:
 	// outside the cache, so that a second source of a subject (the cache

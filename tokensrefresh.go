@@ -151,8 +151,11 @@ type leased struct {
 func (t *Tokens) takeLease(ctx context.Context, subject string, cur *Token) (l leased, err error) {
 	poll := leasePollMin
 	for {
-		if t.combined != nil {
-			held, b, err := t.combined.LeaseToken(ctx, subject, t.owner, t.lease)
+		if rs := t.refreshStore(); rs != nil {
+			held, b, err := rs.LeaseToken(ctx, subject, t.owner, t.lease)
+			if t.unsupported(err) {
+				continue
+			}
 			if err != nil && !errors.Is(err, ErrSignInRequired) {
 				return leased{held: held}, storeError("taking the refresh lease", err)
 			}
@@ -214,12 +217,33 @@ func (t *Tokens) save(ctx context.Context, subject string, old, token []byte) (s
 // RefreshStore, releases the lease in the same call; released reports
 // that it did.
 func (t *Tokens) saveStep(ctx context.Context, subject string, old, token []byte) (saved, released bool, err error) {
-	if t.combined != nil {
-		saved, err = t.combined.SaveTokenRelease(ctx, subject, t.owner, old, token)
-		return saved, err == nil, err
+	if rs := t.refreshStore(); rs != nil {
+		saved, err = rs.SaveTokenRelease(ctx, subject, t.owner, old, token)
+		if !t.unsupported(err) {
+			return saved, err == nil, err
+		}
 	}
 	saved, err = t.store.SaveToken(ctx, subject, old, token)
 	return saved, false, err
+}
+
+// refreshStore returns t's store as a RefreshStore, unless it is none or
+// said that it cannot be one (a wrapping store over a store that is not).
+func (t *Tokens) refreshStore() RefreshStore {
+	if t.combined == nil || t.combinedOff.Load() {
+		return nil
+	}
+	return t.combined
+}
+
+// unsupported reports whether err is a RefreshStore's refusal, which it
+// remembers: from then on t uses the Store methods.
+func (t *Tokens) unsupported(err error) bool {
+	if err == nil || !errors.Is(err, errors.ErrUnsupported) {
+		return false
+	}
+	t.combinedOff.Store(true)
+	return true
 }
 
 // newer reports whether stored differs from what the source holds and
