@@ -232,15 +232,17 @@ func (t *Tokens) coldSource(ctx context.Context, subject string) (*TokenSource, 
 
 // newSource loads subject's token and makes its shared source.
 func (t *Tokens) newSource(ctx context.Context, subject string) (*TokenSource, error) {
-	stored, _, err := t.load(ctx, subject)
+	stored, b, err := t.load(ctx, subject)
 	if err != nil {
 		return nil, err
 	}
 	if stored == nil {
 		return nil, &refreshError{class: ErrSignInRequired, err: errors.New("pkce: no token is stored for this subject")}
 	}
+	known := new(atomic.Pointer[storedForm])
+	known.Store(&storedForm{b: b, tok: stored})
 	src := t.client.newSource(func(ctx context.Context, cur *Token) (*Token, error) {
-		return t.refresh(ctx, subject, cur)
+		return t.refresh(ctx, subject, cur, known)
 	})
 	if err := src.apply(t.opts); err != nil {
 		return nil, err

@@ -1,9 +1,11 @@
 package pkce
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,7 +23,7 @@ const (
 // refresh is the refresh step of a subject's source. Within the process
 // it joins a refresh of subject already in flight; otherwise it runs one
 // under the subject's lease, with the stored token as the truth.
-func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token) (*Token, error) {
+func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm]) (*Token, error) {
 	t.flightMu.Lock()
 	f := t.flights[subject]
 	if f == nil {
@@ -36,7 +38,7 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token) (*Toke
 			t.flightMu.Unlock()
 			close(f.done)
 		}()
-		f.tok, f.err = t.refreshLeased(ctx, subject, cur)
+		f.tok, f.err = t.refreshLeased(ctx, subject, cur, known)
 		return f.tok, f.err
 	}
 	t.flightMu.Unlock()
@@ -58,10 +60,12 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token) (*Toke
 // refreshLeased takes the subject's lease, waiting at most t.leaseWait for
 // another replica's, and refreshes the stored token if it is still the
 // one cur holds. The refresh timeout starts once the lease is taken.
-func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) (*Token, error) {
+// known is the stored form of the source's token, if its bytes are
+// still stored.
+func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm]) (*Token, error) {
 	waitCtx, cancel := context.WithTimeout(ctx, t.leaseWait)
 	defer cancel()
-	l, err := t.takeLease(waitCtx, subject, cur)
+	l, err := t.takeLease(waitCtx, subject, cur, known)
 	if !l.held {
 		if err != nil {
 			return nil, err
@@ -86,7 +90,7 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) 
 
 	stored, storedBytes, err := l.tok, l.b, l.err
 	if !l.loaded {
-		stored, storedBytes, err = t.load(ctx, subject)
+		stored, storedBytes, err = known.Load().decode(t.store.LoadToken(ctx, subject))
 	}
 	switch {
 	case err != nil:
@@ -116,6 +120,9 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) 
 		return nil, &refreshError{class: ErrTryLater, err: err}
 	}
 	saved, released, err := t.save(withRefreshLifetime(ctx, next), subject, storedBytes, b)
+	if err == nil && saved {
+		known.Store(&storedForm{b: b, tok: next})
+	}
 	switch {
 	case err != nil:
 		// The server has issued the new token and may have rotated the
@@ -134,6 +141,22 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) 
 	return next, nil
 }
 
+// A storedForm is a token and the bytes it was loaded from or saved as,
+// so that a refresh that finds those bytes in the store need not decode
+// them again: the token it holds is what they decode to.
+type storedForm struct {
+	b   []byte
+	tok *Token
+}
+
+// decode is loaded, with the token of f when b is f's bytes.
+func (f *storedForm) decode(b []byte, err error) (*Token, []byte, error) {
+	if err == nil && f != nil && b != nil && bytes.Equal(b, f.b) {
+		return f.tok, b, nil
+	}
+	return loaded(b, err)
+}
+
 // leased is what taking a subject's lease found. With a RefreshStore the
 // stored token comes with the lease (loaded); otherwise it is read only
 // while another replica holds the lease.
@@ -148,7 +171,7 @@ type leased struct {
 // takeLease takes subject's lease for t.owner, polling while another
 // replica holds it, until ctx ends or that replica's token is stored
 // (returned in l.tok, with l.held false).
-func (t *Tokens) takeLease(ctx context.Context, subject string, cur *Token) (l leased, err error) {
+func (t *Tokens) takeLease(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm]) (l leased, err error) {
 	poll := leasePollMin
 	for {
 		if rs := t.refreshStore(); rs != nil {
@@ -160,7 +183,7 @@ func (t *Tokens) takeLease(ctx context.Context, subject string, cur *Token) (l l
 				return leased{held: held}, storeError("taking the refresh lease", err)
 			}
 			l = leased{held: held, loaded: true}
-			l.tok, l.b, l.err = loaded(b, err)
+			l.tok, l.b, l.err = known.Load().decode(b, err)
 		} else {
 			held, err := t.store.Lease(ctx, subject, t.owner, t.lease)
 			if err != nil {
