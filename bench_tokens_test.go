@@ -2,6 +2,7 @@ package pkce_test
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -223,5 +224,57 @@ func BenchmarkTokensRefresh(b *testing.B) {
 		}
 		b.ReportMetric(float64(calls)/float64(b.N), "store-calls/refresh")
 		b.ReportMetric(float64(srv.RefreshRequests()-before)/float64(b.N), "refreshes/op")
+	})
+}
+
+// BenchmarkTokensRefreshInMemory is BenchmarkTokensRefresh on the
+// in-memory transport of BenchmarkCallbackAndExchange, where no network
+// time hides what Tokens adds to a refresh: the flight, the lease, the
+// stored form and the two store calls.
+func BenchmarkTokensRefreshInMemory(b *testing.B) {
+	body := `{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"refresh_token":"tGzv3JOkF0XG5Qx2TlKWIA"}`
+	hc := &http.Client{Transport: memoryTransport{body: []byte(body)}}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, hc)
+	c, err := pkce.New(benchConfig(""))
+	if err != nil {
+		b.Fatal(err)
+	}
+	expired := func() *oauth2.Token {
+		return &oauth2.Token{AccessToken: "at", TokenType: "Bearer", RefreshToken: "tGzv3JOkF0XG5Qx2TlKWIA", Expiry: time.Now().Add(-time.Minute)}
+	}
+	b.Run("TokenSource", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			src, err := c.TokenSource(expired())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := src.TokenContext(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Tokens", func(b *testing.B) {
+		b.ReportAllocs()
+		tokens, err := c.Tokens(pkce.NewMemoryStore())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			b.StopTimer()
+			if err := tokens.Save(ctx, "alice", &pkce.Token{Token: expired()}); err != nil {
+				b.Fatal(err)
+			}
+			src, err := tokens.Source(ctx, "alice")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := src.TokenContext(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }
