@@ -22,6 +22,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -48,6 +50,11 @@ type Store struct {
 	// and a token key: in a cluster, or on a ring, they may live on
 	// different nodes.
 	oneNode bool
+	// split is set once Redis refused such a script because the two keys
+	// are in different hash slots (CROSSSLOT: a cluster, or a proxy in
+	// front of one, reached through a plain client): from then on every
+	// step touches one key.
+	split atomic.Bool
 }
 
 var _ pkce.RefreshStore = (*Store)(nil)
@@ -270,8 +277,9 @@ return {held, redis.call('GET', KEYS[2])}
 
 // LeaseToken implements pkce.RefreshStore. Against one Redis server it
 // is one script, one round trip; through a cluster or ring client, whose
-// lease and token keys may be on different nodes, it is Lease and then
-// LoadToken.
+// lease and token keys may be on different nodes, or against a server
+// that refuses a script over keys of two hash slots, it is Lease and
+// then LoadToken.
 func (s *Store) LeaseToken(ctx context.Context, subject, owner string, ttl time.Duration) (bool, []byte, error) {
 	if err := ctx.Err(); err != nil {
 		return false, nil, fail("lease", err)
@@ -279,16 +287,14 @@ func (s *Store) LeaseToken(ctx context.Context, subject, owner string, ttl time.
 	if ttl <= 0 {
 		return false, nil, errNonPositiveTTL
 	}
-	if !s.oneNode {
-		held, err := s.Lease(ctx, subject, owner, ttl)
-		if err != nil {
-			return false, nil, err
-		}
-		tok, err := s.LoadToken(ctx, subject)
-		return held, tok, err
+	if !s.oneNode || s.split.Load() {
+		return s.leaseThenLoad(ctx, subject, owner, ttl)
 	}
 	keys := []string{s.key("lease:", subject), s.key("token:", subject)}
 	reply, err := leaseToken.Run(ctx, s.client, keys, owner, millis(ttl).Milliseconds()).Slice()
+	if s.crossSlot(err) {
+		return s.leaseThenLoad(ctx, subject, owner, ttl)
+	}
 	if err != nil {
 		return false, nil, fail("lease", err)
 	}
@@ -304,6 +310,27 @@ func (s *Store) LeaseToken(ctx context.Context, subject, owner string, ttl time.
 		return false, nil, fail("lease", errors.New("unexpected reply"))
 	}
 	return held == 1, []byte(tok), nil
+}
+
+// leaseThenLoad is LeaseToken in two round trips, each touching one key.
+func (s *Store) leaseThenLoad(ctx context.Context, subject, owner string, ttl time.Duration) (bool, []byte, error) {
+	held, err := s.Lease(ctx, subject, owner, ttl)
+	if err != nil {
+		return false, nil, err
+	}
+	tok, err := s.LoadToken(ctx, subject)
+	return held, tok, err
+}
+
+// crossSlot reports whether err is Redis refusing a script over keys in
+// different hash slots, which it remembers (see Store.split). The script
+// did nothing.
+func (s *Store) crossSlot(err error) bool {
+	if err == nil || !strings.HasPrefix(err.Error(), "CROSSSLOT") {
+		return false
+	}
+	s.split.Store(true)
+	return true
 }
 
 // saveTokenRelease is the compare-and-set of a token and the release of
@@ -327,17 +354,26 @@ func (s *Store) SaveTokenRelease(ctx context.Context, subject, owner string, old
 	if err := ctx.Err(); err != nil {
 		return false, fail("save token", err)
 	}
-	if old == nil || !s.oneNode {
-		saved, err := s.SaveToken(ctx, subject, old, token)
-		if err != nil {
-			return false, err
-		}
-		return saved, s.Release(ctx, subject, owner)
+	if old == nil || !s.oneNode || s.split.Load() {
+		return s.saveThenRelease(ctx, subject, owner, old, token)
 	}
 	keys := []string{s.key("token:", subject), s.key("lease:", subject)}
 	n, err := saveTokenRelease.Run(ctx, s.client, keys, old, token, s.tokenTTLFor(ctx).Milliseconds(), owner).Int()
+	if s.crossSlot(err) {
+		return s.saveThenRelease(ctx, subject, owner, old, token)
+	}
 	if err != nil {
 		return false, fail("save token", err)
 	}
 	return n == 1, nil
+}
+
+// saveThenRelease is SaveTokenRelease in two round trips, each touching
+// one key.
+func (s *Store) saveThenRelease(ctx context.Context, subject, owner string, old, token []byte) (bool, error) {
+	saved, err := s.SaveToken(ctx, subject, old, token)
+	if err != nil {
+		return false, err
+	}
+	return saved, s.Release(ctx, subject, owner)
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -140,4 +141,57 @@ func TestRefreshRoundTrips(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A plain client of a cluster node, or of a proxy that keeps to hash
+// slots, gets CROSSSLOT for a script over a subject's lease and token
+// keys: the store then makes every step touch one key, and refreshes go on.
+func TestRefreshAgainstAClusterNode(t *testing.T) {
+	needRedis(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	node, err := startRedis(0, dir, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = node.Stop() })
+	client := newClient(t, node.Addr)
+	require.NoError(t, client.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err())
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		info, err := client.ClusterInfo(ctx).Result()
+		require.NoError(t, err)
+		if strings.Contains(info, "cluster_state:ok") {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the one-node cluster is not ready: %s", info)
+	}
+	const prefix = "pkce-cluster:"
+	leaseSlot, err := client.ClusterKeySlot(ctx, prefix+"lease:"+subject).Result()
+	require.NoError(t, err)
+	tokenSlot, err := client.ClusterKeySlot(ctx, prefix+"token:"+subject).Result()
+	require.NoError(t, err)
+	require.NotEqual(t, leaseSlot, tokenSlot, "the subject's keys are in two slots")
+
+	srv := authServer(t)
+	c := oauthClient(t, srv.Issuer())
+	tokens, err := c.Tokens(redisstore.New(client, redisstore.WithPrefix(prefix)))
+	require.NoError(t, err)
+	tok := signIn(t, srv, c)
+	mon := startMonitor(t, node.Addr)
+	for i := range 2 {
+		require.NoError(t, tokens.Save(ctx, subject, expired(tok)))
+		src, err := tokens.Source(ctx, subject)
+		require.NoError(t, err)
+		start, end := fmt.Sprintf("start-%d", i), fmt.Sprintf("end-%d", i)
+		require.NoError(t, client.Echo(ctx, start).Err())
+		next, err := src.TokenContext(ctx)
+		require.NoError(t, err, "refresh %d", i)
+		require.NoError(t, client.Echo(ctx, end).Err())
+		require.NotEqual(t, tok.RefreshToken, next.RefreshToken, "the server rotates")
+		tok = &pkce.Token{Token: next}
+		mon.commandsUntil(t, start, prefix)
+		got := mon.commandsUntil(t, end, prefix)
+		if i == 1 {
+			assert.Equal(t, []string{"set", "get", "evalsha", "evalsha"}, got, "the commands of a refresh once CROSSSLOT was seen")
+		}
+	}
+	assert.Equal(t, 2, srv.RefreshRequests(), "one refresh each")
 }
