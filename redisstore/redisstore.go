@@ -12,9 +12,10 @@
 // trips (see pkce.RefreshStore): a script that takes the lease and reads
 // the token, and one that saves the new token and releases the lease.
 // Those two touch a subject's lease and token keys together, so they run
-// only with a client of one server; through a cluster or ring client every
-// step touches one key, which makes the store usable with Redis Cluster,
-// and a refresh is four round trips. It is a separate module so that importers of
+// only with a client of one server; through a cluster or ring client, or
+// once a server refused them (CROSSSLOT), every step touches one key,
+// which makes the store usable with Redis Cluster, and a refresh is four
+// round trips. It is a separate module so that importers of
 // github.com/pkcekit/pkce do not download a Redis client.
 package redisstore
 
