@@ -63,9 +63,19 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token, known 
 // known is the stored form of the source's token, if its bytes are
 // still stored.
 func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm]) (*Token, error) {
-	waitCtx, cancel := context.WithTimeout(ctx, t.leaseWait)
-	defer cancel()
-	l, err := t.takeLease(waitCtx, subject, cur, known)
+	// Usually the lease is free: the first request for it runs under the
+	// refresh's own deadline, which it starts a moment early, so that a
+	// refresh sets one timer rather than two.
+	refreshCtx, cancelRefresh := context.WithTimeout(ctx, t.timeout)
+	l, err := t.tryLease(refreshCtx, subject, known)
+	if err == nil && !l.held {
+		cancelRefresh()
+		waitCtx, cancel := context.WithTimeout(ctx, t.leaseWait)
+		l, err = t.takeLease(waitCtx, subject, cur, known, l)
+		cancel()
+		refreshCtx, cancelRefresh = context.WithTimeout(ctx, t.timeout)
+	}
+	defer cancelRefresh()
 	if !l.held {
 		if err != nil {
 			return nil, err
@@ -85,8 +95,7 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, 
 		return nil, err
 	}
 	// The lease outlives this by leaseMargin.
-	ctx, cancelRefresh := context.WithTimeout(ctx, t.timeout)
-	defer cancelRefresh()
+	ctx = refreshCtx
 
 	stored, storedBytes, err := l.tok, l.b, l.err
 	if !l.loaded {
@@ -168,32 +177,38 @@ type leased struct {
 	err    error // from reading the stored token
 }
 
-// takeLease takes subject's lease for t.owner, polling while another
-// replica holds it, until ctx ends or that replica's token is stored
-// (returned in l.tok, with l.held false).
-func (t *Tokens) takeLease(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm]) (l leased, err error) {
-	poll := leasePollMin
-	for {
-		if rs := t.refreshStore(); rs != nil {
-			held, b, err := rs.LeaseToken(ctx, subject, t.owner, t.lease)
-			if t.unsupported(err) {
-				continue
-			}
+// tryLease asks once for subject's lease for t.owner. With a RefreshStore
+// the stored token comes with the answer; otherwise it is read only when
+// another replica holds the lease.
+func (t *Tokens) tryLease(ctx context.Context, subject string, known *atomic.Pointer[storedForm]) (leased, error) {
+	if rs := t.refreshStore(); rs != nil {
+		held, b, err := rs.LeaseToken(ctx, subject, t.owner, t.lease)
+		if !t.unsupported(err) {
 			if err != nil && !errors.Is(err, ErrSignInRequired) {
 				return leased{held: held}, storeError("taking the refresh lease", err)
 			}
-			l = leased{held: held, loaded: true}
+			l := leased{held: held, loaded: true}
 			l.tok, l.b, l.err = known.Load().decode(b, err)
-		} else {
-			held, err := t.store.Lease(ctx, subject, t.owner, t.lease)
-			if err != nil {
-				return leased{}, storeError("taking the refresh lease", err)
-			}
-			l = leased{held: held}
-			if !held {
-				l.tok, l.b, l.err = t.load(ctx, subject)
-			}
+			return l, nil
 		}
+	}
+	held, err := t.store.Lease(ctx, subject, t.owner, t.lease)
+	if err != nil {
+		return leased{}, storeError("taking the refresh lease", err)
+	}
+	l := leased{held: held}
+	if !held {
+		l.tok, l.b, l.err = t.load(ctx, subject)
+	}
+	return l, nil
+}
+
+// takeLease goes on from l, the answer of a first tryLease: it polls while
+// another replica holds the lease, until ctx ends or that replica's token
+// is stored (returned in l.tok, with l.held false).
+func (t *Tokens) takeLease(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm], l leased) (leased, error) {
+	poll := leasePollMin
+	for {
 		if l.held {
 			return l, nil
 		}
@@ -212,6 +227,10 @@ func (t *Tokens) takeLease(ctx context.Context, subject string, cur *Token, know
 		case <-timer.C:
 		}
 		poll = min(2*poll, leasePollMax)
+		var err error
+		if l, err = t.tryLease(ctx, subject, known); err != nil {
+			return l, err
+		}
 	}
 }
 
