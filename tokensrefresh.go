@@ -59,7 +59,8 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token, known 
 
 // refreshLeased takes the subject's lease, waiting at most t.leaseWait for
 // another replica's, and refreshes the stored token if it is still the
-// one cur holds. The refresh timeout starts once the lease is taken.
+// one cur holds. The refresh timeout starts once the lease is taken (with
+// the request for it, when it is free).
 // known is the stored form of the source's token, if its bytes are
 // still stored.
 func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm]) (*Token, error) {
