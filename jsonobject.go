@@ -13,7 +13,7 @@ import "strconv"
 // so nothing this accepts is read differently from encoding/json
 // (FuzzDecodePlainObject checks it).
 func decodePlainObject(body []byte) (m members, ok bool) {
-	if len(body) == 0 || body[0] != '{' {
+	if len(body) == 0 || body[0] != '{' || len(body) > maxPlainBody {
 		return nil, false
 	}
 	// One string for the whole body: every string decoded is a slice of
@@ -28,6 +28,12 @@ func decodePlainObject(body []byte) (m members, ok bool) {
 
 // maxPlainDepth bounds the nesting decodePlainObject follows itself.
 const maxPlainDepth = 16
+
+// maxPlainBody is the longest body decodePlainObject reads. Its strings
+// are slices of one copy of the body, which a kept token would hold alive
+// whole: padding in a large answer is left to encoding/json, whose
+// strings are copies of their own.
+const maxPlainBody = 8 << 10
 
 type plainParser struct {
 	s string

@@ -2,6 +2,7 @@ package pkce
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -74,6 +75,7 @@ func TestDecodePlainObject(t *testing.T) {
 		{"a truncated literal is no JSON", `{"a":tru}`, false},
 		{"nesting deeper than maxPlainDepth is left to encoding/json", plainObjectSeeds[20], false},
 		{"an array is not an object", `[1]`, false},
+		{"a body longer than maxPlainBody is left to encoding/json", `{"a":"b",` + strings.Repeat(" ", maxPlainBody) + `"c":1}`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
