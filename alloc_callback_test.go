@@ -23,10 +23,10 @@ const startAllocs = 5
 // finishAllocs is the budget of Finish per token response and client
 // authentication (see exchangeShapes and exchangeAuths).
 var finishAllocs = map[string]float64{
-	"minimal/basic": 78,
-	"minimal/none":  80,
-	"full/basic":    105,
-	"full/none":     107,
+	"minimal/basic": 65,
+	"minimal/none":  67,
+	"full/basic":    76,
+	"full/none":     78,
 }
 
 // budgetRuns is how many calls an allocation count is averaged over.

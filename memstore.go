@@ -183,11 +183,52 @@ func (s *memoryStore) Lease(ctx context.Context, subject, owner string, ttl time
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.leaseLocked(subject, owner, ttl), nil
+}
+
+func (s *memoryStore) leaseLocked(subject, owner string, ttl time.Duration) bool {
 	now := s.clock()
 	if l, ok := s.leases[subject]; ok && l.owner != owner && now < l.until {
-		return false, nil
+		return false
 	}
 	s.leases[strings.Clone(subject)] = memoryLease{owner: strings.Clone(owner), until: now + int64(ttl)}
+	return true
+}
+
+// LeaseToken implements RefreshStore: Lease and LoadToken under one hold
+// of the lock.
+func (s *memoryStore) LeaseToken(ctx context.Context, subject, owner string, ttl time.Duration) (bool, []byte, error) {
+	if err := ctx.Err(); err != nil {
+		return false, nil, err
+	}
+	if ttl <= 0 {
+		return false, nil, errNonPositiveTTL
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := s.leaseLocked(subject, owner, ttl)
+	tok, ok := s.tokens[subject]
+	if !ok {
+		return held, nil, nil
+	}
+	return held, bytes.Clone(tok), nil
+}
+
+// SaveTokenRelease implements RefreshStore: SaveToken and Release under
+// one hold of the lock.
+func (s *memoryStore) SaveTokenRelease(ctx context.Context, subject, owner string, old, token []byte) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.leases[subject]; ok && l.owner == owner {
+		delete(s.leases, subject)
+	}
+	if cur, ok := s.tokens[subject]; old != nil && (!ok || !bytes.Equal(cur, old)) {
+		return false, nil
+	}
+	s.tokens[strings.Clone(subject)] = append([]byte{}, token...)
 	return true, nil
 }
 
@@ -247,3 +288,5 @@ func (s *memoryStore) sweepTimer() {
 	s.armLocked(s.clock())
 	s.mu.Unlock()
 }
+
+var _ RefreshStore = (*memoryStore)(nil)

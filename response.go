@@ -164,6 +164,9 @@ func decodeObject(body []byte) (members, string) {
 	case trimmed[0] == '[':
 		return nil, "a JSON array, not an object"
 	}
+	if m, ok := decodePlainObject(trimmed); ok {
+		return m, ""
+	}
 	var m map[string]any
 	err := json.Unmarshal(trimmed, &m)
 	var te *json.UnmarshalTypeError

@@ -59,6 +59,36 @@ type Store interface {
 	Release(ctx context.Context, subject, owner string) error
 }
 
+// A RefreshStore is a Store that does the steps of a refresh through
+// Tokens in two calls rather than four, for stores where each call is a
+// round trip: taking the lease and loading the token in one, saving the
+// new token and releasing the lease in another. Tokens uses these methods
+// when its Store has them. A store that wraps another (package seal's)
+// and finds that the store it wraps has no such methods answers them
+// with an error matching errors.ErrUnsupported, having done nothing:
+// Tokens then uses the four Store methods (Lease, LoadToken, SaveToken,
+// Release) instead.
+type RefreshStore interface {
+	Store
+
+	// LeaseToken is Lease and then LoadToken, as one atomic step: it
+	// reports whether owner holds subject's lease afterwards and returns
+	// the token saved for subject (nil when there is none) whether or
+	// not it does, so that a replica waiting for another's refresh sees
+	// the token that refresh saved. An error matching ErrSignInRequired
+	// is LoadToken's (the token cannot be read) and comes with held
+	// set; any other error is an outage, after which the lease may or
+	// may not be held.
+	LeaseToken(ctx context.Context, subject, owner string, ttl time.Duration) (held bool, token []byte, err error)
+
+	// SaveTokenRelease is SaveToken and then Release, as one atomic
+	// step: it saves token for subject as SaveToken does (if the stored
+	// token is still old, byte for byte, when old is not nil), reports
+	// whether it did, and ends owner's lease of subject either way. Its
+	// ctx carries the token's RefreshLifetime, as SaveToken's does.
+	SaveTokenRelease(ctx context.Context, subject, owner string, old, token []byte) (bool, error)
+}
+
 // refreshLifetimeKey carries the refresh token's lifetime into SaveToken.
 type refreshLifetimeKey struct{}
 

@@ -3,6 +3,7 @@ package pkce
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -26,13 +27,62 @@ type storedToken struct {
 // deadToken is the tombstone of a refused refresh token.
 var deadToken = []byte(`{"dead":true}`)
 
+// encodeToken writes tok's stored form: the bytes json.Marshal makes of
+// its storedToken, written directly because a refresh through Tokens
+// saves one each time.
 func encodeToken(tok *Token) ([]byte, error) {
-	st := storedToken{AccessToken: tok.AccessToken, TokenType: tok.TokenType, RefreshToken: tok.RefreshToken,
-		Expiry: tok.Expiry, ExpiresIn: tok.ExpiresIn, IDToken: tok.IDToken(), Verified: tok.Claims() != nil}
-	if s, ok := tok.Extra("scope").(string); ok {
-		st.Scope = &s
+	idToken := tok.IDToken()
+	scope, hasScope := tok.Extra("scope").(string)
+	b := make([]byte, 0, 160+len(tok.AccessToken)+len(tok.TokenType)+len(tok.RefreshToken)+len(idToken)+len(scope))
+	b = append(b, '{')
+	b = appendMember(b, "access_token", tok.AccessToken, false)
+	b = appendMember(b, "token_type", tok.TokenType, false)
+	b = appendMember(b, "refresh_token", tok.RefreshToken, false)
+	if !tok.Expiry.IsZero() {
+		b = append(b, `"expiry":"`...)
+		var err error
+		if b, err = tok.Expiry.AppendText(b); err != nil {
+			return nil, fmt.Errorf("pkce: the token's expiry cannot be stored: %w", err)
+		}
+		b = append(b, `",`...)
 	}
-	return json.Marshal(st)
+	if tok.ExpiresIn != 0 {
+		b = append(b, `"expires_in":`...)
+		b = strconv.AppendInt(b, tok.ExpiresIn, 10)
+		b = append(b, ',')
+	}
+	b = appendMember(b, "id_token", idToken, false)
+	if hasScope {
+		b = appendMember(b, "scope", scope, true)
+	}
+	if tok.Claims() != nil {
+		b = append(b, `"id_token_verified":true,`...)
+	}
+	if b[len(b)-1] == ',' {
+		b = b[:len(b)-1]
+	}
+	return append(b, '}'), nil
+}
+
+// appendMember appends "name":value, to b, as json.Marshal writes a
+// string; an empty value only when empty is set (a pointer field).
+func appendMember(b []byte, name, value string, empty bool) []byte {
+	if value == "" && !empty {
+		return b
+	}
+	b = append(b, '"')
+	b = append(b, name...)
+	b = append(b, `":`...)
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			// What json.Marshal escapes, and what it must check (UTF-8).
+			q, _ := json.Marshal(value)
+			return append(append(b, q...), ',')
+		}
+	}
+	b = append(b, '"')
+	b = append(b, value...)
+	return append(b, `",`...)
 }
 
 // decodeToken reads a stored token. A tombstone, and bytes that are no

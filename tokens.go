@@ -49,14 +49,17 @@ import (
 // case for the other replicas; the replica that refreshed keeps the new
 // token and hands it out rather than drop it.
 type Tokens struct {
-	client    *Client
-	store     Store
-	opts      []SourceOption
-	owner     string // this Tokens' lease owner identity
-	lease     time.Duration
-	leaseWait time.Duration // how long a refresh waits for another's lease
-	timeout   time.Duration // the sources' refresh timeout
-	margin    time.Duration // the sources' expiry margin
+	client   *Client
+	store    Store
+	combined RefreshStore // store, when it has the two-call refresh steps
+	// combinedOff is set once combined answered errors.ErrUnsupported.
+	combinedOff atomic.Bool
+	opts        []SourceOption
+	owner       string // this Tokens' lease owner identity
+	lease       time.Duration
+	leaseWait   time.Duration // how long a refresh waits for another's lease
+	timeout     time.Duration // the sources' refresh timeout
+	margin      time.Duration // the sources' expiry margin
 
 	// flights are the refreshes in flight in this process, by subject:
 	// outside the cache, so that a second source of a subject (the cache
@@ -133,7 +136,8 @@ func (c *Client) Tokens(store Store, opts ...SourceOption) (*Tokens, error) {
 	// whole ttl, and the replica that takes it next may need all of its
 	// own: a waiter outlasts both, so that it finds the token that the
 	// second one saved rather than give up while it is on its way.
-	return &Tokens{client: c, store: store, opts: opts, owner: b64.EncodeToString(id[:]),
+	combined, _ := store.(RefreshStore)
+	return &Tokens{client: c, store: store, combined: combined, opts: opts, owner: b64.EncodeToString(id[:]),
 		lease: lease, leaseWait: 2*lease + leasePollMax, timeout: probe.timeout,
 		margin: probe.margin, flights: make(map[string]*flight), loads: make(map[string]*sourceLoad),
 		idle: idleRound}, nil
@@ -228,15 +232,17 @@ func (t *Tokens) coldSource(ctx context.Context, subject string) (*TokenSource, 
 
 // newSource loads subject's token and makes its shared source.
 func (t *Tokens) newSource(ctx context.Context, subject string) (*TokenSource, error) {
-	stored, _, err := t.load(ctx, subject)
+	stored, b, err := t.load(ctx, subject)
 	if err != nil {
 		return nil, err
 	}
 	if stored == nil {
 		return nil, &refreshError{class: ErrSignInRequired, err: errors.New("pkce: no token is stored for this subject")}
 	}
+	known := new(atomic.Pointer[storedForm])
+	known.Store(&storedForm{b: b, tok: stored})
 	src := t.client.newSource(func(ctx context.Context, cur *Token) (*Token, error) {
-		return t.refresh(ctx, subject, cur)
+		return t.refresh(ctx, subject, cur, known)
 	})
 	if err := src.apply(t.opts); err != nil {
 		return nil, err
@@ -375,7 +381,11 @@ func (t *Tokens) SignOut(ctx context.Context, subject string) error {
 
 // load reads subject's token from the store; a missing token is nil.
 func (t *Tokens) load(ctx context.Context, subject string) (*Token, []byte, error) {
-	b, err := t.store.LoadToken(ctx, subject)
+	return loaded(t.store.LoadToken(ctx, subject))
+}
+
+// loaded decodes what a store's LoadToken (or LeaseToken) returned.
+func loaded(b []byte, err error) (*Token, []byte, error) {
 	if errors.Is(err, ErrSignInRequired) {
 		// A token is stored but can never be read (see Store.LoadToken):
 		// answering try-later would wedge the subject for ever.

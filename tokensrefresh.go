@@ -1,9 +1,11 @@
 package pkce
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -23,7 +25,7 @@ const (
 // refresh is the refresh step of a subject's source. Within the process
 // it joins a refresh of subject already in flight; otherwise it runs one
 // under the subject's lease, with the stored token as the truth.
-func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token) (*Token, error) {
+func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm]) (*Token, error) {
 	t.flightMu.Lock()
 	f := t.flights[subject]
 	if f == nil {
@@ -38,7 +40,7 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token) (*Toke
 			t.flightMu.Unlock()
 			close(f.done)
 		}()
-		f.tok, f.err = t.refreshLeased(ctx, subject, cur)
+		f.tok, f.err = t.refreshLeased(ctx, subject, cur, known)
 		return f.tok, f.err
 	}
 	t.flightMu.Unlock()
@@ -70,7 +72,9 @@ func (t *Tokens) refreshRefused(ctx context.Context, subject string, cur *oauth2
 	if cur == nil {
 		return errors.New("pkce: no refused token to refresh")
 	}
-	next, err := t.refresh(ctx, subject, &Token{Token: cur})
+	// The source's own record of its stored bytes is not at hand here;
+	// an empty one only means that the stored token is decoded again.
+	next, err := t.refresh(ctx, subject, &Token{Token: cur}, new(atomic.Pointer[storedForm]))
 	if err != nil {
 		return err
 	}
@@ -88,46 +92,49 @@ func (t *Tokens) refreshRefused(ctx context.Context, subject string, cur *oauth2
 
 // refreshLeased takes the subject's lease, waiting at most t.leaseWait for
 // another replica's, and refreshes the stored token if it is still the
-// one cur holds. The refresh timeout starts once the lease is taken.
-func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) (*Token, error) {
-	waitCtx, cancel := context.WithTimeout(ctx, t.leaseWait)
-	defer cancel()
-	poll := leasePollMin
-	for {
-		ok, err := t.store.Lease(waitCtx, subject, t.owner, t.lease)
-		if err != nil {
-			return nil, storeError("taking the refresh lease", err)
-		}
-		if ok {
-			break
-		}
-		// Another replica is refreshing: its token may be stored already.
-		stored, _, err := t.load(waitCtx, subject)
+// one cur holds. The refresh timeout starts once the lease is taken (with
+// the request for it, when it is free).
+// known is the stored form of the source's token, if its bytes are
+// still stored.
+func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm]) (*Token, error) {
+	// Usually the lease is free: the first request for it runs under the
+	// refresh's own deadline, which it starts a moment early, so that a
+	// refresh sets one timer rather than two.
+	refreshCtx, cancelRefresh := context.WithTimeout(ctx, t.timeout)
+	l, err := t.tryLease(refreshCtx, subject, known)
+	if err == nil && !l.held {
+		cancelRefresh()
+		waitCtx, cancel := context.WithTimeout(ctx, t.leaseWait)
+		l, err = t.takeLease(waitCtx, subject, cur, known, l)
+		cancel()
+		refreshCtx, cancelRefresh = context.WithTimeout(ctx, t.timeout)
+	}
+	defer cancelRefresh()
+	if !l.held {
 		if err != nil {
 			return nil, err
 		}
-		if t.newer(stored, cur) {
-			return stored, nil
-		}
-		timer := time.NewTimer(poll)
-		select {
-		case <-waitCtx.Done():
-			timer.Stop()
-			return nil, &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: waiting for another replica's refresh: %w", waitCtx.Err())}
-		case <-timer.C:
-		}
-		poll = min(2*poll, leasePollMax)
+		return l.tok, nil // another replica's refresh
 	}
+	released := false
 	defer func() {
+		if released {
+			return
+		}
 		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		t.store.Release(release, subject, t.owner) // an unreleased lease ends with its ttl
 	}()
+	if err != nil {
+		return nil, err
+	}
 	// The lease outlives this by leaseMargin.
-	ctx, cancelRefresh := context.WithTimeout(ctx, t.timeout)
-	defer cancelRefresh()
+	ctx = refreshCtx
 
-	stored, storedBytes, err := t.load(ctx, subject)
+	stored, storedBytes, err := l.tok, l.b, l.err
+	if !l.loaded {
+		stored, storedBytes, err = known.Load().decode(t.store.LoadToken(ctx, subject))
+	}
 	switch {
 	case err != nil:
 		return nil, err
@@ -145,7 +152,7 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) 
 		// see the tombstone gets the same answer. A 4xx without an error
 		// object (a gateway's page) ends this process's source only: it
 		// says too little to end the grant everywhere.
-		t.store.SaveToken(ctx, subject, storedBytes, deadToken)
+		_, released, _ = t.saveStep(ctx, subject, storedBytes, deadToken)
 		return nil, err
 	}
 	if err != nil {
@@ -155,7 +162,10 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) 
 	if err != nil {
 		return nil, &refreshError{class: ErrTryLater, err: err}
 	}
-	saved, err := t.save(withRefreshLifetime(ctx, next), subject, storedBytes, b)
+	saved, released, err := t.save(withRefreshLifetime(ctx, next), subject, storedBytes, b)
+	if err == nil && saved {
+		known.Store(&storedForm{b: b, tok: next})
+	}
 	switch {
 	case err != nil:
 		// The server has issued the new token and may have rotated the
@@ -174,25 +184,142 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token) 
 	return next, nil
 }
 
+// A storedForm is a token and the bytes it was loaded from or saved as,
+// so that a refresh that finds those bytes in the store need not decode
+// them again: the token it holds is what they decode to.
+type storedForm struct {
+	b   []byte
+	tok *Token
+}
+
+// decode is loaded, with the token of f when b is f's bytes.
+func (f *storedForm) decode(b []byte, err error) (*Token, []byte, error) {
+	if err == nil && f != nil && b != nil && bytes.Equal(b, f.b) {
+		return f.tok, b, nil
+	}
+	return loaded(b, err)
+}
+
+// leased is what taking a subject's lease found. With a RefreshStore the
+// stored token comes with the lease (loaded); otherwise it is read only
+// while another replica holds the lease.
+type leased struct {
+	held   bool
+	loaded bool
+	tok    *Token
+	b      []byte
+	err    error // from reading the stored token
+}
+
+// tryLease asks once for subject's lease for t.owner. With a RefreshStore
+// the stored token comes with the answer; otherwise it is read only when
+// another replica holds the lease.
+func (t *Tokens) tryLease(ctx context.Context, subject string, known *atomic.Pointer[storedForm]) (leased, error) {
+	if rs := t.refreshStore(); rs != nil {
+		held, b, err := rs.LeaseToken(ctx, subject, t.owner, t.lease)
+		if !t.unsupported(err) {
+			if err != nil && !errors.Is(err, ErrSignInRequired) {
+				return leased{held: held}, storeError("taking the refresh lease", err)
+			}
+			l := leased{held: held, loaded: true}
+			l.tok, l.b, l.err = known.Load().decode(b, err)
+			return l, nil
+		}
+	}
+	held, err := t.store.Lease(ctx, subject, t.owner, t.lease)
+	if err != nil {
+		return leased{}, storeError("taking the refresh lease", err)
+	}
+	l := leased{held: held}
+	if !held {
+		l.tok, l.b, l.err = t.load(ctx, subject)
+	}
+	return l, nil
+}
+
+// takeLease goes on from l, the answer of a first tryLease: it polls while
+// another replica holds the lease, until ctx ends or that replica's token
+// is stored (returned in l.tok, with l.held false).
+func (t *Tokens) takeLease(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm], l leased) (leased, error) {
+	poll := leasePollMin
+	for {
+		if l.held {
+			return l, nil
+		}
+		// Another replica is refreshing: its token may be stored already.
+		if l.err != nil {
+			return l, l.err
+		}
+		if t.newer(l.tok, cur) {
+			return l, nil
+		}
+		timer := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return leased{}, &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: waiting for another replica's refresh: %w", ctx.Err())}
+		case <-timer.C:
+		}
+		poll = min(2*poll, leasePollMax)
+		var err error
+		if l, err = t.tryLease(ctx, subject, known); err != nil {
+			return l, err
+		}
+	}
+}
+
 // save stores a refreshed token, trying again while the store fails and
 // ctx (the refresh's, bounded by its timeout) allows: the new token exists
 // nowhere else.
-func (t *Tokens) save(ctx context.Context, subject string, old, token []byte) (bool, error) {
+func (t *Tokens) save(ctx context.Context, subject string, old, token []byte) (saved, released bool, err error) {
 	wait := leasePollMin
 	for {
-		saved, err := t.store.SaveToken(ctx, subject, old, token)
+		saved, released, err = t.saveStep(ctx, subject, old, token)
 		if err == nil {
-			return saved, nil
+			return saved, released, nil
 		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return false, err
+			return false, false, err
 		case <-timer.C:
 		}
 		wait = min(2*wait, leasePollMax)
 	}
+}
+
+// saveStep replaces old with token (compare-and-set) and, with a
+// RefreshStore, releases the lease in the same call; released reports
+// that it did.
+func (t *Tokens) saveStep(ctx context.Context, subject string, old, token []byte) (saved, released bool, err error) {
+	if rs := t.refreshStore(); rs != nil {
+		saved, err = rs.SaveTokenRelease(ctx, subject, t.owner, old, token)
+		if !t.unsupported(err) {
+			return saved, err == nil, err
+		}
+	}
+	saved, err = t.store.SaveToken(ctx, subject, old, token)
+	return saved, false, err
+}
+
+// refreshStore returns t's store as a RefreshStore, unless it is none or
+// said that it cannot be one (a wrapping store over a store that is not).
+func (t *Tokens) refreshStore() RefreshStore {
+	if t.combined == nil || t.combinedOff.Load() {
+		return nil
+	}
+	return t.combined
+}
+
+// unsupported reports whether err is a RefreshStore's refusal, which it
+// remembers: from then on t uses the Store methods.
+func (t *Tokens) unsupported(err error) bool {
+	if err == nil || !errors.Is(err, errors.ErrUnsupported) {
+		return false
+	}
+	t.combinedOff.Store(true)
+	return true
 }
 
 // newer reports whether stored differs from what the source holds and

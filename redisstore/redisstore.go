@@ -8,8 +8,14 @@
 // https://github.com/pkcekit/pkce/blob/main/docs/backend.md.
 //
 // Every step that reads and then writes is one command or one Lua script,
-// so it is atomic in Redis; each touches one key, which makes the store
-// usable with Redis Cluster. It is a separate module so that importers of
+// so it is atomic in Redis. A refresh through pkce.Tokens is two round
+// trips (see pkce.RefreshStore): a script that takes the lease and reads
+// the token, and one that saves the new token and releases the lease.
+// Those two touch a subject's lease and token keys together, so they run
+// only with a client of one server; through a cluster or ring client, or
+// once a server refused them (CROSSSLOT), every step touches one key,
+// which makes the store usable with Redis Cluster, and a refresh is four
+// round trips. It is a separate module so that importers of
 // github.com/pkcekit/pkce do not download a Redis client.
 package redisstore
 
@@ -17,6 +23,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -38,9 +46,19 @@ type Store struct {
 	client   redis.UniversalClient
 	prefix   string
 	tokenTTL time.Duration
+	// oneNode is set when every key is on one server (a *redis.Client,
+	// also in Sentinel failover), so that one script may touch a lease
+	// and a token key: in a cluster, or on a ring, they may live on
+	// different nodes.
+	oneNode bool
+	// split is set once Redis refused such a script because the two keys
+	// are in different hash slots (CROSSSLOT: a cluster, or a proxy in
+	// front of one, reached through a plain client): from then on every
+	// step touches one key.
+	split atomic.Bool
 }
 
-var _ pkce.Store = (*Store)(nil)
+var _ pkce.RefreshStore = (*Store)(nil)
 
 // An Option configures a Store in New.
 type Option func(*Store)
@@ -73,7 +91,8 @@ func WithTokenTTL(ttl time.Duration) Option {
 // ContextTimeoutEnabled set: otherwise go-redis bounds a call to an
 // unresponsive server by its ReadTimeout and WriteTimeout, not by ctx.
 func New(client redis.UniversalClient, opts ...Option) *Store {
-	s := &Store{client: client, prefix: DefaultPrefix, tokenTTL: DefaultTokenTTL}
+	_, oneNode := client.(*redis.Client)
+	s := &Store{client: client, prefix: DefaultPrefix, tokenTTL: DefaultTokenTTL, oneNode: oneNode}
 	for _, o := range opts {
 		o(s)
 	}
@@ -238,4 +257,124 @@ func (s *Store) Release(ctx context.Context, subject, owner string) error {
 		return fail("release", err)
 	}
 	return nil
+}
+
+// leaseToken is Lease and then a GET of the token, in one script:
+// KEYS[1] is the lease, KEYS[2] the token, ARGV[1] the owner and ARGV[2]
+// the lease's ttl in ms. It returns {held, token}; a missing token is
+// false, which Redis sends as a nil.
+var leaseToken = redis.NewScript(`
+local holder = redis.call('GET', KEYS[1])
+local held = 0
+if holder == ARGV[1] then
+	redis.call('PEXPIRE', KEYS[1], ARGV[2])
+	held = 1
+elseif not holder then
+	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+	held = 1
+end
+return {held, redis.call('GET', KEYS[2])}
+`)
+
+// LeaseToken implements pkce.RefreshStore. Against one Redis server it
+// is one script, one round trip; through a cluster or ring client, whose
+// lease and token keys may be on different nodes, or against a server
+// that refuses a script over keys of two hash slots, it is Lease and
+// then LoadToken.
+func (s *Store) LeaseToken(ctx context.Context, subject, owner string, ttl time.Duration) (bool, []byte, error) {
+	if err := ctx.Err(); err != nil {
+		return false, nil, fail("lease", err)
+	}
+	if ttl <= 0 {
+		return false, nil, errNonPositiveTTL
+	}
+	if !s.oneNode || s.split.Load() {
+		return s.leaseThenLoad(ctx, subject, owner, ttl)
+	}
+	keys := []string{s.key("lease:", subject), s.key("token:", subject)}
+	reply, err := leaseToken.Run(ctx, s.client, keys, owner, millis(ttl).Milliseconds()).Slice()
+	if s.crossSlot(err) {
+		return s.leaseThenLoad(ctx, subject, owner, ttl)
+	}
+	if err != nil {
+		return false, nil, fail("lease", err)
+	}
+	if len(reply) != 2 {
+		return false, nil, fail("lease", errors.New("unexpected reply"))
+	}
+	held, _ := reply[0].(int64)
+	if reply[1] == nil {
+		return held == 1, nil, nil
+	}
+	tok, ok := reply[1].(string)
+	if !ok {
+		return false, nil, fail("lease", errors.New("unexpected reply"))
+	}
+	return held == 1, []byte(tok), nil
+}
+
+// leaseThenLoad is LeaseToken in two round trips, each touching one key.
+func (s *Store) leaseThenLoad(ctx context.Context, subject, owner string, ttl time.Duration) (bool, []byte, error) {
+	held, err := s.Lease(ctx, subject, owner, ttl)
+	if err != nil {
+		return false, nil, err
+	}
+	tok, err := s.LoadToken(ctx, subject)
+	return held, tok, err
+}
+
+// crossSlot reports whether err is Redis refusing a script over keys in
+// different hash slots, which it remembers (see Store.split). The script
+// did nothing.
+func (s *Store) crossSlot(err error) bool {
+	if err == nil || !strings.HasPrefix(err.Error(), "CROSSSLOT") {
+		return false
+	}
+	s.split.Store(true)
+	return true
+}
+
+// saveTokenRelease is the compare-and-set of a token and the release of
+// its lease, in one script: KEYS[1] is the token, KEYS[2] the lease,
+// ARGV[1] the old token, ARGV[2] the new one, ARGV[3] its ttl in ms and
+// ARGV[4] the lease's owner.
+var saveTokenRelease = redis.NewScript(`
+if redis.call('GET', KEYS[2]) == ARGV[4] then
+	redis.call('DEL', KEYS[2])
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+	return 1
+end
+return 0
+`)
+
+// SaveTokenRelease implements pkce.RefreshStore: one script, one round
+// trip, against one Redis server (see LeaseToken).
+func (s *Store) SaveTokenRelease(ctx context.Context, subject, owner string, old, token []byte) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fail("save token", err)
+	}
+	if old == nil || !s.oneNode || s.split.Load() {
+		return s.saveThenRelease(ctx, subject, owner, old, token)
+	}
+	keys := []string{s.key("token:", subject), s.key("lease:", subject)}
+	n, err := saveTokenRelease.Run(ctx, s.client, keys, old, token, s.tokenTTLFor(ctx).Milliseconds(), owner).Int()
+	if s.crossSlot(err) {
+		return s.saveThenRelease(ctx, subject, owner, old, token)
+	}
+	if err != nil {
+		return false, fail("save token", err)
+	}
+	return n == 1, nil
+}
+
+// saveThenRelease is SaveTokenRelease in two round trips, each touching
+// one key.
+func (s *Store) saveThenRelease(ctx context.Context, subject, owner string, old, token []byte) (bool, error) {
+	saved, err := s.SaveToken(ctx, subject, old, token)
+	if err != nil {
+		return false, err
+	}
+	return saved, s.Release(ctx, subject, owner)
 }

@@ -72,8 +72,9 @@ func freePort() (int, error) {
 }
 
 // startRedis starts redis-server on port (a free one if 0), keeping its
-// files in dir, and returns once it answers PING.
-func startRedis(port int, dir string) (*redisServer, error) {
+// files in dir, with args added to its command line, and returns once it
+// answers PING.
+func startRedis(port int, dir string, args ...string) (*redisServer, error) {
 	path, err := redisServerPath()
 	if err != nil {
 		return nil, err
@@ -84,9 +85,9 @@ func startRedis(port int, dir string) (*redisServer, error) {
 		}
 	}
 	s := &redisServer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port: port, dir: dir, out: &syncBuffer{}}
-	s.cmd = exec.Command(path,
+	s.cmd = exec.Command(path, append([]string{
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--save", "", "--appendonly", "no", "--daemonize", "no")
+		"--save", "", "--appendonly", "no", "--daemonize", "no"}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start redis-server: %w", err)

@@ -25,12 +25,18 @@ const tokenDomain = "pkce/seal token v1"
 //
 // A value sealed with an older key still opens, and is sealed again with
 // the current key the next time it is saved, at its next refresh.
+//
+// When the wrapped store is a pkce.RefreshStore, so is this one (a refresh
+// through pkce.Tokens then costs it three calls: the lease with the
+// token, a read for the compare-and-set, and the save with the release);
+// otherwise its LeaseToken and SaveTokenRelease answer
+// errors.ErrUnsupported, and pkce.Tokens uses the Store methods.
 type Store struct {
 	inner pkce.Store
 	keys  *Keys
 }
 
-var _ pkce.Store = (*Store)(nil)
+var _ pkce.RefreshStore = (*Store)(nil)
 
 // NewStore returns a Store that seals tokens with keys into inner.
 func NewStore(inner pkce.Store, keys *Keys) (*Store, error) {
@@ -76,6 +82,11 @@ func (s *Store) LoadToken(ctx context.Context, subject string) ([]byte, error) {
 	if err != nil || sealed == nil {
 		return nil, err
 	}
+	return s.open(subject, sealed)
+}
+
+// open opens subject's sealed token.
+func (s *Store) open(subject string, sealed []byte) ([]byte, error) {
 	tok, err := s.keys.open(tokenDomain, subject, sealed)
 	if errors.Is(err, errNoKeys) {
 		return nil, err
@@ -105,25 +116,32 @@ func (s *Store) SaveToken(ctx context.Context, subject string, old, token []byte
 	if old == nil {
 		return s.inner.SaveToken(ctx, subject, nil, sealed)
 	}
-	cur, err := s.inner.LoadToken(ctx, subject)
-	if err != nil {
-		return false, err
-	}
-	if cur == nil {
-		return false, nil
-	}
-	plain, err := s.keys.open(tokenDomain, subject, cur)
-	if errors.Is(err, errNoKeys) {
-		return false, err
-	}
-	if err != nil || !bytes.Equal(plain, old) {
-		return false, nil // what is stored is not old
+	cur, err := s.current(ctx, subject, old)
+	if err != nil || cur == nil {
+		return false, err // nil: what is stored is not old
 	}
 	ok, err := s.inner.SaveToken(ctx, subject, cur, sealed)
 	if err != nil {
 		return false, fmt.Errorf("seal: %w", err)
 	}
 	return ok, nil
+}
+
+// current returns the sealed value stored for subject if it opens to old,
+// and nil if it does not (or nothing is stored).
+func (s *Store) current(ctx context.Context, subject string, old []byte) ([]byte, error) {
+	cur, err := s.inner.LoadToken(ctx, subject)
+	if err != nil || cur == nil {
+		return nil, err
+	}
+	plain, err := s.keys.open(tokenDomain, subject, cur)
+	if errors.Is(err, errNoKeys) {
+		return nil, err
+	}
+	if err != nil || !bytes.Equal(plain, old) {
+		return nil, nil
+	}
+	return cur, nil
 }
 
 // DeleteToken implements pkce.Store by calling the wrapped store.
@@ -148,4 +166,54 @@ func (s *Store) Release(ctx context.Context, subject, owner string) error {
 		return err
 	}
 	return s.inner.Release(ctx, subject, owner)
+}
+
+// LeaseToken implements pkce.RefreshStore over a wrapped store that is
+// one: it opens the token that comes with the lease, as LoadToken does.
+func (s *Store) LeaseToken(ctx context.Context, subject, owner string, ttl time.Duration) (bool, []byte, error) {
+	if err := s.ready(); err != nil {
+		return false, nil, err
+	}
+	inner, ok := s.inner.(pkce.RefreshStore)
+	if !ok {
+		return false, nil, errors.ErrUnsupported
+	}
+	held, sealed, err := inner.LeaseToken(ctx, subject, owner, ttl)
+	if err != nil || sealed == nil {
+		return held, nil, err
+	}
+	tok, err := s.open(subject, sealed)
+	return held, tok, err
+}
+
+// SaveTokenRelease implements pkce.RefreshStore over a wrapped store that
+// is one, with SaveToken's compare-and-set of opened values; the lease is
+// released whether or not the token is saved.
+func (s *Store) SaveTokenRelease(ctx context.Context, subject, owner string, old, token []byte) (bool, error) {
+	if err := s.ready(); err != nil {
+		return false, err
+	}
+	inner, ok := s.inner.(pkce.RefreshStore)
+	if !ok {
+		return false, errors.ErrUnsupported
+	}
+	sealed, err := s.keys.seal(tokenDomain, subject, token)
+	if err != nil {
+		return false, err
+	}
+	var cur []byte
+	if old != nil {
+		cur, err = s.current(ctx, subject, old)
+		if err != nil {
+			return false, err
+		}
+		if cur == nil { // what is stored is not old
+			return false, inner.Release(ctx, subject, owner)
+		}
+	}
+	ok, err = inner.SaveTokenRelease(ctx, subject, owner, cur, sealed)
+	if err != nil {
+		return false, fmt.Errorf("seal: %w", err)
+	}
+	return ok, nil
 }

@@ -17,11 +17,26 @@ import (
 
 func TestStoreContract(t *testing.T) {
 	keys := newKeys(t, newKey("k1"))
-	storetest.Run(t, func(t *testing.T) pkce.Store {
-		s, err := seal.NewStore(pkce.NewMemoryStore(), keys)
-		require.NoError(t, err)
-		return s
-	})
+	inners := []struct {
+		name  string
+		inner func(t *testing.T) pkce.Store
+	}{
+		{"over a RefreshStore", func(*testing.T) pkce.Store { return pkce.NewMemoryStore() }},
+		{"over a store that is no RefreshStore", func(t *testing.T) pkce.Store {
+			s, err := filestore.New(filepath.Join(t.TempDir(), "store"))
+			require.NoError(t, err)
+			return s
+		}},
+	}
+	for _, tt := range inners {
+		t.Run(tt.name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) pkce.Store {
+				s, err := seal.NewStore(tt.inner(t), keys)
+				require.NoError(t, err)
+				return s
+			})
+		})
+	}
 }
 
 func TestNewKeys(t *testing.T) {

@@ -49,13 +49,16 @@ func waitPast(start time.Time, d time.Duration) { time.Sleep(time.Until(start.Ad
 // winner among 10,000 goroutines, their expiry, token loads, saves and
 // compare-and-set, leases between owners, their extension, expiry and
 // release, context cancellation, and subjects that file names or key
-// schemes could confuse.
+// schemes could confuse; and, for a pkce.RefreshStore, its combined steps.
 func Run(t *testing.T, newStore func(t *testing.T) pkce.Store) {
 	t.Run("claims", func(t *testing.T) { testClaims(t, newStore) })
 	t.Run("tokens", func(t *testing.T) { testTokens(t, newStore) })
 	t.Run("leases", func(t *testing.T) { testLeases(t, newStore) })
 	t.Run("context", func(t *testing.T) { testContext(t, newStore) })
 	t.Run("odd subjects", func(t *testing.T) { testOddSubjects(t, newStore) })
+	if _, ok := newStore(t).(pkce.RefreshStore); ok {
+		t.Run("refresh store", func(t *testing.T) { testRefreshStore(t, newStore) })
+	}
 }
 
 func testClaims(t *testing.T, newStore func(t *testing.T) pkce.Store) {
