@@ -54,7 +54,7 @@ func (c *Client) Finish(r *http.Request, f *Flow) (*Token, error) {
 // callbackParams reads the authorization response from r: its query, or
 // its form with response_mode=form_post.
 func (c *Client) callbackParams(r *http.Request) (url.Values, error) {
-	malformed := func(problem string, rule Rule) (url.Values, error) {
+	malformed := func(problem string, rule string) (url.Values, error) {
 		return nil, &CallbackError{Err: ErrMalformedCallback, Problem: problem, Rule: rule}
 	}
 	if !c.formPost {
@@ -130,7 +130,7 @@ func (c *Client) verify(ctx context.Context, f *Flow, params url.Values) (string
 	// What the callback says is quoted in errors; the flow's state, and a
 	// code sent along with an error, must not be.
 	red := c.redactor(f.State, first(params, "code"))
-	fail := func(kind error, param, problem string, rule Rule) (string, error) {
+	fail := func(kind error, param, problem string, rule string) (string, error) {
 		return "", &CallbackError{Err: kind, Param: param, Problem: problem, Rule: rule}
 	}
 	if len(params) == 0 {

@@ -245,7 +245,7 @@ func (md *Metadata) secretMethod() (AuthMethod, error) {
 // metadata fetched from u ("" for metadata given to WithMetadata). The
 // issuer is checked by the caller.
 func (md *Metadata) check(u string) error {
-	invalid := func(problem string, rule Rule, also ...Rule) error {
+	invalid := func(problem string, rule string, also ...string) error {
 		return &ResponseError{Op: opDiscover, Err: ErrInvalidResponse, URL: u, Problem: problem, Rule: rule, Also: also}
 	}
 	for _, e := range []struct{ name, value string }{

@@ -114,7 +114,7 @@ func TestDiscover(t *testing.T) {
 				require.ErrorAs(t, err, &mismatch)
 				assert.Equal(t, "metadata discovery", mismatch.Op)
 				assert.Equal(t, srv.MetadataURL(), mismatch.URL)
-				assert.Equal(t, pkce.Rule("RFC 8414 §3.3"), mismatch.Rule)
+				assert.Equal(t, "RFC 8414 §3.3", mismatch.Rule)
 				assert.ErrorContains(t, err, srv.Issuer())
 				assert.ErrorContains(t, err, "https://evil.example/acme/oauth2/v1")
 			}},

@@ -131,13 +131,8 @@ var (
 // get when the Store panicked under it.
 var errFlightPanicked = &refreshError{class: ErrTryLater, err: errors.New("pkce: the Store panicked during the refresh")}
 
-// A Rule names one requirement by the document and section that state it,
-// e.g. "RFC 9207 §2.4": exactly one section of one document, so that code
-// can compare it. An error that breaks two rules carries two values.
-type Rule string
-
 // ruleList is rule and also as a message writes them.
-func ruleList(rule Rule, also []Rule) string {
+func ruleList(rule string, also []string) string {
 	var b strings.Builder
 	b.WriteString(string(rule))
 	for _, r := range also {
@@ -177,8 +172,12 @@ type CallbackError struct {
 	Err     error  // ErrInvalidFlow, ErrMalformedCallback, ErrStateMismatch, ErrIssuerMismatch, ErrFlowExpired or ErrFlowFinished
 	Param   string // the parameter concerned, if any
 	Problem string // what was wrong, and the likely cause
-	Rule    Rule   // the rule broken, e.g. "RFC 9207 §2.4"
-	Also    []Rule // further rules the same callback breaks, if any
+	// Rule is the rule broken, named by the document and section that
+	// state it, e.g. "RFC 9207 §2.4": exactly one section of one
+	// document, so that code can compare it (servercheck.RulesOf
+	// collects them from an error chain).
+	Rule string
+	Also []string // further rules the same callback breaks, one each, if any
 }
 
 func (e *CallbackError) Error() string {
@@ -218,7 +217,7 @@ type OAuthError struct {
 	// redirect, RFC 6749 §5.2 at the token endpoint, RFC 9126 §2.3 at the
 	// PAR endpoint, RFC 7009 §2.2.1 at the revocation endpoint, RFC 7591
 	// §3.2.2 at the registration endpoint.
-	Rule Rule
+	Rule string
 
 	retrieve *oauth2.RetrieveError
 }
@@ -271,10 +270,10 @@ type ResponseError struct {
 	Err         error // errResponseTooLarge, errUnexpectedStatus, errNotJSON, ErrInvalidResponse or ErrIssuerMismatch
 	URL         string
 	StatusCode  int
-	ContentType string // secrets removed
-	Problem     string // what was wrong, with a redacted excerpt of the body
-	Rule        Rule   // the rule broken, e.g. "RFC 6749 §5.1"
-	Also        []Rule // further rules the same answer breaks, if any
+	ContentType string   // secrets removed
+	Problem     string   // what was wrong, with a redacted excerpt of the body
+	Rule        string   // the rule broken, one section of one document, e.g. "RFC 6749 §5.1"
+	Also        []string // further rules the same answer breaks, one each, if any
 
 	retrieve *oauth2.RetrieveError
 	// tried describes the locations asked before URL, in order, when
@@ -374,7 +373,7 @@ func (e *refreshError) Error() string {
 func (e *refreshError) Unwrap() []error { return []error{e.class, e.err} }
 
 // errorRule is where the error answers of op's endpoint are defined.
-func errorRule(op string) Rule {
+func errorRule(op string) string {
 	switch op {
 	case opAuthorize:
 		return "RFC 6749 §4.1.2.1"

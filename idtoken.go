@@ -190,7 +190,7 @@ type idTokenCheck struct {
 func (c *Client) verifyIDToken(ctx context.Context, op string, raw string, check idTokenCheck) (*Claims, error) {
 	fail := func(problem, rule string) (*Claims, error) {
 		return nil, &ResponseError{Op: op, Err: ErrInvalidIDToken, URL: c.config.Endpoint.TokenURL,
-			Problem: problem, Rule: Rule("OpenID Connect Core 1.0 " + rule)}
+			Problem: problem, Rule: "OpenID Connect Core 1.0 " + rule}
 	}
 	jws, err := jose.Parse(raw)
 	if err != nil {
@@ -266,7 +266,7 @@ func (c *Client) checkRefreshed(claims, prior *Claims, fail func(problem, rule s
 func (c *Client) checkSignature(ctx context.Context, op string, jws *jose.JWS, red redactor) error {
 	fail := func(problem, rule string) error {
 		return &ResponseError{Op: op, Err: ErrInvalidIDToken, URL: c.config.Endpoint.TokenURL,
-			Problem: problem, Rule: Rule("OpenID Connect Core 1.0 " + rule)}
+			Problem: problem, Rule: "OpenID Connect Core 1.0 " + rule}
 	}
 	switch jws.Alg {
 	case jose.RS256, jose.PS256, jose.ES256, jose.ES384, jose.ES512, jose.EdDSA:

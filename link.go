@@ -27,7 +27,7 @@ func init() {
 	link.ClipAll = clipAll
 
 	link.FetchJSON = func(ctx context.Context, hc *http.Client, op, u string, limit int64, rule, memberRule string, members []string, dst any) (string, bool, error) {
-		return fetchJSON(ctx, hc, op, u, limit, Rule(rule), Rule(memberRule), members, dst)
+		return fetchJSON(ctx, hc, op, u, limit, rule, memberRule, members, dst)
 	}
 	link.FetchMetadata = func(ctx context.Context, hc *http.Client, u string, limit int64) (any, string, bool, error) {
 		md, from, tryNext, err := fetchMetadata(ctx, hc, u, limit)
@@ -75,19 +75,12 @@ func readAnswer(op, u string, resp *http.Response, limit int64, authMethod strin
 		return nil, err
 	}
 	r := newServerResponse(op, u, resp, raw, redactor{}, AuthMethod(authMethod))
-	rules := func(rs []string) []Rule {
-		out := make([]Rule, len(rs))
-		for i, s := range rs {
-			out[i] = Rule(s)
-		}
-		return out
-	}
 	return &link.Answer{
 		Status:        r.status,
-		Fail:          func(kind error, problem string, rs ...string) error { return r.fail(kind, problem, rules(rs)...) },
-		ErrorResponse: func(rs ...string) error { return r.errorResponse(rules(rs)...) },
+		Fail:          func(kind error, problem string, rs ...string) error { return r.fail(kind, problem, rs...) },
+		ErrorResponse: func(rs ...string) error { return r.errorResponse(rs...) },
 		Object: func(rule string, known ...string) (map[string]any, error) {
-			m, err := r.jsonObject(Rule(rule), known...)
+			m, err := r.jsonObject(rule, known...)
 			return m, err
 		},
 		Secret: func(s string) { r.secrets = r.secrets.with(s) },

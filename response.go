@@ -37,7 +37,7 @@ func newServerResponse(op string, u string, resp *http.Response, body []byte, se
 
 // fail returns a *ResponseError about r.
 // rules are the rule broken and any further ones.
-func (r *serverResponse) fail(kind error, problem string, rules ...Rule) error {
+func (r *serverResponse) fail(kind error, problem string, rules ...string) error {
 	e := &ResponseError{Op: r.op, Err: kind, StatusCode: r.status, ContentType: r.secrets.clean(r.contentType),
 		Problem: problem}
 	if len(rules) > 0 {
@@ -101,7 +101,7 @@ func (r *serverResponse) retrieveError(code, description, uri string) *oauth2.Re
 // errors: an *OAuthError when the body is an RFC 6749 §5.2 error object
 // (which RFC 7009 §2.2.1 and RFC 9126 §2.3 reuse), a *ResponseError
 // otherwise.
-func (r *serverResponse) errorResponse(rules ...Rule) error {
+func (r *serverResponse) errorResponse(rules ...string) error {
 	if r.status >= 300 && r.status < 400 {
 		return r.fail(errUnexpectedStatus, fmt.Sprintf("a redirect to %q, which is not followed: the request carries credentials",
 			clip(r.secrets.clean(r.http.Header.Get("Location")), 200)), rules...)
@@ -135,7 +135,7 @@ func (r *serverResponse) oauthError(m members) *OAuthError {
 // jsonObject reads a successful answer: a JSON object labelled
 // application/json (RFC 6749 §5.1, RFC 8414 §3.2, RFC 9126 §2.2) in which
 // no member name differs from one of known only in case.
-func (r *serverResponse) jsonObject(rule Rule, known ...string) (members, error) {
+func (r *serverResponse) jsonObject(rule string, known ...string) (members, error) {
 	m, problem := decodeObject(r.body)
 	if problem != "" {
 		return nil, r.fail(errNotJSON, withExcerpt(problem, r.excerpt()), rule)

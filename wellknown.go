@@ -128,7 +128,7 @@ func fetchMetadata(ctx context.Context, hc *http.Client, u string, limit int64) 
 // where the answer's form is written, memberRule where the members are.
 // tryNext reports an answer after which another location may be tried:
 // any 4xx, or a 2xx that is not a JSON object labelled as JSON.
-func fetchJSON(ctx context.Context, hc *http.Client, op string, u string, limit int64, rule, memberRule Rule, members []string, dst any) (from string, tryNext bool, err error) {
+func fetchJSON(ctx context.Context, hc *http.Client, op string, u string, limit int64, rule, memberRule string, members []string, dst any) (from string, tryNext bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return u, false, &requestError{Op: op, Err: err}

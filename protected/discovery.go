@@ -141,7 +141,7 @@ func legacyMetadata(ctx context.Context, fallback *http.Client, reqURL *url.URL)
 	if perr != nil || link.CheckIssuer(md.Issuer) != nil || !link.SameOrigin(iu, reqURL) {
 		return nil, &pkce.ResponseError{Op: opDiscover, Err: pkce.ErrIssuerMismatch, URL: from,
 			Problem: fmt.Sprintf("the issuer member %q is not on the origin %q of the MCP server", wire.Clip(md.Issuer, 200), origin),
-			Rule:    "MCP 2025-03-26 Server Metadata Discovery", Also: []pkce.Rule{"RFC 8414 §3.3"}}
+			Rule:    "MCP 2025-03-26 Server Metadata Discovery", Also: []string{"RFC 8414 §3.3"}}
 	}
 	if err := link.CheckMetadata(md, from); err != nil {
 		return nil, err
@@ -203,7 +203,7 @@ func discoverAuthorizationServer(ctx context.Context, fallback *http.Client, iss
 	if md.CodeChallengeMethodsSupported == nil {
 		return nil, &pkce.ResponseError{Op: opDiscover, Err: pkce.ErrInvalidResponse, URL: link.MetadataURL(issuer),
 			Problem: "code_challenge_methods_supported is missing, so the server does not say that it supports PKCE with S256; refused",
-			Rule:    "MCP 2025-11-25 Authorization Code Protection", Also: []pkce.Rule{"RFC 8414 §2"}}
+			Rule:    "MCP 2025-11-25 Authorization Code Protection", Also: []string{"RFC 8414 §2"}}
 	}
 	return md, nil
 }

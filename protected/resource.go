@@ -104,7 +104,7 @@ func fetchResourceMetadata(ctx context.Context, fallback *http.Client, resourceU
 		if err != nil {
 			return nil, &pkce.ResponseError{Op: opResourceMetadata, Err: pkce.ErrInvalidResponse, URL: resourceURL,
 				Problem: fmt.Sprintf("the challenge's resource_metadata %q is not followed: %s", wire.Clip(metadataURL, 200), configProblem(err)),
-				Rule:    "RFC 9728 §5.1", Also: []pkce.Rule{"RFC 9728 §7.7"}}
+				Rule:    "RFC 9728 §5.1", Also: []string{"RFC 9728 §7.7"}}
 		}
 		locations = []string{metadataURL}
 	} else {
@@ -146,7 +146,7 @@ func fetchResourceMetadata(ctx context.Context, fallback *http.Client, resourceU
 // accepts a resource that covers the URL requested (see
 // Transport.AllowAncestorResource).
 func (rm *ResourceMetadata) check(requested *url.URL, from string, ancestors bool) error {
-	invalid := func(problem string, rule pkce.Rule, also ...pkce.Rule) error {
+	invalid := func(problem string, rule string, also ...string) error {
 		return &pkce.ResponseError{Op: opResourceMetadata, Err: pkce.ErrInvalidResponse, URL: from, StatusCode: http.StatusOK,
 			Problem: problem, Rule: rule, Also: also}
 	}

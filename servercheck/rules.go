@@ -11,9 +11,9 @@ import (
 // *pkce.ResponseError, and the Rule of each *pkce.OAuthError.
 //
 //	slices.Contains(servercheck.RulesOf(err), "RFC 9207 §2.4")
-func RulesOf(err error) []pkce.Rule {
-	var out []pkce.Rule
-	add := func(rules ...pkce.Rule) {
+func RulesOf(err error) []string {
+	var out []string
+	add := func(rules ...string) {
 		for _, r := range rules {
 			if r != "" && !slices.Contains(out, r) {
 				out = append(out, r)
