@@ -154,10 +154,11 @@ func (t *Tokens) ready() error {
 // Save stores tok as subject's token, after sign-in (unconditionally: a
 // new sign-in replaces whatever was stored), and makes this process's
 // source of subject start from it.
-func (t *Tokens) Save(ctx context.Context, subject string, tok *Token) error {
+func (t *Tokens) Save(ctx context.Context, subject string, tok *Token) (err error) {
 	if err := t.ready(); err != nil {
 		return err
 	}
+	defer recoverStore(&err, "saving the token")
 	if tok == nil || tok.Token == nil {
 		return errors.New("pkce: Tokens.Save was given no token")
 	}
@@ -328,10 +329,11 @@ func (t *Tokens) forget(subject string) *subjectSource {
 // why. Other replicas' sources serve the access token they hold until it
 // nears expiry; their next refresh finds no stored token and fails with
 // ErrSignInRequired.
-func (t *Tokens) SignOut(ctx context.Context, subject string) error {
+func (t *Tokens) SignOut(ctx context.Context, subject string) (err error) {
 	if err := t.ready(); err != nil {
 		return err
 	}
+	defer recoverStore(&err, "during sign-out")
 	// A stored value that can never be read (ErrSignInRequired from the
 	// store, see Store.LoadToken) is deleted all the same.
 	b, err := t.store.LoadToken(ctx, subject)
@@ -380,8 +382,20 @@ func (t *Tokens) SignOut(ctx context.Context, subject string) error {
 }
 
 // load reads subject's token from the store; a missing token is nil.
-func (t *Tokens) load(ctx context.Context, subject string) (*Token, []byte, error) {
+func (t *Tokens) load(ctx context.Context, subject string) (tok *Token, b []byte, err error) {
+	defer recoverStore(&err, "loading the token")
 	return loaded(t.store.LoadToken(ctx, subject))
+}
+
+// recoverStore, deferred around calls of the application's Store made on
+// the caller's goroutine, turns a panic into an ErrTryLater error instead
+// of ending the program (the refresh's own calls are recovered by the
+// source, see TokenSource.obtain). The panic's value is not quoted: it may
+// hold what the store keeps.
+func recoverStore(err *error, what string) {
+	if v := recover(); v != nil {
+		*err = &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: the Store panicked %s", what)}
+	}
 }
 
 // loaded decodes what a store's LoadToken (or LeaseToken) returned.
