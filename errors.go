@@ -131,6 +131,10 @@ var (
 // get when the Store panicked under it.
 var errFlightPanicked = &refreshError{class: ErrTryLater, err: errors.New("pkce: the Store panicked during the refresh")}
 
+// errClaimPanicked is the cause of a callback that was not finished
+// because the Store's Claim panicked.
+var errClaimPanicked = errors.New("pkce: the Store panicked in Claim")
+
 // ruleList is rule and also as a message writes them.
 func ruleList(rule string, also []string) string {
 	var b strings.Builder
