@@ -127,8 +127,8 @@ var (
 	errUndecodableToken = errors.New("pkce: the stored token does not decode")
 )
 
-// errFlightPanicked is what the callers that joined a refresh or a load
-// get when the Store panicked under it.
+// errFlightPanicked is what a refresh or a load through Tokens, and the
+// callers that joined it, get when the Store panicked under it.
 var errFlightPanicked = &refreshError{class: ErrTryLater, err: errors.New("pkce: the Store panicked during the refresh")}
 
 // errClaimPanicked is the cause of a callback that was not finished

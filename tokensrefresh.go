@@ -32,15 +32,13 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token, known 
 		f = &flight{done: make(chan struct{}), err: errFlightPanicked}
 		t.flights[subject] = f
 		t.flightMu.Unlock()
-		// Deferred: a Store that panics (the source recovers it) must
-		// not leave the subject's flight open for ever.
 		defer func() {
 			t.flightMu.Lock()
 			delete(t.flights, subject)
 			t.flightMu.Unlock()
 			close(f.done)
 		}()
-		f.tok, f.err = t.refreshLeased(ctx, subject, cur, known)
+		f.tok, f.err = t.leadRefresh(ctx, subject, cur, known)
 		return f.tok, f.err
 	}
 	t.flightMu.Unlock()
@@ -57,6 +55,20 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token, known 
 		}
 	}
 	return f.tok, f.err
+}
+
+// leadRefresh is refreshLeased, with a panic in the application's code
+// that it calls (the Store) turned into errFlightPanicked, for this
+// caller as for those that joined its flight. The panic's value is not
+// quoted: it may hold the stored token or the one just issued, which the
+// source's redaction does not know yet (THREATS.md, promise 2).
+func (t *Tokens) leadRefresh(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm]) (tok *Token, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			tok, err = nil, errFlightPanicked
+		}
+	}()
+	return t.refreshLeased(ctx, subject, cur, known)
 }
 
 // refreshRefused is link.RefreshRefused: the refresh of subject's token
