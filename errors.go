@@ -131,6 +131,10 @@ var (
 // callers that joined it, get when the Store panicked under it.
 var errFlightPanicked = &refreshError{class: ErrTryLater, err: errors.New("pkce: the Store panicked during the refresh")}
 
+// errSavePanicked is a save of a refreshed token (or of a tombstone)
+// during which the Store panicked; its value is not quoted.
+var errSavePanicked = errors.New("pkce: the Store panicked saving the token")
+
 // errClaimPanicked is the cause of a callback that was not finished
 // because the Store's Claim panicked.
 var errClaimPanicked = errors.New("pkce: the Store panicked in Claim")

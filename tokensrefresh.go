@@ -135,7 +135,10 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, 
 		}
 		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		t.store.Release(release, subject, t.owner) // an unreleased lease ends with its ttl
+		// A panic here would lose the token just refreshed: an
+		// unreleased lease ends with its ttl.
+		defer func() { _ = recover() }()
+		t.store.Release(release, subject, t.owner)
 	}()
 	if err != nil {
 		return nil, err
@@ -290,6 +293,9 @@ func (t *Tokens) save(ctx context.Context, subject string, old, token []byte) (s
 		if err == nil {
 			return saved, released, nil
 		}
+		if err == errSavePanicked {
+			return false, false, err // a bug, not an outage: no use trying again
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -305,6 +311,13 @@ func (t *Tokens) save(ctx context.Context, subject string, old, token []byte) (s
 // RefreshStore, releases the lease in the same call; released reports
 // that it did.
 func (t *Tokens) saveStep(ctx context.Context, subject string, old, token []byte) (saved, released bool, err error) {
+	// A panicking Store is a failed save, so that the token the server
+	// has just issued is still handed out (see refreshLeased).
+	defer func() {
+		if v := recover(); v != nil {
+			saved, released, err = false, false, errSavePanicked
+		}
+	}()
 	if rs := t.refreshStore(); rs != nil {
 		saved, err = rs.SaveTokenRelease(ctx, subject, t.owner, old, token)
 		if !t.unsupported(err) {
