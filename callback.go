@@ -171,7 +171,7 @@ func (c *Client) verify(ctx context.Context, f *Flow, params url.Values) (string
 			claimed, err = m.claimDigest(flowDigest(f.State), ttl)
 		}
 	} else {
-		claimed, err = c.store.Claim(ctx, claimKey(f.State), ttl+time.Minute)
+		claimed, err = c.claim(ctx, claimKey(f.State), ttl+time.Minute)
 	}
 	switch {
 	case err != nil:
@@ -198,6 +198,19 @@ func (c *Client) verify(ctx context.Context, f *Flow, params url.Values) (string
 
 // checkFlow holds a flow, which may come from storage the application
 // does not fully control, to what this client's Start produces.
+// claim calls the application's Store. A panic in it is an error, so
+// that a store bug fails the callback instead of ending the program (the
+// flow is then not finished); its value is not quoted, since it may hold
+// what the store keeps.
+func (c *Client) claim(ctx context.Context, key string, ttl time.Duration) (claimed bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			claimed, err = false, errClaimPanicked
+		}
+	}()
+	return c.store.Claim(ctx, key, ttl)
+}
+
 func (c *Client) checkFlow(f *Flow) error {
 	invalid := func(problem string) error {
 		return &CallbackError{Err: ErrInvalidFlow, Problem: problem}

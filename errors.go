@@ -127,9 +127,17 @@ var (
 	errUndecodableToken = errors.New("pkce: the stored token does not decode")
 )
 
-// errFlightPanicked is what the callers that joined a refresh or a load
-// get when the Store panicked under it.
+// errFlightPanicked is what a refresh or a load through Tokens, and the
+// callers that joined it, get when the Store panicked under it.
 var errFlightPanicked = &refreshError{class: ErrTryLater, err: errors.New("pkce: the Store panicked during the refresh")}
+
+// errSavePanicked is a save of a refreshed token (or of a tombstone)
+// during which the Store panicked; its value is not quoted.
+var errSavePanicked = errors.New("pkce: the Store panicked saving the token")
+
+// errClaimPanicked is the cause of a callback that was not finished
+// because the Store's Claim panicked.
+var errClaimPanicked = errors.New("pkce: the Store panicked in Claim")
 
 // ruleList is rule and also as a message writes them.
 func ruleList(rule string, also []string) string {
