@@ -128,8 +128,10 @@ var (
 )
 
 // errFlightPanicked is what a refresh or a load through Tokens, and the
-// callers that joined it, get when the Store panicked under it.
-var errFlightPanicked = &refreshError{class: ErrTryLater, err: errors.New("pkce: the Store panicked during the refresh")}
+// callers that joined it, get when the application's code under it (the
+// Store, or an HTTP transport) panicked. The panic's value is not quoted:
+// it may hold the stored or the newly issued token.
+var errFlightPanicked = &refreshError{class: ErrTryLater, err: errors.New("pkce: the Store or the HTTP client panicked during the refresh")}
 
 // errSavePanicked is a save of a refreshed token (or of a tombstone)
 // during which the Store panicked; its value is not quoted.

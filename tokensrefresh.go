@@ -177,7 +177,9 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, 
 	if err != nil {
 		return nil, &refreshError{class: ErrTryLater, err: err}
 	}
-	saved, released, err := t.save(withRefreshLifetime(ctx, next), subject, storedBytes, b)
+	saveCtx, cancelSave := saveContext(ctx)
+	defer cancelSave()
+	saved, released, err := t.save(withRefreshLifetime(saveCtx, next), subject, storedBytes, b)
 	if err == nil && saved {
 		known.Store(&storedForm{b: b, tok: next})
 	}
@@ -360,4 +362,26 @@ func (t *Tokens) newer(stored, cur *Token) bool {
 	// for refresh again at once.
 	probe := TokenSource{margin: t.margin, now: t.client.now}
 	return probe.state(stored, false).usable(t.client.now())
+}
+
+// saveReserve is how much of the refresh's time a save of the refreshed
+// token is sure to have; below it, the save may use the lease's margin.
+const saveReserve = 2 * time.Second
+
+// saveContext is the context of the save of a refreshed token. The server
+// has issued the token, and may have rotated the refresh token away: the
+// token must reach the store while the lease still holds, or another
+// replica would present the refresh token it replaced (THREATS.md, promise
+// 1). An answer that came just before the refresh's deadline, or a caller
+// that gave up meanwhile, would leave the save no time, so then the save
+// runs until the lease's margin is all but spent. (In the usual case the
+// refresh's own context has time enough, and no timer is set.)
+func saveContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok || ctx.Err() == nil && time.Until(dl) >= saveReserve {
+		return ctx, func() {}
+	}
+	// The lease ends leaseMargin after the refresh's deadline; leave a
+	// second of it for the store's clock and the release.
+	return context.WithDeadline(context.WithoutCancel(ctx), dl.Add(leaseMargin-time.Second))
 }
