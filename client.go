@@ -293,3 +293,22 @@ func presence(secret string) string {
 	}
 	return "redacted"
 }
+
+// invalidClientHint names the usual causes of invalid_client for the
+// authentication the client used.
+func (m AuthMethod) invalidClientHint() string {
+	var hint string
+	switch m {
+	case AuthSecretBasic:
+		hint = "the client sent its id and secret with HTTP Basic (client_secret_basic): check the secret, and that the server registered the client as confidential with this method; some servers want the secret in the body (AuthSecretPost)"
+	case AuthSecretPost:
+		hint = "the client sent its id and secret in the body (client_secret_post): check the secret, and that the server registered the client with this method; many servers want HTTP Basic (AuthSecretBasic)"
+	case AuthPrivateKeyJWT:
+		hint = "the client sent a JWT signed with its key (private_key_jwt): check that the server holds the public key under the kid sent, accepts the algorithm, and takes the issuer identifier as the assertion's aud"
+	case AuthNone:
+		hint = "the client sent no secret (public client, auth none): servers answer invalid_client when they registered the client as confidential; then set ClientSecret"
+	default:
+		hint = "check the client id, secret and authentication method"
+	}
+	return hint + "; also check that TokenURL is the token endpoint, not the authorization endpoint"
+}

@@ -127,27 +127,24 @@ var (
 	errUndecodableToken = errors.New("pkce: the stored token does not decode")
 )
 
-// errFlightPanicked is what a refresh or a load through Tokens, and the
-// callers that joined it, get when the application's code under it (the
-// Store, or an HTTP transport) panicked. The panic's value is not quoted:
-// it may hold the stored or the newly issued token.
-var errFlightPanicked = &refreshError{class: ErrTryLater, err: errors.New("pkce: the Store or the HTTP client panicked during the refresh")}
-
-// errSavePanicked is a save of a refreshed token (or of a tombstone)
-// during which the Store panicked; its value is not quoted.
-var errSavePanicked = errors.New("pkce: the Store panicked saving the token")
-
-// errClaimPanicked is the cause of a callback that was not finished
-// because the Store's Claim panicked.
-var errClaimPanicked = errors.New("pkce: the Store panicked in Claim")
+// Errors of the application's code (the Store, or an HTTP client) that
+// panicked. The panic's value is never quoted: it may hold the stored or
+// the newly issued token.
+var (
+	// errFlightPanicked: a refresh or a load through Tokens, and the
+	// callers that joined it.
+	errFlightPanicked = &refreshError{class: ErrTryLater, err: errors.New("pkce: the Store or the HTTP client panicked during the refresh")}
+	errSavePanicked   = errors.New("pkce: the Store panicked saving the token") // a refreshed token or a tombstone
+	errClaimPanicked  = errors.New("pkce: the Store panicked in Claim")         // the callback is not finished
+)
 
 // ruleList is rule and also as a message writes them.
 func ruleList(rule string, also []string) string {
 	var b strings.Builder
-	b.WriteString(string(rule))
+	b.WriteString(rule)
 	for _, r := range also {
 		b.WriteString(", ")
-		b.WriteString(string(r))
+		b.WriteString(r)
 	}
 	return b.String()
 }
@@ -422,25 +419,6 @@ func endpointName(op string) string {
 		return "userinfo endpoint"
 	}
 	return op
-}
-
-// invalidClientHint names the usual causes of invalid_client for the
-// authentication the client used.
-func (m AuthMethod) invalidClientHint() string {
-	var hint string
-	switch m {
-	case AuthSecretBasic:
-		hint = "the client sent its id and secret with HTTP Basic (client_secret_basic): check the secret, and that the server registered the client as confidential with this method; some servers want the secret in the body (AuthSecretPost)"
-	case AuthSecretPost:
-		hint = "the client sent its id and secret in the body (client_secret_post): check the secret, and that the server registered the client with this method; many servers want HTTP Basic (AuthSecretBasic)"
-	case AuthPrivateKeyJWT:
-		hint = "the client sent a JWT signed with its key (private_key_jwt): check that the server holds the public key under the kid sent, accepts the algorithm, and takes the issuer identifier as the assertion's aud"
-	case AuthNone:
-		hint = "the client sent no secret (public client, auth none): servers answer invalid_client when they registered the client as confidential; then set ClientSecret"
-	default:
-		hint = "check the client id, secret and authentication method"
-	}
-	return hint + "; also check that TokenURL is the token endpoint, not the authorization endpoint"
 }
 
 // configErrorf returns an error matching ErrInvalidConfig.
