@@ -256,7 +256,7 @@ func TestInvalidClientExplainsCauses(t *testing.T) {
 	}
 }
 
-func TestWithTokenTypes(t *testing.T) {
+func TestTolerateTokenTypes(t *testing.T) {
 	te := newTokenEndpoint(t, jsonResponse(200, `{"access_token":"a","token_type":"N_A"}`))
 	_, tok, err := exchange(t, clientFor(t, te, testSecret, tolerate.TokenTypes("n_a")))
 	require.NoError(t, err)

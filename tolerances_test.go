@@ -19,7 +19,7 @@ import (
 // Each tolerance has a row that fails without its option, one that passes
 // with it, and rows showing that the option tolerates nothing else.
 
-func TestWithAcceptedTokenStatus(t *testing.T) {
+func TestTolerateTokenStatus(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		opts   []pkce.Option
@@ -68,7 +68,7 @@ func TestWithAcceptedTokenStatus(t *testing.T) {
 	}
 }
 
-func TestWithAcceptedTokenStatusRefusesOtherStatuses(t *testing.T) {
+func TestTolerateTokenStatusRefusesOtherStatuses(t *testing.T) {
 	for _, statuses := range [][]int{nil, {200}, {204}, {199}, {300}, {400}, {201, 500}} {
 		_, err := pkce.New(publicConfigWithEndpoints(), tolerate.TokenStatus(statuses...))
 		assert.ErrorIs(t, err, pkce.ErrInvalidConfig, "%v", statuses)
@@ -81,7 +81,7 @@ func publicConfigWithEndpoints() *oauth2.Config {
 	return cfg
 }
 
-func TestWithIssuerTrailingSlashTolerance(t *testing.T) {
+func TestTolerateIssuerTrailingSlash(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		// published is the metadata's issuer and asked the issuer given to
