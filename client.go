@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pkcekit/pkce/internal/wire"
 	"golang.org/x/oauth2"
 )
 
@@ -272,7 +273,7 @@ func (c *Client) describe() string {
 		return "pkce.Client(nil)"
 	}
 	return fmt.Sprintf("pkce.Client{client_id: %q, auth: %s, token_url: %q, issuer: %q, secret: %s, client key: %s, dpop key: %s}",
-		c.config.ClientID, c.authMethod, c.config.Endpoint.TokenURL, c.issuer, presence(c.config.ClientSecret),
+		c.config.ClientID, c.authMethod, c.config.Endpoint.TokenURL, c.issuer, wire.Presence(c.config.ClientSecret),
 		keyPresence(c.clientKey != nil), keyPresence(c.dpopKey != nil))
 }
 
@@ -285,13 +286,6 @@ func keyPresence(set bool) string {
 		return "redacted"
 	}
 	return "absent"
-}
-
-func presence(secret string) string {
-	if secret == "" {
-		return "absent"
-	}
-	return "redacted"
 }
 
 // invalidClientHint names the usual causes of invalid_client for the

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pkcekit/pkce/internal/wire"
 	"golang.org/x/oauth2"
 )
 
@@ -57,7 +58,7 @@ func (t Token) describe() string {
 		return "pkce.Token(nil)"
 	}
 	return fmt.Sprintf("pkce.Token{type: %s, expiry: %s, access_token: %s, refresh_token: %s, id_token: %s}",
-		t.Type(), expiryString(t.Expiry), presence(t.AccessToken), presence(t.RefreshToken), presence(t.IDToken()))
+		t.Type(), expiryString(t.Expiry), wire.Presence(t.AccessToken), wire.Presence(t.RefreshToken), wire.Presence(t.IDToken()))
 }
 
 // Format prints the token without its secrets for every verb, %#v
@@ -72,8 +73,8 @@ func (t Token) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("type", t.Type()),
 		slog.String("expiry", expiryString(t.Expiry)),
-		slog.String("access_token", presence(t.AccessToken)),
-		slog.String("refresh_token", presence(t.RefreshToken)),
+		slog.String("access_token", wire.Presence(t.AccessToken)),
+		slog.String("refresh_token", wire.Presence(t.RefreshToken)),
 	)
 }
 

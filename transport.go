@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pkcekit/pkce/internal/wire"
 	"golang.org/x/oauth2"
 )
 
@@ -65,10 +66,8 @@ func userHTTPClient(ctx context.Context, fallback *http.Client) *http.Client {
 // the server's endpoints, made not to follow redirects.
 func endpointClient(ctx context.Context, fallback *http.Client) *http.Client {
 	hc := userHTTPClient(ctx, fallback)
-	return &http.Client{Transport: hc.Transport, CheckRedirect: stopRedirect, Jar: hc.Jar, Timeout: hc.Timeout}
+	return &http.Client{Transport: hc.Transport, CheckRedirect: wire.StopRedirect, Jar: hc.Jar, Timeout: hc.Timeout}
 }
-
-func stopRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // readBody reads at most limit bytes of a response body and closes it.
 // A longer body is an error, never silently cut.
@@ -190,7 +189,7 @@ func (c *Client) recording(ctx context.Context, rec *recorder) context.Context {
 	if rec.base == nil {
 		rec.base = http.DefaultTransport
 	}
-	rec.client = http.Client{Transport: rec, CheckRedirect: stopRedirect, Jar: hc.Jar, Timeout: hc.Timeout}
+	rec.client = http.Client{Transport: rec, CheckRedirect: wire.StopRedirect, Jar: hc.Jar, Timeout: hc.Timeout}
 	return context.WithValue(ctx, oauth2.HTTPClient, &rec.client)
 }
 

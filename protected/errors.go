@@ -3,7 +3,6 @@ package protected
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/pkcekit/pkce"
@@ -37,15 +36,4 @@ func configErrorf(format string, args ...any) error {
 // configProblem is the message of a configuration error without its prefix.
 func configProblem(err error) string {
 	return strings.TrimPrefix(err.Error(), pkce.ErrInvalidConfig.Error()+": ")
-}
-
-// stopRedirect makes an http.Client return a redirect as the answer.
-func stopRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// presence says whether a secret is set, for printing without it.
-func presence(secret string) string {
-	if secret == "" {
-		return "absent"
-	}
-	return "redacted"
 }

@@ -41,7 +41,7 @@ type Registration struct {
 
 func (r Registration) describe() string {
 	return fmt.Sprintf("protected.Registration{issuer: %q, client_id: %q, auth: %s, secret: %s}",
-		r.Issuer, r.ClientID, r.AuthMethod, presence(r.ClientSecret))
+		r.Issuer, r.ClientID, r.AuthMethod, wire.Presence(r.ClientSecret))
 }
 
 // Format prints the registration without its secret for every verb.
@@ -50,7 +50,7 @@ func (r Registration) Format(f fmt.State, _ rune) { fmt.Fprint(f, r.describe()) 
 // LogValue implements slog.LogValuer without the secret.
 func (r Registration) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("issuer", r.Issuer), slog.String("client_id", r.ClientID),
-		slog.String("auth", string(r.AuthMethod)), slog.String("secret", presence(r.ClientSecret)))
+		slog.String("auth", string(r.AuthMethod)), slog.String("secret", wire.Presence(r.ClientSecret)))
 }
 
 // A RegistrationStore keeps the registrations that dynamic client

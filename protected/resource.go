@@ -114,7 +114,7 @@ func fetchResourceMetadata(ctx context.Context, fallback *http.Client, resourceU
 	ctx, cancel := link.WithDefaultDeadline(ctx)
 	defer cancel()
 	hc := link.UserHTTPClient(ctx, fallback)
-	hc = &http.Client{Transport: hc.Transport, CheckRedirect: stopRedirect, Jar: hc.Jar, Timeout: hc.Timeout}
+	hc = &http.Client{Transport: hc.Transport, CheckRedirect: wire.StopRedirect, Jar: hc.Jar, Timeout: hc.Timeout}
 	var (
 		rm       *ResourceMetadata
 		from     string

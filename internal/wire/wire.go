@@ -2,7 +2,10 @@
 // package pkce and package protected share.
 package wire
 
-import "unicode/utf8"
+import (
+	"net/http"
+	"unicode/utf8"
+)
 
 // Clip shortens s, which may come from an untrusted server, for messages.
 // It cuts at a character boundary.
@@ -15,3 +18,17 @@ func Clip(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// Presence says whether a secret is set, for printing a value without
+// it: "absent" or "redacted".
+func Presence(secret string) string {
+	if secret == "" {
+		return "absent"
+	}
+	return "redacted"
+}
+
+// StopRedirect makes an http.Client return a redirect as the answer, for
+// requests that must not follow one (they carry credentials, or their
+// target was checked).
+func StopRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
