@@ -23,10 +23,10 @@ const startAllocs = 5
 // finishAllocs is the budget of Finish per token response and client
 // authentication (see exchangeShapes and exchangeAuths).
 var finishAllocs = map[string]float64{
-	"minimal/basic": 65,
-	"minimal/none":  67,
-	"full/basic":    76,
-	"full/none":     78,
+	"minimal/basic": 36,
+	"minimal/none":  36,
+	"full/basic":    47,
+	"full/none":     47,
 }
 
 // budgetRuns is how many calls an allocation count is averaged over.

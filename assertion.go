@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"time"
 
@@ -144,20 +143,6 @@ func newJTI() string {
 	var raw [16]byte
 	rand.Read(raw[:])
 	return b64.EncodeToString(raw[:])
-}
-
-// clientAuthParams returns the body parameters that authenticate the
-// client with private_key_jwt (RFC 7523 §2.2), or nil for the other
-// methods, which x/oauth2 or postAuthenticated handle.
-func (c *Client) clientAuthParams() (url.Values, error) {
-	if c.authMethod != AuthPrivateKeyJWT {
-		return nil, nil
-	}
-	a, err := c.clientKey.assertion(c.config.ClientID, c.now())
-	if err != nil {
-		return nil, err
-	}
-	return url.Values{"client_assertion_type": {assertionType}, "client_assertion": {a}}, nil
 }
 
 // describe prints the key without its private part.

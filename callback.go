@@ -271,7 +271,7 @@ func validState(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(isUnreserved(c) && c != '.' && c != '~') {
+		if uriClass[s[i]]&base64URL == 0 {
 			return false
 		}
 	}

@@ -46,6 +46,7 @@ const (
 type Client struct {
 	config           oauth2.Config // a copy; Endpoint.AuthStyle always explicit
 	authMethod       AuthMethod
+	basicAuth        string // the Authorization header of AuthSecretBasic
 	issuer           string
 	httpClient       *http.Client
 	flowLifetime     time.Duration
@@ -224,6 +225,7 @@ func (c *Client) resolveAuthMethod() error {
 			return configErrorf("client_secret_basic needs a ClientSecret; use AuthNone for a public client")
 		}
 		c.config.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+		c.basicAuth = basicAuthorization(c.config.ClientID, c.config.ClientSecret)
 	case AuthSecretPost:
 		if !secret {
 			return configErrorf("client_secret_post needs a ClientSecret; use AuthNone for a public client")
@@ -241,7 +243,7 @@ func (c *Client) resolveAuthMethod() error {
 			return configErrorf("private_key_jwt needs the client's key: add WithClientKey")
 		}
 		// client_id in the body (RFC 7523 §3.1 allows it), no secret; the
-		// assertion is added to each request (clientAuthParams).
+		// assertion is added to each request (postAuthenticated).
 		c.config.Endpoint.AuthStyle = oauth2.AuthStyleInParams
 	}
 	if c.authMethod != AuthPrivateKeyJWT && c.clientKey != nil {

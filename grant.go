@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 )
 
 // The other grants: a token request at the token endpoint with the
@@ -197,24 +196,5 @@ func (c *Client) Grant(ctx context.Context, params url.Values) (*Token, error) {
 		cp.tokenTypes = append(slices.Clip(c.tokenTypes), "N_A")
 		g = &cp
 	}
-	// clientcredentials lets grant_type be overridden, which gives a clean
-	// form through x/oauth2's transport, as Refresh does.
-	cc := clientcredentials.Config{
-		ClientID:     c.config.ClientID,
-		ClientSecret: c.config.ClientSecret,
-		TokenURL:     c.config.Endpoint.TokenURL,
-		AuthStyle:    c.config.Endpoint.AuthStyle,
-	}
-	return g.retrieve(ctx, opGrant, c.redactor().with(secrets...), func(ctx context.Context, auth url.Values) error {
-		cc := cc
-		cc.EndpointParams = url.Values{}
-		for k, v := range form {
-			cc.EndpointParams[k] = v
-		}
-		for k, v := range auth {
-			cc.EndpointParams[k] = v
-		}
-		_, err := cc.Token(ctx)
-		return err
-	})
+	return g.retrieve(ctx, opGrant, c.redactor().with(secrets...), formOf(form))
 }

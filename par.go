@@ -52,7 +52,7 @@ func (c *Client) push(ctx context.Context, f *Flow, req startRequest) error {
 		form.Set(req.params[i], req.params[i+1])
 	}
 	secrets := c.redactor(f.State)
-	r, err := c.postAuthenticated(ctx, opPush, c.metadata.PushedAuthorizationRequestEndpoint, form, secrets)
+	r, err := c.postAuthenticated(ctx, opPush, c.metadata.PushedAuthorizationRequestEndpoint, formOf(form), secrets)
 	if err != nil {
 		return err
 	}

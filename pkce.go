@@ -77,10 +77,26 @@ func checkVerifier(s string) error {
 
 // isUnreserved reports whether c is an unreserved URI character
 // (RFC 3986 §2.3), the alphabet of verifiers.
-func isUnreserved(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-		c == '-' || c == '.' || c == '_' || c == '~'
-}
+func isUnreserved(c byte) bool { return uriClass[c]&unreserved != 0 }
+
+// uriClass holds, for each byte, the classes it belongs to, so that the
+// loops over verifiers, states and form values test one table entry a
+// byte.
+var uriClass = func() (t [256]uint8) {
+	for c := range t {
+		b := byte(c)
+		if 'A' <= b && b <= 'Z' || 'a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '-' || b == '_' {
+			t[c] = unreserved | base64URL
+		}
+	}
+	t['.'], t['~'] = unreserved, unreserved
+	return t
+}()
+
+const (
+	unreserved = 1 << iota // RFC 3986 §2.3
+	base64URL              // RFC 4648 §5, without padding
+)
 
 // withChallenge appends the S256 challenge of buf[:n] to buf and makes the
 // single string a Verifier keeps. buf must have room for the challenge.

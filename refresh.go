@@ -5,12 +5,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"net/http"
-	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/oauth2/clientcredentials"
 )
 
 // Refresh runs the refresh grant (RFC 6749 §6) with the client's
@@ -39,28 +37,14 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, scopes ...str
 	if err := checkScopes(scopes); err != nil {
 		return nil, &refreshError{class: ErrTryLater, err: err}
 	}
-	// clientcredentials lets grant_type be overridden, which gives a clean
-	// refresh request with an optional scope through x/oauth2's transport
-	// (see transport.go).
-	cc := clientcredentials.Config{
-		ClientID:     c.config.ClientID,
-		ClientSecret: c.config.ClientSecret,
-		TokenURL:     c.config.Endpoint.TokenURL,
-		Scopes:       scopes,
-		AuthStyle:    c.config.Endpoint.AuthStyle,
+	params := append(make(form, 0, 3+len(c.resources)), field{"grant_type", "refresh_token"}, field{"refresh_token", refreshToken})
+	if len(scopes) > 0 {
+		params = append(params, field{"scope", strings.Join(scopes, " ")}) // RFC 6749 §6
 	}
-	tok, err := c.retrieve(ctx, opRefresh, c.redactor(refreshToken), func(ctx context.Context, auth url.Values) error {
-		cc := cc
-		cc.EndpointParams = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
-		if len(c.resources) > 0 {
-			cc.EndpointParams["resource"] = c.resources // RFC 8707 §2.2
-		}
-		for k, v := range auth {
-			cc.EndpointParams[k] = v
-		}
-		_, err := cc.Token(ctx)
-		return err
-	})
+	for _, r := range c.resources {
+		params = append(params, field{"resource", r}) // RFC 8707 §2.2
+	}
+	tok, err := c.retrieve(ctx, opRefresh, c.redactor(refreshToken), params)
 	if err != nil {
 		return nil, c.classify(err, refreshToken)
 	}

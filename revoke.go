@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 
 	"golang.org/x/oauth2"
 )
@@ -41,12 +40,12 @@ func (c *Client) Revoke(ctx context.Context, tok *oauth2.Token) error {
 	if tok == nil || tok.RefreshToken == "" && tok.AccessToken == "" {
 		return errors.New("pkce: there is no token to revoke")
 	}
-	form := url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}
+	params := form{{"token", tok.RefreshToken}, {"token_type_hint", "refresh_token"}}
 	if tok.RefreshToken == "" {
-		form = url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}
+		params = form{{"token", tok.AccessToken}, {"token_type_hint", "access_token"}}
 	}
 	secrets := c.redactor(tok.AccessToken, tok.RefreshToken)
-	r, err := c.postAuthenticated(ctx, opRevoke, endpoint, form, secrets)
+	r, err := c.postAuthenticated(ctx, opRevoke, endpoint, params, secrets)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -90,9 +89,11 @@ func expiryString(t time.Time) string {
 // callback: call it only with a code that VerifyCallback returned for the
 // same flow. Most applications call Finish instead, which does both.
 //
-// The request goes through golang.org/x/oauth2 with the client's
-// authentication method set explicitly, so the secret is sent once and the
-// code is presented once; without a deadline in ctx it is bounded by a
+// The request carries the client's authentication in the one way its
+// method names, so the secret is sent once and the code is presented
+// once; it goes through the HTTP client golang.org/x/oauth2 would use (the
+// context's oauth2.HTTPClient, else WithHTTPClient's) and follows no
+// redirect. Without a deadline in ctx it is bounded by a
 // default of 30 seconds. The answer must be 200 with a JSON object
 // labelled application/json, a non-empty access_token, a token_type of
 // Bearer (or one allowed with tolerate.TokenTypes) and, if present, a
@@ -113,70 +114,35 @@ func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, er
 	if code == "" {
 		return nil, &CallbackError{Err: ErrMalformedCallback, Param: "code", Problem: "the code is empty", Rule: "RFC 6749 §4.1.3"}
 	}
-	cfg := &c.config
-	if f.redirectURL != cfg.RedirectURL {
-		cp := c.config
-		cp.RedirectURL = f.redirectURL
-		cfg = &cp
-	}
 	verifier := f.verifier.Reveal()
 	secrets := c.redactor(code, verifier, f.State)
-	tok, err := c.retrieve(ctx, opExchange, secrets, func(ctx context.Context, auth url.Values) error {
-		opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}
-		for k := range auth {
-			opts = append(opts, oauth2.SetAuthURLParam(k, auth.Get(k)))
-		}
-		if len(c.resources) == 1 {
-			// RFC 8707 §2.2; with several, none asks for all of them.
-			opts = append(opts, oauth2.SetAuthURLParam("resource", c.resources[0]))
-		}
-		_, err := cfg.Exchange(ctx, code, opts...)
-		return err
-	})
+	params := append(make(form, 0, 5), field{"grant_type", "authorization_code"}, field{"code", code}, field{"code_verifier", verifier})
+	if f.redirectURL != "" {
+		params = append(params, field{"redirect_uri", f.redirectURL}) // RFC 6749 §4.1.3
+	}
+	if len(c.resources) == 1 {
+		// RFC 8707 §2.2; with several, none asks for all of them.
+		params = append(params, field{"resource", c.resources[0]})
+	}
+	tok, err := c.retrieve(ctx, opExchange, secrets, params)
 	if err != nil {
 		return nil, err
 	}
 	return c.acceptIDToken(ctx, f, tok, secrets) // openid.go
 }
 
-// retrieve runs one token request through send, which must use the context
-// it is given and add auth, the client authentication parameters of
-// private_key_jwt, to the body; then it holds the answer to the rules of
-// RFC 6749 §5. A DPoP client whose request the server refuses with
-// use_dpop_nonce sends the whole request once more with the nonce: the
-// code is not spent by that refusal (RFC 9449 §8), and the new request
-// gets a fresh assertion and proof, whose jti servers may remember.
-func (c *Client) retrieve(ctx context.Context, op string, secrets redactor, send func(context.Context, url.Values) error) (*Token, error) {
-	ctx, cancel := withDefaultDeadline(ctx)
-	defer cancel()
-	var rec *recorder
-	for attempt := 0; ; attempt++ {
-		auth, err := c.clientAuthParams()
-		if err != nil {
-			return nil, &requestError{Op: op, Err: err}
-		}
-		if a := auth.Get("client_assertion"); a != "" {
-			secrets = secrets.with(a)
-		}
-		rec = &recorder{limit: c.maxResponseBytes, op: op, secrets: secrets, dpop: c.dpop}
-		err = send(c.recording(ctx, rec), auth)
-		switch {
-		case rec.readErr != nil:
-			return nil, rec.readErr
-		case rec.resp == nil:
-			if err == nil {
-				err = fmt.Errorf("golang.org/x/oauth2 made no request")
-			}
-			return nil, &requestError{Op: op, Err: err}
-		}
-		if rec.proof != "" {
-			secrets = secrets.with(rec.proof)
-		}
-		if attempt > 0 || c.dpop == nil || !asksForNonce(rec.resp.StatusCode, rec.resp.Header, rec.body) {
-			break
-		}
+// retrieve sends one token request with params, the grant's parameters,
+// and the client's authentication (see postAuthenticated), then holds the
+// answer to the rules of RFC 6749 §5. A DPoP client whose request the
+// server refuses with use_dpop_nonce sends the whole request once more
+// with the nonce: the code is not spent by that refusal (RFC 9449 §8), and
+// the new request gets a fresh assertion and proof, whose jti servers may
+// remember.
+func (c *Client) retrieve(ctx context.Context, op string, secrets redactor, params form) (*Token, error) {
+	r, err := c.postAuthenticated(ctx, op, c.config.Endpoint.TokenURL, params, secrets)
+	if err != nil {
+		return nil, err
 	}
-	r := newServerResponse(op, c.config.Endpoint.TokenURL, rec.resp, rec.body, secrets, c.authMethod)
 	if r.status >= 300 && r.status < 400 {
 		return nil, r.errorResponse("RFC 6749 §5.1", "RFC 6749 §5.2")
 	}
