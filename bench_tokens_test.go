@@ -71,14 +71,14 @@ func (s *tokensBenchStore) SaveTokenRelease(ctx context.Context, subject, owner 
 // tokensBenchSetup starts a server (that does not rotate, so that a plain
 // source can refresh with the same token every time), signs a user in
 // and returns the client and the token.
-func tokensBenchSetup(b *testing.B) (*pkcetest.Server, *pkce.Client, *pkce.Token) {
+func tokensBenchSetup(b *testing.B, opts ...pkce.Option) (*pkcetest.Server, *pkce.Client, *pkce.Token) {
 	b.Helper()
 	ctx := context.Background()
 	srv := pkcetest.NewServer(pkcetest.Config{
 		Clients: []pkcetest.Client{{ID: "bench", Method: pkcetest.MethodNone, RedirectURIs: []string{"http://127.0.0.1/cb"}}},
 	})
 	b.Cleanup(srv.Close)
-	c, err := pkce.NewFromIssuer(ctx, srv.Issuer(), &oauth2.Config{ClientID: "bench", RedirectURL: "http://127.0.0.1/cb"})
+	c, err := pkce.NewFromIssuer(ctx, srv.Issuer(), &oauth2.Config{ClientID: "bench", RedirectURL: "http://127.0.0.1/cb"}, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -167,64 +167,24 @@ func BenchmarkTokensValidToken(b *testing.B) {
 	}
 }
 
+// benchClock is a client clock that a benchmark moves two hours a
+// round, so that every round finds its token expired and refreshes it
+// with no setup of its own: the rounds of a plain source and of Tokens
+// do exactly the calls an application makes.
+type benchClock struct{ offset atomic.Int64 }
+
+func (c *benchClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+func (c *benchClock) expire() { c.offset.Add(int64(2 * time.Hour)) }
+
 // BenchmarkTokensRefresh refreshes an expired token through Tokens and
 // through a plain TokenSource, against a server on the loopback
 // interface, and reports the store round trips of each refresh through
 // Tokens: two, lease-and-load and save-and-release (pkce.RefreshStore).
 func BenchmarkTokensRefresh(b *testing.B) {
-	srv, c, tok := tokensBenchSetup(b)
-	ctx := context.Background()
-	stale := func(t *oauth2.Token) *oauth2.Token {
-		cp := *t
-		cp.Expiry = time.Now().Add(-time.Minute)
-		return &cp
-	}
-
-	b.Run("TokenSource", func(b *testing.B) {
-		b.ReportAllocs()
-		before := srv.RefreshRequests()
-		for b.Loop() {
-			b.StopTimer()
-			src, err := c.TokenSource(stale(tok.Token))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-			if _, err := src.TokenContext(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(srv.RefreshRequests()-before)/float64(b.N), "refreshes/op")
-	})
-	b.Run("Tokens", func(b *testing.B) {
-		b.ReportAllocs()
-		store := &tokensBenchStore{Store: pkce.NewMemoryStore()}
-		tokens, err := c.Tokens(store)
-		if err != nil {
-			b.Fatal(err)
-		}
-		current := tok.Token
-		var calls int64
-		before := srv.RefreshRequests()
-		for b.Loop() {
-			b.StopTimer()
-			if err := tokens.Save(ctx, "alice", &pkce.Token{Token: stale(current)}); err != nil {
-				b.Fatal(err)
-			}
-			src, err := tokens.Source(ctx, "alice")
-			if err != nil {
-				b.Fatal(err)
-			}
-			counted := store.calls.Load()
-			b.StartTimer()
-			if current, err = src.TokenContext(ctx); err != nil {
-				b.Fatal(err)
-			}
-			calls += store.calls.Load() - counted
-		}
-		b.ReportMetric(float64(calls)/float64(b.N), "store-calls/refresh")
-		b.ReportMetric(float64(srv.RefreshRequests()-before)/float64(b.N), "refreshes/op")
-	})
+	clock := &benchClock{}
+	srv, c, tok := tokensBenchSetup(b, pkce.WithClock(clock.Now))
+	benchRefreshes(b, c, context.Background(), tok, clock, func() int64 { return int64(srv.RefreshRequests()) })
 }
 
 // BenchmarkTokensRefreshInMemory is BenchmarkTokensRefresh on the
@@ -233,48 +193,70 @@ func BenchmarkTokensRefresh(b *testing.B) {
 // stored form and the two store calls.
 func BenchmarkTokensRefreshInMemory(b *testing.B) {
 	body := `{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"refresh_token":"tGzv3JOkF0XG5Qx2TlKWIA"}`
-	hc := &http.Client{Transport: memoryTransport{body: []byte(body)}}
+	var requests atomic.Int64
+	hc := &http.Client{Transport: tallyTransport{memoryTransport{body: []byte(body)}, &requests}}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, hc)
-	c, err := pkce.New(benchConfig(""))
+	clock := &benchClock{}
+	c, err := pkce.New(benchConfig(""), pkce.WithClock(clock.Now))
 	if err != nil {
 		b.Fatal(err)
 	}
-	expired := func() *oauth2.Token {
-		return &oauth2.Token{AccessToken: "at", TokenType: "Bearer", RefreshToken: "tGzv3JOkF0XG5Qx2TlKWIA", Expiry: time.Now().Add(-time.Minute)}
-	}
+	tok := &pkce.Token{Token: &oauth2.Token{AccessToken: "at", TokenType: "Bearer", RefreshToken: "tGzv3JOkF0XG5Qx2TlKWIA", Expiry: clock.Now().Add(time.Hour)}}
+	benchRefreshes(b, c, ctx, tok, clock, requests.Load)
+}
+
+// tallyTransport counts the requests it sends on.
+type tallyTransport struct {
+	http.RoundTripper
+	n *atomic.Int64
+}
+
+func (t tallyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.n.Add(1)
+	return t.RoundTripper.RoundTrip(req)
+}
+
+// benchRefreshes runs the two sides of a refresh benchmark: each round
+// moves the clock past the token's expiry and asks the source for a
+// token, which refreshes it. refreshes counts the token requests.
+func benchRefreshes(b *testing.B, c *pkce.Client, ctx context.Context, tok *pkce.Token, clock *benchClock, refreshes func() int64) {
 	b.Run("TokenSource", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			b.StopTimer()
-			src, err := c.TokenSource(expired())
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-			if _, err := src.TokenContext(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("Tokens", func(b *testing.B) {
-		b.ReportAllocs()
-		tokens, err := c.Tokens(pkce.NewMemoryStore())
+		src, err := c.TokenSource(tok.Token)
 		if err != nil {
 			b.Fatal(err)
 		}
+		before := refreshes()
+		b.ReportAllocs()
 		for b.Loop() {
-			b.StopTimer()
-			if err := tokens.Save(ctx, "alice", &pkce.Token{Token: expired()}); err != nil {
-				b.Fatal(err)
-			}
-			src, err := tokens.Source(ctx, "alice")
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
+			clock.expire()
 			if _, err := src.TokenContext(ctx); err != nil {
 				b.Fatal(err)
 			}
 		}
+		b.ReportMetric(float64(refreshes()-before)/float64(b.N), "refreshes/op")
+	})
+	b.Run("Tokens", func(b *testing.B) {
+		store := &tokensBenchStore{Store: pkce.NewMemoryStore()}
+		tokens, err := c.Tokens(store)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := tokens.Save(ctx, "alice", tok); err != nil {
+			b.Fatal(err)
+		}
+		src, err := tokens.Source(ctx, "alice")
+		if err != nil {
+			b.Fatal(err)
+		}
+		calls, before := store.calls.Load(), refreshes()
+		b.ReportAllocs()
+		for b.Loop() {
+			clock.expire()
+			if _, err := src.TokenContext(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(store.calls.Load()-calls)/float64(b.N), "store-calls/refresh")
+		b.ReportMetric(float64(refreshes()-before)/float64(b.N), "refreshes/op")
 	})
 }

@@ -66,7 +66,7 @@ func newMemoryStore(now func() time.Time, after func(time.Duration, func()) inte
 		maxClaims: maxClaims,
 		base:      now(),
 		claims:    newClaimTable(),
-		tokens:    make(map[string][]byte),
+		tokens:    make(map[string]*memoryToken),
 		leases:    make(map[string]memoryLease),
 	}
 }
@@ -85,8 +85,17 @@ type memoryStore struct {
 	claims claimTable
 	timer  interface{ Stop() bool }
 
-	tokens map[string][]byte
+	tokens map[string]*memoryToken
 	leases map[string]memoryLease
+	owner  string // the last lease owner, kept so that its copy is made once
+}
+
+// A memoryToken is a stored token and its subject, whose copy the leases
+// map uses as its key too. Its bytes are never handed out (readers get a
+// copy), so a save writes over them in place.
+type memoryToken struct {
+	subject string
+	b       []byte
 }
 
 type memoryLease struct {
@@ -140,7 +149,7 @@ func (s *memoryStore) LoadToken(ctx context.Context, subject string) ([]byte, er
 	if !ok {
 		return nil, nil
 	}
-	return bytes.Clone(tok), nil
+	return bytes.Clone(tok.b), nil
 }
 
 // SaveToken implements Store.
@@ -150,15 +159,21 @@ func (s *memoryStore) SaveToken(ctx context.Context, subject string, old, token 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old != nil {
-		cur, ok := s.tokens[subject]
-		if !ok || !bytes.Equal(cur, old) {
-			return false, nil
-		}
+	if cur, ok := s.tokens[subject]; old != nil && (!ok || !bytes.Equal(cur.b, old)) {
+		return false, nil
+	}
+	s.saveLocked(subject, token)
+	return true, nil
+}
+
+func (s *memoryStore) saveLocked(subject string, token []byte) {
+	if cur, ok := s.tokens[subject]; ok {
+		cur.b = append(cur.b[:0], token...)
+		return
 	}
 	// The copy is never nil, so a saved empty token still counts as saved.
-	s.tokens[strings.Clone(subject)] = append([]byte{}, token...)
-	return true, nil
+	subject = strings.Clone(subject)
+	s.tokens[subject] = &memoryToken{subject: subject, b: append([]byte{}, token...)}
 }
 
 // DeleteToken implements Store.
@@ -191,7 +206,15 @@ func (s *memoryStore) leaseLocked(subject, owner string, ttl time.Duration) bool
 	if l, ok := s.leases[subject]; ok && l.owner != owner && now < l.until {
 		return false
 	}
-	s.leases[strings.Clone(subject)] = memoryLease{owner: strings.Clone(owner), until: now + int64(ttl)}
+	if tok, ok := s.tokens[subject]; ok {
+		subject = tok.subject
+	} else {
+		subject = strings.Clone(subject)
+	}
+	if owner != s.owner {
+		s.owner = strings.Clone(owner)
+	}
+	s.leases[subject] = memoryLease{owner: s.owner, until: now + int64(ttl)}
 	return true
 }
 
@@ -211,7 +234,7 @@ func (s *memoryStore) LeaseToken(ctx context.Context, subject, owner string, ttl
 	if !ok {
 		return held, nil, nil
 	}
-	return held, bytes.Clone(tok), nil
+	return held, bytes.Clone(tok.b), nil
 }
 
 // SaveTokenRelease implements RefreshStore: SaveToken and Release under
@@ -225,10 +248,10 @@ func (s *memoryStore) SaveTokenRelease(ctx context.Context, subject, owner strin
 	if l, ok := s.leases[subject]; ok && l.owner == owner {
 		delete(s.leases, subject)
 	}
-	if cur, ok := s.tokens[subject]; old != nil && (!ok || !bytes.Equal(cur, old)) {
+	if cur, ok := s.tokens[subject]; old != nil && (!ok || !bytes.Equal(cur.b, old)) {
 		return false, nil
 	}
-	s.tokens[strings.Clone(subject)] = append([]byte{}, token...)
+	s.saveLocked(subject, token)
 	return true, nil
 }
 

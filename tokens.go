@@ -85,11 +85,20 @@ type subjectSource struct {
 }
 
 // A flight is one refresh of a subject in this process; tok and err are
-// set before done closes.
+// set before done closes. done is made when someone first waits (most
+// refreshes have nobody waiting); both happen under Tokens.flightMu.
 type flight struct {
 	done chan struct{}
 	tok  *Token
 	err  error
+}
+
+// wait returns the channel closed when f ends; t.flightMu must be held.
+func (f *flight) wait() <-chan struct{} {
+	if f.done == nil {
+		f.done = make(chan struct{})
+	}
+	return f.done
 }
 
 // maxSubjects bounds the sources a Tokens holds.
@@ -243,7 +252,7 @@ func (t *Tokens) newSource(ctx context.Context, subject string) (*TokenSource, e
 	known := new(atomic.Pointer[storedForm])
 	known.Store(&storedForm{b: b, tok: stored})
 	src := t.client.newSource(func(ctx context.Context, cur *Token) (*Token, error) {
-		return t.refresh(ctx, subject, cur, known)
+		return t.refresh(ctx, subject, cur, known, true) // from TokenSource.run
 	})
 	if err := src.apply(t.opts); err != nil {
 		return nil, err
@@ -360,12 +369,16 @@ func (t *Tokens) SignOut(ctx context.Context, subject string) (err error) {
 	// one is revoked; it must not stay valid.
 	t.flightMu.Lock()
 	f := t.flights[subject]
+	var done <-chan struct{}
+	if f != nil {
+		done = f.wait()
+	}
 	t.flightMu.Unlock()
 	if f != nil {
 		overdue := time.NewTimer(t.leaseWait + t.timeout + time.Second)
 		defer overdue.Stop()
 		select {
-		case <-f.done:
+		case <-done:
 			if f.tok != nil {
 				revoke = append(revoke, f.tok)
 			}

@@ -25,25 +25,29 @@ const (
 // refresh is the refresh step of a subject's source. Within the process
 // it joins a refresh of subject already in flight; otherwise it runs one
 // under the subject's lease, with the stored token as the truth.
-func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm]) (*Token, error) {
+// detached says that only a deadline ends ctx, as in TokenSource.run.
+func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm], detached bool) (*Token, error) {
 	t.flightMu.Lock()
 	f := t.flights[subject]
 	if f == nil {
-		f = &flight{done: make(chan struct{}), err: errFlightPanicked}
+		f = &flight{err: errFlightPanicked}
 		t.flights[subject] = f
 		t.flightMu.Unlock()
 		defer func() {
 			t.flightMu.Lock()
 			delete(t.flights, subject)
+			if f.done != nil {
+				close(f.done)
+			}
 			t.flightMu.Unlock()
-			close(f.done)
 		}()
-		f.tok, f.err = t.leadRefresh(ctx, subject, cur, known)
+		f.tok, f.err = t.leadRefresh(ctx, subject, cur, known, detached)
 		return f.tok, f.err
 	}
+	done := f.wait()
 	t.flightMu.Unlock()
 	select {
-	case <-f.done:
+	case <-done:
 	case <-ctx.Done():
 		return nil, &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: waiting for this process's refresh: %w", ctx.Err())}
 	}
@@ -62,13 +66,13 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token, known 
 // caller as for those that joined its flight. The panic's value is not
 // quoted: it may hold the stored token or the one just issued, which the
 // source's redaction does not know yet (THREATS.md, promise 2).
-func (t *Tokens) leadRefresh(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm]) (tok *Token, err error) {
+func (t *Tokens) leadRefresh(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm], detached bool) (tok *Token, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			tok, err = nil, errFlightPanicked
 		}
 	}()
-	return t.refreshLeased(ctx, subject, cur, known)
+	return t.refreshLeased(ctx, subject, cur, known, detached)
 }
 
 // refreshRefused is link.RefreshRefused: the refresh of subject's token
@@ -86,7 +90,7 @@ func (t *Tokens) refreshRefused(ctx context.Context, subject string, cur *oauth2
 	}
 	// The source's own record of its stored bytes is not at hand here;
 	// an empty one only means that the stored token is decoded again.
-	next, err := t.refresh(ctx, subject, &Token{Token: cur}, new(atomic.Pointer[storedForm]))
+	next, err := t.refresh(ctx, subject, &Token{Token: cur}, new(atomic.Pointer[storedForm]), false)
 	if err != nil {
 		return err
 	}
@@ -108,18 +112,18 @@ func (t *Tokens) refreshRefused(ctx context.Context, subject string, cur *oauth2
 // the request for it, when it is free).
 // known is the stored form of the source's token, if its bytes are
 // still stored.
-func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm]) (*Token, error) {
+func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm], detached bool) (*Token, error) {
 	// Usually the lease is free: the first request for it runs under the
 	// refresh's own deadline, which it starts a moment early, so that a
 	// refresh sets one timer rather than two.
-	refreshCtx, cancelRefresh := context.WithTimeout(ctx, t.timeout)
+	refreshCtx, cancelRefresh := t.refreshContext(ctx, detached)
 	l, err := t.tryLease(refreshCtx, subject, known)
 	if err == nil && !l.held {
 		cancelRefresh()
 		waitCtx, cancel := context.WithTimeout(ctx, t.leaseWait)
 		l, err = t.takeLease(waitCtx, subject, cur, known, l)
 		cancel()
-		refreshCtx, cancelRefresh = context.WithTimeout(ctx, t.timeout)
+		refreshCtx, cancelRefresh = t.refreshContext(ctx, detached)
 	}
 	defer cancelRefresh()
 	if !l.held {
@@ -384,4 +388,15 @@ func saveContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	// The lease ends leaseMargin after the refresh's deadline; leave a
 	// second of it for the store's clock and the release.
 	return context.WithDeadline(context.WithoutCancel(ctx), dl.Add(leaseMargin-time.Second))
+}
+
+// refreshContext returns the context of one refresh under the lease: ctx
+// with the refresh timeout. When only a deadline later than that can end
+// ctx (detached), the timeout alone ends the refresh, and the context is
+// not linked to ctx, which would cost a channel and a map for nothing.
+func (t *Tokens) refreshContext(ctx context.Context, detached bool) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); detached && ok && ctx.Err() == nil && time.Until(dl) > t.timeout {
+		return context.WithTimeout(context.WithoutCancel(ctx), t.timeout)
+	}
+	return context.WithTimeout(ctx, t.timeout)
 }
