@@ -42,7 +42,7 @@ func TestStartAllocationBudget(t *testing.T) {
 		}
 	})
 	t.Logf("Start: %v allocations", allocs)
-	assert.LessOrEqual(t, allocs, float64(startAllocs+raceStartAllocs), "allocations per Start")
+	assert.LessOrEqual(t, allocs, float64(startAllocs+pkce.RaceStartAllocs), "allocations per Start")
 }
 
 func TestFinishAllocationBudget(t *testing.T) {

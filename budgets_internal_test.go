@@ -2,10 +2,17 @@ package pkce
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
+	"github.com/pkcekit/pkce/internal/jose"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 )
 
@@ -32,4 +39,28 @@ func TestBudgetStormWaiter(t *testing.T) {
 		}
 	})
 	assert.Zero(t, allocs, "allocations per waiter")
+}
+
+// dpopProofAllocs is the budget of one DPoP proof (RFC 9449 §4) with
+// ES256, a nonce and an access token hash, at today's figure; the
+// signature itself (ecdsa.SignASN1) accounts for most of it.
+const dpopProofAllocs = 70
+
+func TestBudgetDPoPProof(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	signer, err := jose.NewSigner(key, "")
+	require.NoError(t, err)
+	p, err := newDPoPProver(signer, time.Now)
+	require.NoError(t, err)
+	u, err := url.Parse("https://api.example/resource")
+	require.NoError(t, err)
+	p.remember(originOf(u), http.Header{"Dpop-Nonce": {"eyJ7S_zG.eyJH0-Z.HX4w-7v"}})
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := p.proof(http.MethodGet, u, "access-token-access-token"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("DPoP proof: %v allocations", allocs)
+	assert.LessOrEqual(t, allocs, float64(dpopProofAllocs+raceDPoPAllocs), "allocations per DPoP proof")
 }

@@ -1,7 +1,9 @@
 //go:build !race
 
-package pkce_test
+package pkce
 
-// raceStartAllocs is what the race detector adds to Start's allocation
-// budget.
-const raceStartAllocs = 0
+// What the race detector adds to allocation budgets (see race_on_test.go).
+const (
+	RaceStartAllocs = 0
+	raceDPoPAllocs  = 0
+)

@@ -1,8 +1,10 @@
 //go:build race
 
-package pkce_test
+package pkce
 
-// raceStartAllocs is what the race detector adds to Start's allocation
-// budget: it drops pooled objects at random, so Start allocates some
-// anew.
-const raceStartAllocs = 2
+// What the race detector adds to allocation budgets: it drops pooled
+// objects at random, so some calls allocate them anew.
+const (
+	RaceStartAllocs = 2 // Start
+	raceDPoPAllocs  = 5 // a DPoP proof (the pools of crypto/ecdsa)
+)
