@@ -254,7 +254,11 @@ func (s *TokenSource) wait(ctx context.Context) (*oauth2.Token, error) {
 func (s *TokenSource) run(ctx context.Context, call *refreshCall, st *sourceState) {
 	overdue := time.AfterFunc(s.bound()+time.Second, func() { close(call.overdue) })
 	defer overdue.Stop()
-	ctx, cancel := context.WithTimeout(ctx, s.bound())
+	// The refresh gets the timeout; a source of Tokens whose refresh
+	// must first wait for another replica's lease bounds that wait, and
+	// the refresh after it, itself (Tokens.refreshLeased). Only this
+	// deadline ends ctx: the refresh step may rely on it.
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	next, saved, err := s.obtain(ctx, st)
 
@@ -321,6 +325,13 @@ func (s *TokenSource) obtain(ctx context.Context, st *sourceState) (next *Token,
 		}
 	}
 	if s.onRefresh != nil {
+		if ctx.Err() != nil && s.leaseWait > 0 {
+			// The refresh waited for the lease past the first deadline;
+			// the hook gets a bound of its own.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+			defer cancel()
+		}
 		if hookErr := s.onRefresh(ctx, next); hookErr != nil {
 			return next, false, &refreshError{class: ErrTryLater,
 				err: fmt.Errorf("pkce: the OnRefresh hook failed; the new token was not handed out: %w", hookErr)}

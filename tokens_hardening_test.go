@@ -38,6 +38,30 @@ func TestTokensRefreshDeadlineStartsWhenTheRequestIsSent(t *testing.T) {
 	assert.Equal(t, 1, s.srv.RefreshRequests())
 }
 
+// The OnRefresh hook of a refresh that waited for another replica's
+// lease runs under a live context, not the deadline the wait outlasted.
+func TestTokensHookAfterALeaseWaitHasALiveContext(t *testing.T) {
+	var hookErr error
+	hooked := 0
+	s := newTokensStack(t, pkce.WithRefreshTimeout(time.Second), pkce.OnRefresh(func(ctx context.Context, _ *pkce.Token) error {
+		hooked++
+		hookErr = ctx.Err()
+		return ctx.Err()
+	}))
+	ctx := context.Background()
+	held, err := s.store.Lease(ctx, "alice", "a killed replica", 1200*time.Millisecond)
+	require.NoError(t, err)
+	require.True(t, held)
+
+	src, err := s.tokens.Source(ctx, "alice")
+	require.NoError(t, err)
+	tok, err := src.TokenContext(ctx)
+	require.NoError(t, err)
+	assert.NotEmpty(t, tok.AccessToken)
+	assert.Equal(t, 1, hooked)
+	assert.NoError(t, hookErr, "the hook's context")
+}
+
 // Finding 2: the first refusal of a stored refresh token is the last
 // request with it: every replica then says sign-in-required without one.
 func TestTokensDeadStoredRefreshTokenIsPresentedOnce(t *testing.T) {

@@ -113,17 +113,19 @@ func (t *Tokens) refreshRefused(ctx context.Context, subject string, cur *oauth2
 // known is the stored form of the source's token, if its bytes are
 // still stored.
 func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm], detached bool) (*Token, error) {
-	// Usually the lease is free: the first request for it runs under the
-	// refresh's own deadline, which it starts a moment early, so that a
-	// refresh sets one timer rather than two.
+	// Usually the lease is free, and the refresh runs under the deadline
+	// ctx brings, set when the lease was asked for: a refresh through
+	// Tokens sets no timer of its own. When another replica holds the
+	// lease, the wait for it and then the refresh each get a bound of
+	// their own.
 	refreshCtx, cancelRefresh := t.refreshContext(ctx, detached)
 	l, err := t.tryLease(refreshCtx, subject, known)
 	if err == nil && !l.held {
 		cancelRefresh()
-		waitCtx, cancel := context.WithTimeout(ctx, t.leaseWait)
+		waitCtx, cancel := t.bounded(ctx, detached, t.leaseWait)
 		l, err = t.takeLease(waitCtx, subject, cur, known, l)
 		cancel()
-		refreshCtx, cancelRefresh = t.refreshContext(ctx, detached)
+		refreshCtx, cancelRefresh = t.bounded(ctx, detached, t.timeout)
 	}
 	defer cancelRefresh()
 	if !l.held {
@@ -390,13 +392,23 @@ func saveContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(context.WithoutCancel(ctx), dl.Add(leaseMargin-time.Second))
 }
 
-// refreshContext returns the context of one refresh under the lease: ctx
-// with the refresh timeout. When only a deadline later than that can end
-// ctx (detached), the timeout alone ends the refresh, and the context is
-// not linked to ctx, which would cost a channel and a map for nothing.
+// refreshContext returns the context of a refresh whose lease is free:
+// ctx itself when it is detached (only its deadline ends it) and that
+// deadline is within the refresh timeout, as TokenSource.run sets it;
+// else ctx with the timeout.
 func (t *Tokens) refreshContext(ctx context.Context, detached bool) (context.Context, context.CancelFunc) {
-	if dl, ok := ctx.Deadline(); detached && ok && ctx.Err() == nil && time.Until(dl) > t.timeout {
-		return context.WithTimeout(context.WithoutCancel(ctx), t.timeout)
+	if dl, ok := ctx.Deadline(); detached && ok && time.Until(dl) <= t.timeout {
+		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, t.timeout)
+}
+
+// bounded returns ctx with timeout d. A detached ctx's deadline, set for
+// a refresh whose lease was free, does not bound what comes after a wait
+// for the lease, so the context is not linked to it.
+func (t *Tokens) bounded(ctx context.Context, detached bool, d time.Duration) (context.Context, context.CancelFunc) {
+	if detached {
+		ctx = context.WithoutCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
 }
