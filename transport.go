@@ -101,7 +101,7 @@ func readBody(op string, resp *http.Response, limit int64, secrets redactor) ([]
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	switch {
 	case err != nil:
-		return nil, &requestError{Op: op, Err: err, Partial: true}
+		return nil, &requestError{Op: op, Err: secrets.wrap(err), Partial: true}
 	case int64(len(body)) > limit:
 		return nil, &ResponseError{Op: op, Err: errResponseTooLarge, StatusCode: resp.StatusCode,
 			ContentType: secrets.clean(resp.Header.Get("Content-Type")),
@@ -174,7 +174,7 @@ func (c *Client) postAuthenticatedOnce(ctx context.Context, op string, endpoint 
 	}
 	resp, err := sendOnce(userHTTPClient(ctx, c.httpClient), req)
 	if err != nil {
-		return nil, &requestError{Op: op, Err: err}
+		return nil, &requestError{Op: op, Err: secrets.wrap(err)}
 	}
 	if c.dpop != nil {
 		c.dpop.remember(originOf(req.URL), resp.Header)
