@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -435,16 +437,19 @@ func TestTokenRequestNoRedirect(t *testing.T) {
 			t.Run(fmt.Sprint(status)+"/"+hc.name, func(t *testing.T) {
 				target := newWireServer(t)
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					http.Redirect(w, r, target.URL+"/token", status)
+					// A hostile server echoes the request in the target.
+					http.Redirect(w, r, target.URL+"/token?"+r.Header.Get("Authorization")+"&rt="+r.FormValue("refresh_token"), status)
 				}))
 				t.Cleanup(srv.Close)
 				ctx, opts := hc.with(context.Background())
 				c, err := pkce.New(&oauth2.Config{ClientID: oddID, ClientSecret: oddSecret, RedirectURL: redirect,
 					Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/authorize", TokenURL: srv.URL + "/token"}}, opts...)
 				require.NoError(t, err)
-				_, err = c.Refresh(ctx, "RT-0")
+				_, err = c.Refresh(ctx, "the-refresh-token-0")
 				require.Error(t, err)
 				assert.Empty(t, target.all(), "the redirect was not followed")
+				assert.NotContains(t, err.Error(), "the-refresh-token-0")
+				assert.NotContains(t, err.Error(), base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(oddID)+":"+url.QueryEscape(oddSecret))))
 			})
 		}
 	}
@@ -474,4 +479,362 @@ func newJar(t *testing.T) http.CookieJar {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
 	return jar
+}
+
+// A closeTracker is a response body that records its closing.
+type closeTracker struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closeTracker) Close() error { c.closed = true; return nil }
+
+// TestTokenRequestOddTransports: whatever the caller's transport answers,
+// the token request fails with an error, never a panic, whether the
+// request goes to the transport directly or through an http.Client (a
+// client with a timeout).
+func TestTokenRequestOddTransports(t *testing.T) {
+	jsonHeader := http.Header{"Content-Type": {"application/json"}}
+	tests := []struct {
+		name      string
+		transport func(body *closeTracker) http.RoundTripper
+		want      string
+		closes    bool // the package closes the body it does not read
+	}{
+		{"neither a response nor an error is an error", func(*closeTracker) http.RoundTripper {
+			return transportFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
+		}, "", false},
+		{"a response without a body is an empty answer", func(*closeTracker) http.RoundTripper {
+			return transportFunc(func(*http.Request) (*http.Response, error) {
+				return &http.Response{StatusCode: 200, Header: jsonHeader}, nil
+			})
+		}, "an empty body", false},
+		{"a response with an error is the error", func(body *closeTracker) http.RoundTripper {
+			return transportFunc(func(*http.Request) (*http.Response, error) {
+				return &http.Response{StatusCode: 200, Header: jsonHeader, Body: body}, errors.New("broken pipe")
+			})
+		}, "broken pipe", true},
+	}
+	for _, tc := range tests {
+		for _, timeout := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/timeout %v", tc.name, timeout), func(t *testing.T) {
+				ws := newWireServer(t)
+				body := &closeTracker{Reader: strings.NewReader(goodBody)}
+				hc := &http.Client{Transport: tc.transport(body)}
+				if timeout {
+					hc.Timeout = 1 << 40
+				}
+				c := wireClient(t, ws, pkce.AuthSecretBasic, pkce.WithHTTPClient(hc))
+				var err error
+				require.NotPanics(t, func() { _, err = c.Refresh(context.Background(), "RT-0") })
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.want)
+				assert.ErrorIs(t, err, pkce.ErrTryLater, "a broken transport is a passing fault")
+				if tc.closes && !timeout { // http.Client itself leaves such a body open
+					assert.True(t, body.closed, "the body is closed")
+				}
+			})
+		}
+	}
+}
+
+// TestTokenRequestClientTimeout: the caller's http.Client.Timeout still
+// bounds a token request to a server that never answers.
+func TestTokenRequestClientTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	c, err := pkce.New(&oauth2.Config{ClientID: "app", RedirectURL: redirect,
+		Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/authorize", TokenURL: srv.URL + "/token"}},
+		pkce.WithHTTPClient(&http.Client{Timeout: 50 * time.Millisecond}))
+	require.NoError(t, err)
+	_, err = c.Refresh(context.Background(), "RT-0")
+	require.Error(t, err)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout(), "the client's timeout ended it: %v", err)
+	assert.Contains(t, err.Error(), "Client.Timeout", "the client's timeout, not the package's default deadline")
+}
+
+// TestTokenRequestClientJar: a caller's cookie jar sends its cookies to
+// the token endpoint and keeps those it sets, as an http.Client does.
+func TestTokenRequestClientJar(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ck, err := r.Cookie("lb"); err == nil {
+			got = ck.Value
+		}
+		http.SetCookie(w, &http.Cookie{Name: "affinity", Value: "node-2"})
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, goodBody)
+	}))
+	t.Cleanup(srv.Close)
+	jar := newJar(t)
+	u, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	jar.SetCookies(u, []*http.Cookie{{Name: "lb", Value: "node-1"}})
+	c, err := pkce.New(&oauth2.Config{ClientID: "app", RedirectURL: redirect,
+		Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/authorize", TokenURL: srv.URL + "/token"}},
+		pkce.WithHTTPClient(&http.Client{Jar: jar}))
+	require.NoError(t, err)
+	_, err = c.Refresh(context.Background(), "RT-0")
+	require.NoError(t, err)
+	assert.Equal(t, "node-1", got, "the jar's cookie was sent")
+	names := []string{}
+	for _, ck := range jar.Cookies(u) {
+		names = append(names, ck.Name)
+	}
+	assert.Contains(t, names, "affinity", "the answer's cookie was kept")
+}
+
+// TestTokenRequestCancelled: cancelling the caller's context while the
+// server holds the request ends it with context.Canceled, with and
+// without an http.Client between the package and the transport.
+func TestTokenRequestCancelled(t *testing.T) {
+	for _, timeout := range []time.Duration{0, 1 << 40} {
+		t.Run(fmt.Sprintf("client timeout %v", timeout), func(t *testing.T) {
+			arrived, release := make(chan struct{}, 1), make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				arrived <- struct{}{}
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			}))
+			t.Cleanup(srv.Close)
+			t.Cleanup(func() { close(release) })
+			c, err := pkce.New(&oauth2.Config{ClientID: "app", RedirectURL: redirect,
+				Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/authorize", TokenURL: srv.URL + "/token"}},
+				pkce.WithHTTPClient(&http.Client{Timeout: timeout}))
+			require.NoError(t, err)
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				<-arrived
+				cancel()
+			}()
+			_, err = c.Refresh(ctx, "RT-0")
+			require.Error(t, err)
+			assert.ErrorIs(t, err, context.Canceled)
+			assert.ErrorIs(t, err, pkce.ErrTryLater)
+		})
+	}
+}
+
+// TestTokenRequestTransportPanicInTokenSource: a transport that panics
+// during a TokenSource's refresh gives the caller an error; the process
+// goes on (the source recovers its own refresh, source.go).
+func TestTokenRequestTransportPanicInTokenSource(t *testing.T) {
+	ws := newWireServer(t)
+	hc := &http.Client{Transport: transportFunc(func(*http.Request) (*http.Response, error) { panic("transport bug") })}
+	c := wireClient(t, ws, pkce.AuthSecretBasic, pkce.WithHTTPClient(hc))
+	ts, err := c.TokenSource(&oauth2.Token{AccessToken: "AT", RefreshToken: "RT-0", Expiry: time.Now().Add(-time.Hour)})
+	require.NoError(t, err)
+	var tokErr error
+	require.NotPanics(t, func() { _, tokErr = ts.Token() })
+	assert.ErrorIs(t, tokErr, pkce.ErrTryLater)
+}
+
+// TestTokenRequestDPoPProofs: every token request of a DPoP client carries
+// a proof for POST to the token URL without its query (RFC 9449 §4.2);
+// asked for a nonce, the client sends the request once more, with a fresh
+// proof carrying the nonce and a fresh client assertion (RFC 9449 §8), and
+// never a third time.
+func TestTokenRequestDPoPProofs(t *testing.T) {
+	ctx := context.Background()
+	grants := []struct {
+		name string
+		send func(c *pkce.Client) error
+	}{
+		{"code exchange", func(c *pkce.Client) error {
+			f, err := c.Start(ctx)
+			require.NoError(t, err)
+			_, err = c.Exchange(ctx, f, testCode)
+			return err
+		}},
+		{"refresh", func(c *pkce.Client) error { _, err := c.Refresh(ctx, "RT-0"); return err }},
+		{"another grant", func(c *pkce.Client) error {
+			_, err := c.Grant(ctx, url.Values{"grant_type": {"urn:example:grant"}})
+			return err
+		}},
+	}
+	for _, g := range grants {
+		for _, always := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/server always asks %v", g.name, always), func(t *testing.T) {
+				var mu sync.Mutex
+				var reqs []wireRequest
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					b, _ := io.ReadAll(r.Body)
+					mu.Lock()
+					reqs = append(reqs, wireRequest{r.Method, r.URL.RequestURI(), r.Header.Clone(), string(b)})
+					n := len(reqs)
+					mu.Unlock()
+					w.Header().Set("Content-Type", "application/json")
+					if always || n == 1 {
+						w.Header().Set("DPoP-Nonce", fmt.Sprintf("nonce-%d", n))
+						w.WriteHeader(http.StatusBadRequest)
+						io.WriteString(w, `{"error":"use_dpop_nonce","error_description":"use the nonce"}`)
+						return
+					}
+					io.WriteString(w, `{"access_token":"AT-1","token_type":"DPoP","expires_in":3600}`)
+				}))
+				t.Cleanup(srv.Close)
+				c, err := pkce.New(&oauth2.Config{ClientID: "app", RedirectURL: redirect,
+					Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/authorize", TokenURL: srv.URL + "/t/token?tenant=a"}},
+					pkce.WithClientKey(ecKey, "key-1", ""), pkce.WithDPoP(ec2Key))
+				require.NoError(t, err)
+
+				err = g.send(c)
+				if always {
+					require.Error(t, err)
+				} else {
+					require.NoError(t, err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				require.Len(t, reqs, 2, "one request, then one more with the nonce")
+				var jtis, assertions []string
+				for i, r := range reqs {
+					assert.Equal(t, "/t/token?tenant=a", r.path)
+					proof := r.header.Values("DPoP")
+					require.Len(t, proof, 1, "one proof")
+					_, claims := claimsOf(t, proof[0])
+					assert.Equal(t, "POST", claims["htm"])
+					assert.Equal(t, srv.URL+"/t/token", claims["htu"], "htu without the query (RFC 9449 §4.2)")
+					if i == 0 {
+						assert.NotContains(t, claims, "nonce")
+					} else {
+						assert.Equal(t, "nonce-1", claims["nonce"])
+					}
+					jtis = append(jtis, claims["jti"].(string))
+					assertions = append(assertions, r.form(t).Get("client_assertion"))
+				}
+				assert.NotEqual(t, jtis[0], jtis[1], "a fresh proof")
+				assert.NotEmpty(t, assertions[0])
+				assert.NotEqual(t, assertions[0], assertions[1], "a fresh assertion")
+			})
+		}
+	}
+}
+
+// TestTokenRequestCarelessSharing: one Client used by many goroutines at
+// once, a copy of it by value, and its oauth2.Config changed after New:
+// each request still carries the credentials New was given, and the race
+// detector sees no shared write (run with -race).
+func TestTokenRequestCarelessSharing(t *testing.T) {
+	for _, m := range allMethods {
+		t.Run(string(m), func(t *testing.T) {
+			ws := newWireServer(t)
+			cfg := &oauth2.Config{ClientID: oddID, RedirectURL: redirect}
+			opts := []pkce.Option{pkce.WithMetadata(ws.metadata()), pkce.WithAuthMethod(m), pkce.WithDPoP(ec2Key)}
+			switch m {
+			case pkce.AuthSecretBasic, pkce.AuthSecretPost:
+				cfg.ClientSecret = oddSecret
+			case pkce.AuthPrivateKeyJWT:
+				opts = append(opts, pkce.WithClientKey(ecKey, "key-1", ""))
+			}
+			c, err := pkce.New(cfg, opts...)
+			require.NoError(t, err)
+			cfg.ClientID, cfg.ClientSecret = "other", "other secret"
+			cfg.Endpoint.TokenURL = "http://127.0.0.1:1/token"
+			copied := *c
+
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			errs := make(chan error, 48)
+			for i := range 16 {
+				wg.Add(3)
+				go func() {
+					defer wg.Done()
+					_, err := c.Refresh(ctx, fmt.Sprintf("RT-%d", i), "read")
+					errs <- err
+				}()
+				go func() {
+					defer wg.Done()
+					f, err := copied.Start(ctx)
+					if err == nil {
+						_, err = copied.Exchange(ctx, f, testCode)
+					}
+					errs <- err
+				}()
+				go func() {
+					defer wg.Done()
+					_, err := c.Grant(ctx, url.Values{"grant_type": {"urn:example:grant"}, "n": {fmt.Sprint(i)}})
+					errs <- err
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				assert.NoError(t, err)
+			}
+			reqs := ws.all()
+			require.Len(t, reqs, 48)
+			for _, r := range reqs {
+				got := r.form(t)
+				for k, v := range got {
+					assert.Len(t, v, 1, "%s is sent once", k)
+				}
+				if m == pkce.AuthSecretBasic {
+					id, secret, ok := basicCredentials(t, r.header)
+					require.True(t, ok)
+					assert.Equal(t, oddID, id)
+					assert.Equal(t, oddSecret, secret)
+				} else {
+					assert.Equal(t, oddID, got.Get("client_id"))
+				}
+				if m == pkce.AuthSecretPost {
+					assert.Equal(t, oddSecret, got.Get("client_secret"))
+				}
+				assert.Len(t, r.header.Values("DPoP"), 1)
+			}
+		})
+	}
+}
+
+// TestTokenRequestURLWithUserinfo: a token URL with userinfo keeps what an
+// http.Client does with it (HTTP Basic from the URL when the request has
+// no Authorization of its own), client_secret_basic's header wins over it,
+// the DPoP proof's htu leaves it out, and no error shows its password.
+func TestTokenRequestURLWithUserinfo(t *testing.T) {
+	const password = "pw-in-the-url-1"
+	for _, m := range []pkce.AuthMethod{pkce.AuthSecretBasic, pkce.AuthNone} {
+		t.Run(string(m), func(t *testing.T) {
+			ws := newWireServer(t)
+			u, err := url.Parse(ws.URL)
+			require.NoError(t, err)
+			tokenURL := "http://u:" + password + "@" + u.Host + "/token"
+			cfg := &oauth2.Config{ClientID: oddID, RedirectURL: redirect,
+				Endpoint: oauth2.Endpoint{AuthURL: ws.URL + "/authorize", TokenURL: tokenURL}}
+			if m == pkce.AuthSecretBasic {
+				cfg.ClientSecret = oddSecret
+			}
+			c, err := pkce.New(cfg, pkce.WithAuthMethod(m), pkce.WithDPoP(ec2Key))
+			require.NoError(t, err)
+			_, err = c.Refresh(context.Background(), "RT-0")
+			require.NoError(t, err)
+			r := ws.last(t)
+			id, secret, ok := basicCredentials(t, r.header)
+			require.True(t, ok)
+			if m == pkce.AuthSecretBasic {
+				assert.Equal(t, oddID, id)
+				assert.Equal(t, oddSecret, secret)
+			} else {
+				assert.Equal(t, "u", id)
+				assert.Equal(t, password, secret)
+			}
+			_, claims := claimsOf(t, r.header.Get("DPoP"))
+			assert.Equal(t, ws.URL+"/token", claims["htu"])
+
+			ws.Close()
+			_, err = c.Refresh(context.Background(), "RT-0")
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), password)
+		})
+	}
 }
