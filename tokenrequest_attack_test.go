@@ -838,3 +838,21 @@ func TestTokenRequestURLWithUserinfo(t *testing.T) {
 		})
 	}
 }
+
+// TestClientValuePrintsNoSecret: a Client copied by value and printed, as
+// a careless application logs its configuration, shows neither the
+// secret nor the Basic header made from it (THREATS.md, promise 2).
+func TestClientValuePrintsNoSecret(t *testing.T) {
+	ws := newWireServer(t)
+	c := wireClient(t, ws, pkce.AuthSecretBasic)
+	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(oddID) + ":" + url.QueryEscape(oddSecret)))
+	for _, v := range []any{c, *c, struct{ Client pkce.Client }{*c}} {
+		for _, out := range printed(v) {
+			assert.NotContains(t, out, oddSecret)
+			assert.NotContains(t, out, basic)
+		}
+	}
+	var none *pkce.Client
+	require.NotPanics(t, func() { printed(none) })
+	assert.Equal(t, "<nil>", fmt.Sprint(none))
+}
