@@ -509,6 +509,16 @@ func TestTokenRequestOddTransports(t *testing.T) {
 				return &http.Response{StatusCode: 200, Header: jsonHeader}, nil
 			})
 		}, "an empty body", false},
+		{"a response without a header is not JSON", func(*closeTracker) http.RoundTripper {
+			return transportFunc(func(*http.Request) (*http.Response, error) {
+				return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(goodBody))}, nil
+			})
+		}, "application/json", false},
+		{"a response without a status is not an answer", func(*closeTracker) http.RoundTripper {
+			return transportFunc(func(*http.Request) (*http.Response, error) {
+				return &http.Response{Header: jsonHeader, Body: io.NopCloser(strings.NewReader(goodBody))}, nil
+			})
+		}, "an error status", false},
 		{"a response with an error is the error", func(body *closeTracker) http.RoundTripper {
 			return transportFunc(func(*http.Request) (*http.Response, error) {
 				return &http.Response{StatusCode: 200, Header: jsonHeader, Body: body}, errors.New("broken pipe")
