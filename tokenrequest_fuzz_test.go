@@ -51,3 +51,18 @@ func FuzzFormEncode(f *testing.F) {
 		}
 	})
 }
+
+// TestURIClass checks the byte table behind isUnreserved and validState
+// against the character classes it stands for, byte by byte.
+func TestURIClass(t *testing.T) {
+	for i := 0; i < 256; i++ {
+		c := byte(i)
+		alnum := 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
+		if got, want := isUnreserved(c), alnum || strings.IndexByte("-._~", c) >= 0; got != want {
+			t.Errorf("isUnreserved(%q) = %v, RFC 3986 §2.3 says %v", c, got, want)
+		}
+		if got, want := uriClass[c]&base64URL != 0, alnum || c == '-' || c == '_'; got != want {
+			t.Errorf("base64URL class of %q = %v, RFC 4648 §5 says %v", c, got, want)
+		}
+	}
+}

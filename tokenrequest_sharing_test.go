@@ -30,16 +30,16 @@ func TestTokenRequestDPoPProofs(t *testing.T) {
 	ctx := context.Background()
 	grants := []struct {
 		name string
-		send func(c *pkce.Client) error
+		send func(t *testing.T, c *pkce.Client) error
 	}{
-		{"code exchange", func(c *pkce.Client) error {
+		{"code exchange", func(t *testing.T, c *pkce.Client) error {
 			f, err := c.Start(ctx)
 			require.NoError(t, err)
 			_, err = c.Exchange(ctx, f, testCode)
 			return err
 		}},
-		{"refresh", func(c *pkce.Client) error { _, err := c.Refresh(ctx, "RT-0"); return err }},
-		{"another grant", func(c *pkce.Client) error {
+		{"refresh", func(_ *testing.T, c *pkce.Client) error { _, err := c.Refresh(ctx, "RT-0"); return err }},
+		{"another grant", func(_ *testing.T, c *pkce.Client) error {
 			_, err := c.Grant(ctx, url.Values{"grant_type": {"urn:example:grant"}})
 			return err
 		}},
@@ -70,7 +70,7 @@ func TestTokenRequestDPoPProofs(t *testing.T) {
 					pkce.WithClientKey(ecKey, "key-1", ""), pkce.WithDPoP(ec2Key))
 				require.NoError(t, err)
 
-				err = g.send(c)
+				err = g.send(t, c)
 				if always {
 					require.Error(t, err)
 				} else {
