@@ -271,17 +271,16 @@ func (c *Client) made() error {
 
 // describe prints the client without its secret.
 func (c *Client) describe() string {
-	if c == nil {
-		return "pkce.Client(nil)"
-	}
 	return fmt.Sprintf("pkce.Client{client_id: %q, auth: %s, token_url: %q, issuer: %q, secret: %s, client key: %s, dpop key: %s}",
 		c.config.ClientID, c.authMethod, c.config.Endpoint.TokenURL, c.issuer, wire.Presence(c.config.ClientSecret),
 		keyPresence(c.clientKey != nil), keyPresence(c.dpopKey != nil))
 }
 
 // Format prints the client without its secret for every verb, so %v, %+v
-// and %#v (and slog's text output) never reach it.
-func (c *Client) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.describe()) }
+// and %#v (and slog's text output) never reach it. Its receiver is a
+// value so that a Client copied by value, or held in an exported field,
+// prints the same way; a nil *Client prints as <nil>.
+func (c Client) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.describe()) }
 
 func keyPresence(set bool) string {
 	if set {

@@ -87,6 +87,27 @@ func sendOnce(hc *http.Client, req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// wrap returns err with the request's secrets removed from its text. The
+// errors of an HTTP client come from the application's transport, which
+// may echo the request it was given, headers and body (logging and proxy
+// transports do); errors.Is and errors.As still reach the cause.
+func (r redactor) wrap(err error) error {
+	text := err.Error()
+	if clean := r.clean(text); clean != text {
+		return &redactedError{text: clean, err: err}
+	}
+	return err
+}
+
+// A redactedError is an error whose text had secrets in it.
+type redactedError struct {
+	text string
+	err  error
+}
+
+func (e *redactedError) Error() string { return e.text }
+func (e *redactedError) Unwrap() error { return e.err }
+
 // endpointClient returns the caller's HTTP client for a request to one of
 // the server's endpoints, made not to follow redirects.
 func endpointClient(ctx context.Context, fallback *http.Client) *http.Client {
@@ -101,7 +122,7 @@ func readBody(op string, resp *http.Response, limit int64, secrets redactor) ([]
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	switch {
 	case err != nil:
-		return nil, &requestError{Op: op, Err: err, Partial: true}
+		return nil, &requestError{Op: op, Err: secrets.wrap(err), Partial: true}
 	case int64(len(body)) > limit:
 		return nil, &ResponseError{Op: op, Err: errResponseTooLarge, StatusCode: resp.StatusCode,
 			ContentType: secrets.clean(resp.Header.Get("Content-Type")),
@@ -174,7 +195,7 @@ func (c *Client) postAuthenticatedOnce(ctx context.Context, op string, endpoint 
 	}
 	resp, err := sendOnce(userHTTPClient(ctx, c.httpClient), req)
 	if err != nil {
-		return nil, &requestError{Op: op, Err: err}
+		return nil, &requestError{Op: op, Err: secrets.wrap(err)}
 	}
 	if c.dpop != nil {
 		c.dpop.remember(originOf(req.URL), resp.Header)
