@@ -32,10 +32,12 @@ var clientParams = []string{"client_id", "client_secret", "client_assertion", "c
 
 // grantSecrets are the parameters of grants that carry credentials:
 // assertions (RFC 7521 §4.1, RFC 7523 §2.1), token exchange's tokens
-// (RFC 8693 §2.1), the device code (RFC 8628 §3.4) and CIBA's
-// auth_req_id (OpenID Connect CIBA §10.1). They are kept out of every
-// error.
-var grantSecrets = []string{"assertion", "subject_token", "actor_token", "password", "device_code", "auth_req_id"}
+// (RFC 8693 §2.1), the device code (RFC 8628 §3.4), CIBA's auth_req_id
+// (OpenID Connect CIBA §10.1), and the second factors of the MFA grants
+// some servers offer (Auth0's mfa-otp, mfa-oob and mfa-recovery-code).
+// They are kept out of every error.
+var grantSecrets = []string{"assertion", "subject_token", "actor_token", "password", "device_code", "auth_req_id",
+	"mfa_token", "otp", "oob_code", "binding_code", "recovery_code"}
 
 // Grant types of RFC 8693 §2.1 and RFC 7523 §2.1.
 const (

@@ -101,6 +101,9 @@ type TokenSource struct {
 	// lease); zero for a plain source.
 	leaseWait time.Duration
 	now       func() time.Time
+	// clientSecret is the client secret in the forms it travels in, kept
+	// out of what a panic during a refresh says.
+	clientSecret []string
 
 	current atomic.Pointer[sourceState]
 
@@ -153,7 +156,7 @@ func (c *Client) TokenSource(tok *oauth2.Token, opts ...SourceOption) (*TokenSou
 
 func (c *Client) newSource(refresh func(context.Context, *Token) (*Token, error)) *TokenSource {
 	return &TokenSource{dpop: c.dpop, refresh: refresh, revoke: c.Revoke, margin: defaultExpiryMargin,
-		timeout: defaultRefreshTimeout, now: c.now}
+		timeout: defaultRefreshTimeout, now: c.now, clientSecret: c.secretForms}
 }
 
 func (s *TokenSource) apply(opts []SourceOption) error {
@@ -303,7 +306,7 @@ func (s *TokenSource) obtain(ctx context.Context, st *sourceState) (next *Token,
 	defer func() {
 		if v := recover(); v != nil {
 			saved = false
-			err = &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: panic during the token refresh: %s", panicText(v, st, next))}
+			err = &refreshError{class: ErrTryLater, err: fmt.Errorf("pkce: panic during the token refresh: %s", s.panicText(v, st, next))}
 		}
 	}()
 	switch {
@@ -340,9 +343,10 @@ func (s *TokenSource) obtain(ctx context.Context, st *sourceState) (next *Token,
 	return next, true, nil
 }
 
-// panicText describes a recovered panic without the tokens involved.
-func panicText(v any, st *sourceState, next *Token) string {
-	var secrets redactor
+// panicText describes a recovered panic without the tokens involved or
+// the client secret.
+func (s *TokenSource) panicText(v any, st *sourceState, next *Token) string {
+	secrets := redactor{client: s.clientSecret}
 	if st != nil {
 		secrets.request[0], secrets.request[1] = st.token.AccessToken, st.token.RefreshToken
 	}

@@ -92,7 +92,7 @@ func (c *Client) askUserInfo(ctx context.Context, endpoint, accessToken string, 
 	}
 	resp, err := endpointClient(ctx, c.httpClient).Do(req)
 	if err != nil {
-		return nil, secrets, &requestError{Op: opUserInfo, Err: err}
+		return nil, secrets, &requestError{Op: opUserInfo, Err: secrets.wrap(err)}
 	}
 	if dpop {
 		c.dpop.remember(originOf(req.URL), resp.Header)
