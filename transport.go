@@ -132,12 +132,13 @@ func readBody(op string, resp *http.Response, limit int64, secrets redactor) ([]
 	return body, nil
 }
 
-// postAuthenticated POSTs params to endpoint with the client authentication
-// of the token endpoint, exactly as x/oauth2 sends it there: HTTP Basic
+// postAuthenticated POSTs params to endpoint with the client's
+// authentication, byte for byte as x/oauth2 would send it: HTTP Basic
 // with the id and secret form-encoded (RFC 6749 §2.3.1), both in the body,
 // client_id alone for a public client, or client_id with a fresh client
-// assertion (RFC 7523 §2.2). The PAR (RFC 9126 §2.1) and revocation
-// (RFC 7009 §2.1) endpoints authenticate clients this way. A pushed
+// assertion (RFC 7523 §2.2). The token (RFC 6749 §3.2), PAR (RFC 9126
+// §2.1) and revocation (RFC 7009 §2.1) endpoints authenticate clients
+// this way. A pushed
 // authorization request and a token request of a DPoP client carry a
 // proof (RFC 9449 §5, §10.1); each is sent once more, with a fresh proof
 // and assertion, when the server asks for a nonce (RFC 9449 §8).
