@@ -37,7 +37,8 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string, scopes ...str
 	if err := checkScopes(scopes); err != nil {
 		return nil, &refreshError{class: ErrTryLater, err: err}
 	}
-	params := append(make(form, 0, 3+len(c.resources)), field{"grant_type", "refresh_token"}, field{"refresh_token", refreshToken})
+	var scratch [4]field
+	params := append(scratch[:0], field{"grant_type", "refresh_token"}, field{"refresh_token", refreshToken})
 	if len(scopes) > 0 {
 		params = append(params, field{"scope", strings.Join(scopes, " ")}) // RFC 6749 §6
 	}

@@ -116,7 +116,8 @@ func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, er
 	}
 	verifier := f.verifier.Reveal()
 	secrets := c.redactor(code, verifier, f.State)
-	params := append(make(form, 0, 5), field{"grant_type", "authorization_code"}, field{"code", code}, field{"code_verifier", verifier})
+	var scratch [5]field
+	params := append(scratch[:0], field{"grant_type", "authorization_code"}, field{"code", code}, field{"code_verifier", verifier})
 	if f.redirectURL != "" {
 		params = append(params, field{"redirect_uri", f.redirectURL}) // RFC 6749 §4.1.3
 	}

@@ -165,8 +165,7 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, 
 		return stored, nil
 	}
 	next, err := t.client.refreshFrom(ctx, stored) // openid.go
-	var refused *OAuthError
-	if errors.Is(err, ErrSignInRequired) && errors.As(err, &refused) {
+	if errors.Is(err, ErrSignInRequired) && refusedWithCode(err) {
 		// The server refused the token with an error object: tell every
 		// replica, so that none presents it again; a token saved
 		// meanwhile is left alone. Best effort: a replica that does not
@@ -411,4 +410,12 @@ func (t *Tokens) bounded(ctx context.Context, detached bool, d time.Duration) (c
 		ctx = context.WithoutCancel(ctx)
 	}
 	return context.WithTimeout(ctx, d)
+}
+
+// refusedWithCode reports whether err carries the server's error object
+// (an *OAuthError). It is a function of its own so that a refresh that
+// succeeds makes no room for one.
+func refusedWithCode(err error) bool {
+	var oe *OAuthError
+	return errors.As(err, &oe)
 }
