@@ -108,8 +108,8 @@ func (t *Tokens) refreshRefused(ctx context.Context, subject string, cur *oauth2
 
 // refreshLeased takes the subject's lease, waiting at most t.leaseWait for
 // another replica's, and refreshes the stored token if it is still the
-// one cur holds. The refresh timeout starts once the lease is taken (with
-// the request for it, when it is free).
+// one cur holds. The refresh timeout starts with the request that took
+// the lease, as the lease's ttl does (earlier, when the lease is free).
 // known is the stored form of the source's token, if its bytes are
 // still stored.
 func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm], detached bool) (*Token, error) {
@@ -122,10 +122,14 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, 
 	l, err := t.tryLease(refreshCtx, subject, known)
 	if err == nil && !l.held {
 		cancelRefresh()
-		waitCtx, cancel := t.bounded(ctx, detached, t.leaseWait)
+		waitCtx, cancel := t.bounded(ctx, detached, time.Now().Add(t.leaseWait))
 		l, err = t.takeLease(waitCtx, subject, cur, known, l)
 		cancel()
-		refreshCtx, cancelRefresh = t.bounded(ctx, detached, t.timeout)
+		// The lease's ttl runs from the request that took it, however
+		// late its answer came: so does the refresh timeout, or the
+		// refresh could outlive the lease and another replica present
+		// the same refresh token.
+		refreshCtx, cancelRefresh = t.bounded(ctx, detached, l.asked.Add(t.timeout))
 	}
 	defer cancelRefresh()
 	if !l.held {
@@ -228,6 +232,7 @@ func (f *storedForm) decode(b []byte, err error) (*Token, []byte, error) {
 // while another replica holds the lease.
 type leased struct {
 	held   bool
+	asked  time.Time // when the request that answered was sent
 	loaded bool
 	tok    *Token
 	b      []byte
@@ -238,13 +243,14 @@ type leased struct {
 // the stored token comes with the answer; otherwise it is read only when
 // another replica holds the lease.
 func (t *Tokens) tryLease(ctx context.Context, subject string, known *atomic.Pointer[storedForm]) (leased, error) {
+	asked := time.Now()
 	if rs := t.refreshStore(); rs != nil {
 		held, b, err := rs.LeaseToken(ctx, subject, t.owner, t.lease)
 		if !t.unsupported(err) {
 			if err != nil && !errors.Is(err, ErrSignInRequired) {
 				return leased{held: held}, storeError("taking the refresh lease", err)
 			}
-			l := leased{held: held, loaded: true}
+			l := leased{held: held, asked: asked, loaded: true}
 			l.tok, l.b, l.err = known.Load().decode(b, err)
 			return l, nil
 		}
@@ -253,7 +259,7 @@ func (t *Tokens) tryLease(ctx context.Context, subject string, known *atomic.Poi
 	if err != nil {
 		return leased{}, storeError("taking the refresh lease", err)
 	}
-	l := leased{held: held}
+	l := leased{held: held, asked: asked}
 	if !held {
 		l.tok, l.b, l.err = t.load(ctx, subject)
 	}
@@ -403,12 +409,12 @@ func (t *Tokens) refreshContext(ctx context.Context, detached bool) (context.Con
 	return context.WithTimeout(ctx, t.timeout)
 }
 
-// bounded returns ctx with timeout d. A detached ctx's deadline, set for
-// a refresh whose lease was free, does not bound what comes after a wait
-// for the lease, so the context is not linked to it.
-func (t *Tokens) bounded(ctx context.Context, detached bool, d time.Duration) (context.Context, context.CancelFunc) {
+// bounded returns ctx with deadline dl. A detached ctx's deadline, set
+// for a refresh whose lease was free, does not bound what comes after a
+// wait for the lease, so the context is not linked to it.
+func (t *Tokens) bounded(ctx context.Context, detached bool, dl time.Time) (context.Context, context.CancelFunc) {
 	if detached {
 		ctx = context.WithoutCancel(ctx)
 	}
-	return context.WithTimeout(ctx, d)
+	return context.WithDeadline(ctx, dl)
 }
