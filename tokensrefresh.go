@@ -26,23 +26,24 @@ const (
 // it joins a refresh of subject already in flight; otherwise it runs one
 // under the subject's lease, with the stored token as the truth.
 // detached says that only a deadline ends ctx, as in TokenSource.run.
+// Any other caller only waits for the refresh, which runs without its
+// cancellation: once the server has read the refresh token it rotates it
+// whether or not anyone reads the answer, so an abandoned answer would
+// leave a dead refresh token in the store, to be presented again.
 func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm], detached bool) (*Token, error) {
 	t.flightMu.Lock()
 	f := t.flights[subject]
 	if f == nil {
 		f = &flight{err: errFlightPanicked}
 		t.flights[subject] = f
-		t.flightMu.Unlock()
-		defer func() {
-			t.flightMu.Lock()
-			delete(t.flights, subject)
-			if f.done != nil {
-				close(f.done)
-			}
+		if detached {
 			t.flightMu.Unlock()
-		}()
-		f.tok, f.err = t.leadRefresh(ctx, subject, cur, known, detached)
-		return f.tok, f.err
+			t.fly(ctx, subject, f, cur, known, true)
+			return f.tok, f.err
+		}
+		// The lease wait and the refresh get their bounds of their own
+		// (refreshLeased).
+		go t.fly(context.WithoutCancel(ctx), subject, f, cur, known, false)
 	}
 	done := f.wait()
 	t.flightMu.Unlock()
@@ -59,6 +60,19 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token, known 
 		}
 	}
 	return f.tok, f.err
+}
+
+// fly runs flight f of subject, which callers that arrive meanwhile join.
+func (t *Tokens) fly(ctx context.Context, subject string, f *flight, cur *Token, known *atomic.Pointer[storedForm], detached bool) {
+	defer func() {
+		t.flightMu.Lock()
+		delete(t.flights, subject)
+		if f.done != nil {
+			close(f.done)
+		}
+		t.flightMu.Unlock()
+	}()
+	f.tok, f.err = t.leadRefresh(ctx, subject, cur, known, detached)
 }
 
 // leadRefresh is refreshLeased, with a panic in the application's code
