@@ -22,6 +22,18 @@ const (
 	leasePollMax = 200 * time.Millisecond
 )
 
+// releaseTimeout bounds the release of a lease that the save did not
+// release.
+const releaseTimeout = 5 * time.Second
+
+// flightBound is how long a refresh through t may last when its Store and
+// server honour their contexts: the first request for the lease (within
+// the refresh timeout), the wait for another replica's, the refresh
+// timeout and the lease's margin after it (the save), and the release.
+func (t *Tokens) flightBound() time.Duration {
+	return t.timeout + t.leaseWait + t.lease + releaseTimeout
+}
+
 // refresh is the refresh step of a subject's source. Within the process
 // it joins a refresh of subject already in flight; otherwise it runs one
 // under the subject's lease, with the stored token as the truth.
@@ -157,7 +169,7 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, 
 		if released {
 			return
 		}
-		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 		defer cancel()
 		// A panic here would lose the token just refreshed: an
 		// unreleased lease ends with its ttl.
