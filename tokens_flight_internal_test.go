@@ -81,3 +81,46 @@ func waitFor(t *testing.T, cond func() bool) {
 		require.False(t, time.Now().After(deadline), "timed out waiting")
 	}
 }
+
+// leaseHangs is a store whose lease requests ignore their context and
+// hang until the test ends.
+type leaseHangs struct {
+	RefreshStore
+	gate chan struct{}
+}
+
+func (s leaseHangs) LeaseToken(context.Context, string, string, time.Duration) (bool, []byte, error) {
+	<-s.gate
+	return false, nil, nil
+}
+
+// A Store that ignores its context holds neither the source's callers nor
+// SignOut beyond the refresh's bound: they are told that the refresh is
+// overdue. The bounds are shortened here; their values are checked by
+// TestTokensWaitersOutwaitARefreshThatTookTheLeaseLate.
+func TestTokensStoreIgnoringItsContextHoldsNobodyPastTheBound(t *testing.T) {
+	c, err := New(&oauth2.Config{ClientID: "app", RedirectURL: "http://127.0.0.1/cb",
+		Endpoint: oauth2.Endpoint{AuthURL: "http://127.0.0.1/authorize", TokenURL: "http://127.0.0.1/token"}})
+	require.NoError(t, err)
+	store := leaseHangs{RefreshStore: NewMemoryStore().(RefreshStore), gate: make(chan struct{})}
+	t.Cleanup(func() { close(store.gate) })
+	tokens, err := c.Tokens(store, WithRefreshTimeout(100*time.Millisecond))
+	require.NoError(t, err)
+	tokens.leaseWait, tokens.lease = 0, 100*time.Millisecond
+	ctx := context.Background()
+	cur := &oauth2.Token{AccessToken: "at", TokenType: "Bearer", RefreshToken: "rt", Expiry: time.Now().Add(-time.Minute)}
+	require.NoError(t, tokens.Save(ctx, "alice", &Token{Token: cur}))
+	src, err := tokens.Source(ctx, "alice")
+	require.NoError(t, err)
+
+	_, err = src.TokenContext(ctx)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrTryLater)
+	assert.ErrorContains(t, err, "did not finish")
+	// SignOut goes on to revoke the stored token once the refresh is
+	// overdue: this client has no revocation endpoint to do it with.
+	assert.ErrorContains(t, tokens.SignOut(ctx, "alice"), "no revocation endpoint")
+	stored, err := store.LoadToken(ctx, "alice")
+	require.NoError(t, err)
+	assert.Nil(t, stored, "signed out")
+}
