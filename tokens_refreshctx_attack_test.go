@@ -67,6 +67,7 @@ func TestTokensRefreshAfterALateLeaseAnswerStaysWithinTheLease(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each waits for a lease to run out
 			s := newTokensStack(t, pkce.WithRefreshTimeout(time.Second))
 			ctx := context.Background()
 			aTook, bTook := make(chan struct{}), make(chan struct{})

@@ -45,6 +45,7 @@ func TestTokensWaitersOutwaitARefreshThatTookTheLeaseLate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each waits out the save's margin
 			var mu sync.Mutex
 			var revoked []string
 			var requests int
