@@ -96,9 +96,9 @@ type TokenSource struct {
 	onRefresh func(context.Context, *Token) error
 	margin    time.Duration
 	timeout   time.Duration
-	// leaseWait is how long a refresh may wait for its turn before its
-	// timeout starts (a Tokens source waiting for another replica's
-	// lease); zero for a plain source.
+	// leaseWait is how long the refresh step may take before the hook's
+	// timeout starts: all of a Tokens source's refresh (Tokens.flightBound),
+	// which may wait for another replica's lease; zero for a plain source.
 	leaseWait time.Duration
 	now       func() time.Time
 	// clientSecret is the client secret in the forms it travels in, kept

@@ -257,7 +257,7 @@ func (t *Tokens) newSource(ctx context.Context, subject string) (*TokenSource, e
 	if err := src.apply(t.opts); err != nil {
 		return nil, err
 	}
-	src.leaseWait = t.leaseWait
+	src.leaseWait = t.flightBound() // the hook's own timeout comes after
 	src.current.Store(src.state(stored, false))
 
 	t.mu.Lock()
@@ -375,7 +375,7 @@ func (t *Tokens) SignOut(ctx context.Context, subject string) (err error) {
 	}
 	t.flightMu.Unlock()
 	if f != nil {
-		overdue := time.NewTimer(t.leaseWait + t.timeout + time.Second)
+		overdue := time.NewTimer(t.flightBound() + time.Second)
 		defer overdue.Stop()
 		select {
 		case <-done:

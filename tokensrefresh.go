@@ -22,27 +22,40 @@ const (
 	leasePollMax = 200 * time.Millisecond
 )
 
+// releaseTimeout bounds the release of a lease that the save did not
+// release.
+const releaseTimeout = 5 * time.Second
+
+// flightBound is how long a refresh through t may last when its Store and
+// server honour their contexts: the first request for the lease (within
+// the refresh timeout), the wait for another replica's, the refresh
+// timeout and the lease's margin after it (the save), and the release.
+func (t *Tokens) flightBound() time.Duration {
+	return t.timeout + t.leaseWait + t.lease + releaseTimeout
+}
+
 // refresh is the refresh step of a subject's source. Within the process
 // it joins a refresh of subject already in flight; otherwise it runs one
 // under the subject's lease, with the stored token as the truth.
 // detached says that only a deadline ends ctx, as in TokenSource.run.
+// Any other caller only waits for the refresh, which runs without its
+// cancellation: once the server has read the refresh token it rotates it
+// whether or not anyone reads the answer, so an abandoned answer would
+// leave a dead refresh token in the store, to be presented again.
 func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm], detached bool) (*Token, error) {
 	t.flightMu.Lock()
 	f := t.flights[subject]
 	if f == nil {
 		f = &flight{err: errFlightPanicked}
 		t.flights[subject] = f
-		t.flightMu.Unlock()
-		defer func() {
-			t.flightMu.Lock()
-			delete(t.flights, subject)
-			if f.done != nil {
-				close(f.done)
-			}
+		if detached {
 			t.flightMu.Unlock()
-		}()
-		f.tok, f.err = t.leadRefresh(ctx, subject, cur, known, detached)
-		return f.tok, f.err
+			t.fly(ctx, subject, f, cur, known, true)
+			return f.tok, f.err
+		}
+		// The lease wait and the refresh get their bounds of their own
+		// (refreshLeased).
+		go t.fly(context.WithoutCancel(ctx), subject, f, cur, known, false)
 	}
 	done := f.wait()
 	t.flightMu.Unlock()
@@ -59,6 +72,19 @@ func (t *Tokens) refresh(ctx context.Context, subject string, cur *Token, known 
 		}
 	}
 	return f.tok, f.err
+}
+
+// fly runs flight f of subject, which callers that arrive meanwhile join.
+func (t *Tokens) fly(ctx context.Context, subject string, f *flight, cur *Token, known *atomic.Pointer[storedForm], detached bool) {
+	defer func() {
+		t.flightMu.Lock()
+		delete(t.flights, subject)
+		if f.done != nil {
+			close(f.done)
+		}
+		t.flightMu.Unlock()
+	}()
+	f.tok, f.err = t.leadRefresh(ctx, subject, cur, known, detached)
 }
 
 // leadRefresh is refreshLeased, with a panic in the application's code
@@ -108,8 +134,8 @@ func (t *Tokens) refreshRefused(ctx context.Context, subject string, cur *oauth2
 
 // refreshLeased takes the subject's lease, waiting at most t.leaseWait for
 // another replica's, and refreshes the stored token if it is still the
-// one cur holds. The refresh timeout starts once the lease is taken (with
-// the request for it, when it is free).
+// one cur holds. The refresh timeout starts with the request that took
+// the lease, as the lease's ttl does (earlier, when the lease is free).
 // known is the stored form of the source's token, if its bytes are
 // still stored.
 func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, known *atomic.Pointer[storedForm], detached bool) (*Token, error) {
@@ -122,10 +148,14 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, 
 	l, err := t.tryLease(refreshCtx, subject, known)
 	if err == nil && !l.held {
 		cancelRefresh()
-		waitCtx, cancel := t.bounded(ctx, detached, t.leaseWait)
+		waitCtx, cancel := t.bounded(ctx, detached, time.Now().Add(t.leaseWait))
 		l, err = t.takeLease(waitCtx, subject, cur, known, l)
 		cancel()
-		refreshCtx, cancelRefresh = t.bounded(ctx, detached, t.timeout)
+		// The lease's ttl runs from the request that took it, however
+		// late its answer came: so does the refresh timeout, or the
+		// refresh could outlive the lease and another replica present
+		// the same refresh token.
+		refreshCtx, cancelRefresh = t.bounded(ctx, detached, l.asked.Add(t.timeout))
 	}
 	defer cancelRefresh()
 	if !l.held {
@@ -139,7 +169,7 @@ func (t *Tokens) refreshLeased(ctx context.Context, subject string, cur *Token, 
 		if released {
 			return
 		}
-		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 		defer cancel()
 		// A panic here would lose the token just refreshed: an
 		// unreleased lease ends with its ttl.
@@ -227,6 +257,7 @@ func (f *storedForm) decode(b []byte, err error) (*Token, []byte, error) {
 // while another replica holds the lease.
 type leased struct {
 	held   bool
+	asked  time.Time // when the request that answered was sent
 	loaded bool
 	tok    *Token
 	b      []byte
@@ -237,13 +268,14 @@ type leased struct {
 // the stored token comes with the answer; otherwise it is read only when
 // another replica holds the lease.
 func (t *Tokens) tryLease(ctx context.Context, subject string, known *atomic.Pointer[storedForm]) (leased, error) {
+	asked := time.Now()
 	if rs := t.refreshStore(); rs != nil {
 		held, b, err := rs.LeaseToken(ctx, subject, t.owner, t.lease)
 		if !t.unsupported(err) {
 			if err != nil && !errors.Is(err, ErrSignInRequired) {
 				return leased{held: held}, storeError("taking the refresh lease", err)
 			}
-			l := leased{held: held, loaded: true}
+			l := leased{held: held, asked: asked, loaded: true}
 			l.tok, l.b, l.err = known.Load().decode(b, err)
 			return l, nil
 		}
@@ -252,7 +284,7 @@ func (t *Tokens) tryLease(ctx context.Context, subject string, known *atomic.Poi
 	if err != nil {
 		return leased{}, storeError("taking the refresh lease", err)
 	}
-	l := leased{held: held}
+	l := leased{held: held, asked: asked}
 	if !held {
 		l.tok, l.b, l.err = t.load(ctx, subject)
 	}
@@ -402,14 +434,14 @@ func (t *Tokens) refreshContext(ctx context.Context, detached bool) (context.Con
 	return context.WithTimeout(ctx, t.timeout)
 }
 
-// bounded returns ctx with timeout d. A detached ctx's deadline, set for
-// a refresh whose lease was free, does not bound what comes after a wait
-// for the lease, so the context is not linked to it.
-func (t *Tokens) bounded(ctx context.Context, detached bool, d time.Duration) (context.Context, context.CancelFunc) {
+// bounded returns ctx with deadline dl. A detached ctx's deadline, set
+// for a refresh whose lease was free, does not bound what comes after a
+// wait for the lease, so the context is not linked to it.
+func (t *Tokens) bounded(ctx context.Context, detached bool, dl time.Time) (context.Context, context.CancelFunc) {
 	if detached {
 		ctx = context.WithoutCancel(ctx)
 	}
-	return context.WithTimeout(ctx, d)
+	return context.WithDeadline(ctx, dl)
 }
 
 // refusedWithCode reports whether err carries the server's error object
