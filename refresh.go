@@ -165,3 +165,11 @@ func (r *refusals) succeeded(refreshToken string) {
 		delete(r.first, sha256.Sum256([]byte(refreshToken)))
 	}
 }
+
+// refusedWithCode reports whether err carries the server's error object
+// (an *OAuthError). It is a function of its own so that a refresh that
+// succeeds makes no room for one.
+func refusedWithCode(err error) bool {
+	var oe *OAuthError
+	return errors.As(err, &oe)
+}

@@ -443,11 +443,3 @@ func (t *Tokens) bounded(ctx context.Context, detached bool, dl time.Time) (cont
 	}
 	return context.WithDeadline(ctx, dl)
 }
-
-// refusedWithCode reports whether err carries the server's error object
-// (an *OAuthError). It is a function of its own so that a refresh that
-// succeeds makes no room for one.
-func refusedWithCode(err error) bool {
-	var oe *OAuthError
-	return errors.As(err, &oe)
-}
