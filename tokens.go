@@ -27,7 +27,9 @@ import (
 //   - a replica that dies while refreshing blocks the others for no longer
 //     than the lease, which lasts the refresh timeout plus 5 seconds. The
 //     wait for the lease is bounded on its own; the refresh timeout starts
-//     once the lease is taken, so a slow server gets all of it;
+//     with the request that takes the lease, as the lease does, so the
+//     refresh never outlives it and a slow server still gets nearly all
+//     of it;
 //   - within one process, at most one refresh of a subject runs at a time,
 //     whatever the cache of sources does (eviction, Save, SignOut).
 //
