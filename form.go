@@ -35,7 +35,7 @@ func formOf(v url.Values) form {
 // encode returns the form with over's members in place of any of the same
 // name, encoded.
 func (f form) encode(over ...field) []byte {
-	var scratch [16]field
+	var scratch [8]field // a token request fits; a longer form, such as PAR's, grows past it
 	all := scratch[:0]
 	for _, x := range f {
 		if !slices.ContainsFunc(over, func(o field) bool { return o.key == x.key }) {
