@@ -53,8 +53,7 @@ func secretForms(id, secret string) []string {
 	if secret == "" {
 		return nil
 	}
-	return []string{secret,
-		base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret))),
+	return []string{secret, basicCredentials(id, secret),
 		base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pkcekit/pkce/internal/wire"
@@ -52,11 +53,14 @@ func userHTTPClient(ctx context.Context, fallback *http.Client) *http.Client {
 	return http.DefaultClient
 }
 
-// basicAuthorization is the Authorization header of client_secret_basic:
-// the id and secret form-encoded, then joined and encoded for HTTP Basic
-// (RFC 6749 §2.3.1).
-func basicAuthorization(id, secret string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
+// basicAuthorization is the Authorization header of client_secret_basic.
+func basicAuthorization(id, secret string) string { return "Basic " + basicCredentials(id, secret) }
+
+// basicCredentials are the credentials of client_secret_basic: the id and
+// secret form-encoded, then joined and encoded for HTTP Basic (RFC 6749
+// §2.3.1).
+func basicCredentials(id, secret string) string {
+	return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
 }
 
 // sendOnce sends req with hc and follows no redirect: a request that
@@ -66,7 +70,7 @@ func basicAuthorization(id, secret string) string {
 // reads as the client's would.
 func sendOnce(hc *http.Client, req *http.Request) (*http.Response, error) {
 	if hc.Jar != nil || hc.Timeout != 0 || req.URL.User != nil {
-		return (&http.Client{Transport: hc.Transport, CheckRedirect: wire.StopRedirect, Jar: hc.Jar, Timeout: hc.Timeout}).Do(req)
+		return noRedirects(hc).Do(req)
 	}
 	rt := hc.Transport
 	if rt == nil {
@@ -78,9 +82,9 @@ func sendOnce(hc *http.Client, req *http.Request) (*http.Response, error) {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
 		}
-		return nil, &url.Error{Op: "Post", URL: req.URL.Redacted(), Err: err}
+		return nil, &url.Error{Op: clientOp(req.Method), URL: req.URL.Redacted(), Err: err}
 	case resp == nil:
-		return nil, &url.Error{Op: "Post", URL: req.URL.Redacted(), Err: errors.New("the transport returned neither a response nor an error")}
+		return nil, &url.Error{Op: clientOp(req.Method), URL: req.URL.Redacted(), Err: errors.New("the transport returned neither a response nor an error")}
 	case resp.Body == nil:
 		resp.Body = http.NoBody
 	}
@@ -111,7 +115,14 @@ func (e *redactedError) Unwrap() error { return e.err }
 // endpointClient returns the caller's HTTP client for a request to one of
 // the server's endpoints, made not to follow redirects.
 func endpointClient(ctx context.Context, fallback *http.Client) *http.Client {
-	hc := userHTTPClient(ctx, fallback)
+	return noRedirects(userHTTPClient(ctx, fallback))
+}
+
+// clientOp is method as http.Client writes it in errors: "Post", "Get".
+func clientOp(method string) string { return method[:1] + strings.ToLower(method[1:]) }
+
+// noRedirects returns hc made not to follow redirects.
+func noRedirects(hc *http.Client) *http.Client {
 	return &http.Client{Transport: hc.Transport, CheckRedirect: wire.StopRedirect, Jar: hc.Jar, Timeout: hc.Timeout}
 }
 

@@ -90,7 +90,7 @@ func (c *Client) askUserInfo(ctx context.Context, endpoint, accessToken string, 
 	} else {
 		req.Header.Set("Authorization", "Bearer "+accessToken)
 	}
-	resp, err := endpointClient(ctx, c.httpClient).Do(req)
+	resp, err := sendOnce(userHTTPClient(ctx, c.httpClient), req)
 	if err != nil {
 		return nil, secrets, &requestError{Op: opUserInfo, Err: secrets.wrap(err)}
 	}
