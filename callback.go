@@ -48,7 +48,7 @@ func (c *Client) Finish(r *http.Request, f *Flow) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.Exchange(r.Context(), f, code)
+	return c.exchange(r.Context(), f, code) // verify checked the flow and the code
 }
 
 // callbackParams reads the authorization response from r: its query, or

@@ -114,6 +114,12 @@ func (c *Client) Exchange(ctx context.Context, f *Flow, code string) (*Token, er
 	if code == "" {
 		return nil, &CallbackError{Err: ErrMalformedCallback, Param: "code", Problem: "the code is empty", Rule: "RFC 6749 §4.1.3"}
 	}
+	return c.exchange(ctx, f, code)
+}
+
+// exchange is Exchange for a flow and code already checked (by Exchange,
+// or by Finish's callback checks).
+func (c *Client) exchange(ctx context.Context, f *Flow, code string) (*Token, error) {
 	verifier := f.verifier.Reveal()
 	secrets := c.redactor(code, verifier, f.State)
 	var scratch [5]field
