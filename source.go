@@ -96,10 +96,11 @@ type TokenSource struct {
 	onRefresh func(context.Context, *Token) error
 	margin    time.Duration
 	timeout   time.Duration
-	// leaseWait is how long the refresh step may take before the hook's
-	// timeout starts: all of a Tokens source's refresh (Tokens.flightBound),
-	// which may wait for another replica's lease; zero for a plain source.
-	leaseWait time.Duration
+	// stepBound is how long a refresh step that bounds itself may take
+	// before the hook's timeout starts: all of a Tokens source's refresh
+	// (Tokens.flightBound), which may wait for another replica's lease.
+	// Zero for a plain source, whose step has the timeout.
+	stepBound time.Duration
 	now       func() time.Time
 	// clientSecret is the client secret in the forms it travels in, kept
 	// out of what a panic during a refresh says.
@@ -213,7 +214,7 @@ func (s *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 }
 
 // bound is how long a refresh may take, waiting for its turn included.
-func (s *TokenSource) bound() time.Duration { return s.leaseWait + s.timeout }
+func (s *TokenSource) bound() time.Duration { return s.stepBound + s.timeout }
 
 func (s *TokenSource) wait(ctx context.Context) (*oauth2.Token, error) {
 	s.mu.Lock()
@@ -328,7 +329,7 @@ func (s *TokenSource) obtain(ctx context.Context, st *sourceState) (next *Token,
 		}
 	}
 	if s.onRefresh != nil {
-		if ctx.Err() != nil && s.leaseWait > 0 {
+		if ctx.Err() != nil && s.stepBound > 0 {
 			// The refresh waited for the lease past the first deadline;
 			// the hook gets a bound of its own.
 			var cancel context.CancelFunc

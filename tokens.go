@@ -259,7 +259,7 @@ func (t *Tokens) newSource(ctx context.Context, subject string) (*TokenSource, e
 	if err := src.apply(t.opts); err != nil {
 		return nil, err
 	}
-	src.leaseWait = t.flightBound() // the hook's own timeout comes after
+	src.stepBound = t.flightBound() // the hook's own timeout comes after
 	src.current.Store(src.state(stored, false))
 
 	t.mu.Lock()
