@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pkcekit/pkce"
-	"github.com/pkcekit/pkce/pkcetest"
 )
 
 // grantedLease is a Store that calls granted, on the caller's goroutine,
@@ -107,44 +106,6 @@ func TestTokensRefreshAfterALateLeaseAnswerStaysWithinTheLease(t *testing.T) {
 			assert.Equal(t, 1, s.srv.RefreshRequests(), "the stored refresh token is presented once")
 			require.NoError(t, errB)
 			assert.NotEmpty(t, tokB.AccessToken)
-		})
-	}
-}
-
-// A refresh that waited for another replica's lease has a deadline of
-// its own; an answer that comes just before it is still saved, within the
-// lease's margin (saveContext), as after a free lease.
-func TestTokensSaveOfALateAnswerAfterALeaseWaitUsesTheLeaseMargin(t *testing.T) {
-	tests := []struct {
-		name  string
-		store func(pkce.Store) pkce.Store
-	}{
-		{"four store calls", func(s pkce.Store) pkce.Store { return saveNeeds{s} }},
-		{"two store calls (RefreshStore)", func(s pkce.Store) pkce.Store { return saveNeedsCombined{s.(pkce.RefreshStore)} }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := newTokensStack(t)
-			ctx := context.Background()
-			before, err := s.store.LoadToken(ctx, "alice")
-			require.NoError(t, err)
-			tokens, err := s.client.Tokens(tt.store(s.store), pkce.WithRefreshTimeout(2*time.Second))
-			require.NoError(t, err)
-			held, err := s.store.Lease(ctx, "alice", "a killed replica", 100*time.Millisecond)
-			require.NoError(t, err)
-			require.True(t, held)
-			// The answer comes half a second before the deadline of the
-			// refresh after the wait: less than the save takes.
-			s.srv.SetFaults(pkcetest.Faults{Delay: 1500 * time.Millisecond})
-			src, err := tokens.Source(ctx, "alice")
-			require.NoError(t, err)
-			tok, err := src.TokenContext(ctx)
-			require.NoError(t, err)
-
-			after, err := s.store.LoadToken(ctx, "alice")
-			require.NoError(t, err)
-			require.NotEqual(t, storedRefreshToken(t, before), tok.RefreshToken, "the server rotated the refresh token")
-			assert.Equal(t, tok.RefreshToken, storedRefreshToken(t, after), "the rotated refresh token is stored")
 		})
 	}
 }

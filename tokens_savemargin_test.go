@@ -47,21 +47,35 @@ func (s saveNeedsCombined) SaveTokenRelease(ctx context.Context, subject, owner 
 // refresh token would be lost to every other replica, which would present
 // the one it replaced (THREATS.md, promise 1).
 func TestTokensSaveOfALateAnswerUsesTheLeaseMargin(t *testing.T) {
+	four := func(s pkce.Store) pkce.Store { return saveNeeds{s} }
+	two := func(s pkce.Store) pkce.Store { return saveNeedsCombined{s.(pkce.RefreshStore)} }
 	tests := []struct {
 		name  string
 		store func(pkce.Store) pkce.Store
+		// waited is how long a killed replica still holds the lease: a
+		// refresh that waited for it has a deadline of its own, and the
+		// save after a late answer has the lease's margin all the same.
+		waited time.Duration
 	}{
-		{"four store calls", func(s pkce.Store) pkce.Store { return saveNeeds{s} }},
-		{"two store calls (RefreshStore)", func(s pkce.Store) pkce.Store { return saveNeedsCombined{s.(pkce.RefreshStore)} }},
+		{"four store calls", four, 0},
+		{"two store calls (RefreshStore)", two, 0},
+		{"four store calls, after a wait for the lease", four, 100 * time.Millisecond},
+		{"two store calls (RefreshStore), after a wait for the lease", two, 100 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			s := newTokensStack(t)
 			ctx := context.Background()
 			before, err := s.store.LoadToken(ctx, "alice")
 			require.NoError(t, err)
 			tokens, err := s.client.Tokens(tt.store(s.store), pkce.WithRefreshTimeout(2*time.Second))
 			require.NoError(t, err)
+			if tt.waited > 0 {
+				held, err := s.store.Lease(ctx, "alice", "a killed replica", tt.waited)
+				require.NoError(t, err)
+				require.True(t, held)
+			}
 			// The answer comes half a second before the refresh's
 			// deadline: less than the save takes.
 			s.srv.SetFaults(pkcetest.Faults{Delay: 1500 * time.Millisecond})
